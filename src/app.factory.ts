@@ -1,0 +1,45 @@
+/** Builds the Nest application on Fastify; used by main.ts, the demo and the e2e tests. */
+import 'reflect-metadata';
+import { type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ConsoleLogger } from '@nestjs/common';
+import { AppModule } from './app.module.js';
+import type { GatewayConfig } from './config/gateway-config.js';
+import { requestIdFor } from './common/request-context.js';
+
+export interface CreateAppOptions {
+  /** Log levels; false silences Nest (tests). */
+  logLevels?: LogLevel[] | false;
+}
+
+export async function createGatewayApp(
+  config: GatewayConfig,
+  options: CreateAppOptions = {},
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    logger: false,
+    bodyLimit: config.server.bodyLimitBytes,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    // Longer than common load-balancer idle timeouts (60 s), so the LB, not us, closes idle connections.
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+  });
+  const levels = options.logLevels ?? ['log', 'warn', 'error', 'fatal'];
+  const logger =
+    levels === false
+      ? false
+      : new ConsoleLogger({ json: config.server.logFormat === 'json', logLevels: levels, colors: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger,
+    bodyParser: true,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,32 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { OpenAiErrorFilter } from './common/errors/openai-error.filter.js';
+import { openAiValidationPipe } from './common/validation/validation.pipe.js';
+import { CompletionsModule } from './completions/completions.module.js';
+import { GatewayConfigModule } from './config/gateway-config.module.js';
+import type { GatewayConfig } from './config/gateway-config.js';
+import { EmbeddingsModule } from './embeddings/embeddings.module.js';
+import { HealthModule } from './health/health.module.js';
+import { LlmClientModule } from './llm-client/llm-client.module.js';
+import { ModelsModule } from './models/models.module.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        GatewayConfigModule.forRoot(config),
+        CompletionsModule,
+        EmbeddingsModule,
+        ModelsModule,
+        HealthModule,
+        LlmClientModule,
+      ],
+      providers: [
+        { provide: APP_PIPE, useValue: openAiValidationPipe() },
+        { provide: APP_FILTER, useClass: OpenAiErrorFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,27 @@
+/** Per-request facts the providers need: the request id and a signal that fires when the client leaves. */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ClientClosedError } from './errors/gateway.error.js';
+import type { ProviderCallContext } from '../providers/llm-provider.js';
+
+const CLIENT_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+/** Fastify `genReqId`: the client's `x-request-id` when it is a sane token, else a fresh UUID. */
+export function requestIdFor(request: IncomingMessage): string {
+  const sent = request.headers['x-request-id'];
+  return typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : randomUUID();
+}
+
+/**
+ * The response's 'close' before it finished means the client hung up; the signal then aborts every upstream
+ * call made for this request.
+ */
+export function callContextFor(request: FastifyRequest, reply: FastifyReply): ProviderCallContext {
+  const controller = new AbortController();
+  const response = reply.raw;
+  response.once('close', () => {
+    if (!response.writableFinished) controller.abort(new ClientClosedError());
+  });
+  return { signal: controller.signal, requestId: request.id };
+}

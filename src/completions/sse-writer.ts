@@ -1,0 +1,74 @@
+/**
+ * Writes chat completion chunks to the client as OpenAI's SSE: `data: <json>\n\n` per chunk, then
+ * `data: [DONE]\n\n`, honouring backpressure. Headers wait for the first chunk, so an upstream that fails
+ * before producing anything still gets a proper HTTP error status.
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import type { GatewayError } from '../common/errors/gateway.error.js';
+import type { ChatCompletionChunk } from '../common/openai.types.js';
+import { RAW_JSON, type WithRawJson } from '../providers/llm-provider.js';
+
+const DONE_FRAME = 'data: [DONE]\n\n';
+
+export function sseFrame(chunk: WithRawJson<ChatCompletionChunk>): string {
+  return `data: ${chunk[RAW_JSON] ?? JSON.stringify(chunk)}\n\n`;
+}
+
+/** Resolves when the socket can take more data, or when it closed (then writing stops). */
+function writable(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}
+
+export interface SseStreamOptions {
+  /** Turns a failure inside the stream into the error event sent to the client. */
+  toError: (error: unknown) => GatewayError;
+  /** Extra response headers (request id, routing facts). */
+  headers?: OutgoingHttpHeaders;
+}
+
+/**
+ * Streams `chunks` to the client. A failure before the first chunk is thrown (the caller answers with an
+ * HTTP error); after it, the stream ends with one `data: {"error":...}` event and no [DONE].
+ */
+export async function writeSseStream(
+  reply: FastifyReply,
+  chunks: AsyncIterable<ChatCompletionChunk>,
+  options: SseStreamOptions,
+): Promise<void> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  let next = await iterator.next();
+  const response = reply.raw;
+  if (response.destroyed) {
+    await iterator.return?.();
+    return;
+  }
+  reply.hijack();
+  response.writeHead(200, {
+    ...(reply.getHeaders() as OutgoingHttpHeaders),
+    ...options.headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+  try {
+    while (!next.done) {
+      if (response.destroyed) break;
+      if (!response.write(sseFrame(next.value))) await writable(response);
+      next = await iterator.next();
+    }
+    if (!response.destroyed) response.end(DONE_FRAME);
+  } catch (error) {
+    if (!response.destroyed) response.end(`data: ${JSON.stringify(options.toError(error).toBody())}\n\n`);
+  } finally {
+    if (!next.done) await iterator.return?.().catch(() => undefined);
+  }
+}

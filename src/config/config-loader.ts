@@ -1,0 +1,136 @@
+/**
+ * Reads the YAML file, substitutes `${ENV_VAR}` (and `${ENV_VAR:-default}`), and validates it.
+ */
+import { readFileSync } from 'node:fs';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { formatValidationErrors } from '../common/validation/format-errors.js';
+import { parse as parseYaml } from 'yaml';
+import type { ProviderFactory } from '../providers/llm-provider.js';
+import { PROVIDER_FACTORIES } from '../providers/provider-factories.js';
+import { GatewayConfig } from './gateway-config.js';
+
+export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid gateway config (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${NAME}` / `${NAME:-default}` in the raw text; an unset variable without default is an error. */
+export function substituteEnv(text: string, env: NodeJS.ProcessEnv, missing: string[] = []): string {
+  return text.replace(ENV_REFERENCE, (_, name: string, fallback: string | undefined) => {
+    const value = env[name];
+    if (value !== undefined && value !== '') return value;
+    if (fallback !== undefined) return fallback;
+    missing.push(name);
+    return '';
+  });
+}
+
+/** Applies {@link substituteEnv} to every string value; `missing` collects `path: ${NAME} is not set` lines. */
+export function substituteEnvDeep(value: unknown, env: NodeJS.ProcessEnv, path: string, missing: string[]): unknown {
+  if (typeof value === 'string') {
+    const names: string[] = [];
+    const result = substituteEnv(value, env, names);
+    for (const name of names) missing.push(`${path || '(root)'}: environment variable ${name} is not set`);
+    return result;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnvDeep(item, env, `${path}[${i}]`, missing));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      out[key] = substituteEnvDeep(item, env, path === '' ? key : `${path}.${key}`, missing);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Validates a parsed document; cross-references (deployments -> providers, unique names) included. */
+export function validateGatewayConfig(
+  document: unknown,
+  source = 'config',
+  factories: readonly ProviderFactory[] = PROVIDER_FACTORIES,
+): GatewayConfig {
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw new ConfigError(source, ['(root): must be a mapping with providers and models']);
+  }
+  const config = plainToInstance(GatewayConfig, document, { exposeDefaultValues: true, enableImplicitConversion: true });
+  const problems = formatValidationErrors(validateSync(config, { forbidUnknownValues: false }));
+  if (problems.length === 0) problems.push(...crossCheck(config), ...checkProviderTypes(config, factories));
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return config;
+}
+
+/** Each provider's `type` must be registered; its `options` are validated (and defaulted) by that type's class. */
+function checkProviderTypes(config: GatewayConfig, factories: readonly ProviderFactory[]): string[] {
+  const problems: string[] = [];
+  config.providers.forEach((provider, i) => {
+    const factory = factories.find((f) => f.type === provider.type);
+    if (!factory) {
+      const known = factories.map((f) => f.type).join(', ');
+      problems.push(`providers[${i}].type: unknown provider type '${provider.type}' (known: ${known})`);
+      return;
+    }
+    if (!factory.optionsClass) return;
+    const options = plainToInstance(factory.optionsClass, provider.options ?? {}, { exposeDefaultValues: true });
+    problems.push(...formatValidationErrors(validateSync(options), `providers[${i}].options`));
+    provider.options = options as Record<string, unknown>;
+  });
+  return problems;
+}
+
+function crossCheck(config: GatewayConfig): string[] {
+  const problems: string[] = [];
+  const providers = new Set<string>();
+  config.providers.forEach((provider, i) => {
+    if (providers.has(provider.name)) problems.push(`providers[${i}].name: duplicate provider name '${provider.name}'`);
+    providers.add(provider.name);
+  });
+  const models = new Set<string>();
+  config.models.forEach((model, i) => {
+    if (models.has(model.name)) problems.push(`models[${i}].name: duplicate model name '${model.name}'`);
+    models.add(model.name);
+    model.deployments.forEach((deployment, j) => {
+      if (!providers.has(deployment.provider)) {
+        problems.push(`models[${i}].deployments[${j}].provider: unknown provider '${deployment.provider}'`);
+      }
+    });
+    if (model.deployments.every((d) => d.weight === 0)) {
+      problems.push(`models[${i}].deployments: at least one deployment needs a weight above 0`);
+    }
+  });
+  return problems;
+}
+
+/** Loads the file named by GATEWAY_CONFIG (default config/gateway.yaml) and applies env overrides. */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const path = env.GATEWAY_CONFIG || DEFAULT_CONFIG_PATH;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`(file): cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(path, [`(yaml): ${(error as Error).message.split('\n')[0]}`]);
+  }
+  const missing: string[] = [];
+  document = substituteEnvDeep(document, env, '', missing);
+  if (missing.length > 0) throw new ConfigError(path, missing);
+  const config = validateGatewayConfig(document, path);
+  if (env.PORT) config.server.port = Number(env.PORT);
+  if (env.HOST) config.server.host = env.HOST;
+  return config;
+}

@@ -1,0 +1,106 @@
+/**
+ * The gateway's YAML configuration, as validated classes. A bad file stops start-up with one line per bad field.
+ */
+import { Type } from 'class-transformer';
+import {
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+
+export class TimeoutsConfig {
+  /** TCP connect (and TLS handshake, see pool) per attempt. */
+  @IsInt() @Min(1) connectMs: number = 5_000;
+  /** From sending the request to the response headers, per attempt. */
+  @IsInt() @Min(1) firstByteMs: number = 60_000;
+  /** Whole call including retries and, for streams, the whole stream. */
+  @IsInt() @Min(1) totalMs: number = 600_000;
+}
+
+export class PoolConfig {
+  @IsInt() @Min(1) maxSockets: number = 256;
+  @IsInt() @Min(0) maxFreeSockets: number = 64;
+  @IsInt() @Min(1) idleTimeoutMs: number = 30_000;
+  @IsInt() @Min(1) tlsHandshakeTimeoutMs: number = 10_000;
+}
+
+export class RetryConfig {
+  /** Transport retries on network errors, 429 and 5xx before the response started. */
+  @IsInt() @Min(0) @Max(10) retries: number = 2;
+  @IsInt() @Min(0) baseDelayMs: number = 250;
+  @IsInt() @Min(0) maxDelayMs: number = 4_000;
+  /** A Retry-After longer than this is not waited for. */
+  @IsInt() @Min(0) maxRetryAfterMs: number = 10_000;
+}
+
+export class ProviderConfig {
+  @IsString() @Matches(/^[A-Za-z0-9_.-]+$/, { message: 'name may contain only letters, digits, _ . -' })
+  name!: string;
+
+  @IsString() type!: string;
+
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  baseUrl!: string;
+
+  @IsOptional() @IsString() apiKey?: string;
+  @IsOptional() @IsString() secretKey?: string;
+  @IsOptional() @IsString() appId?: string;
+
+  /** Extra headers sent on every upstream request (e.g. `api-version`, organisation). */
+  @IsOptional() @IsObject() headers?: Record<string, string>;
+
+  /** Provider-specific settings, validated by the provider type itself. */
+  @IsOptional() @IsObject() options?: Record<string, unknown>;
+
+  @ValidateNested() @Type(() => TimeoutsConfig) timeouts: TimeoutsConfig = new TimeoutsConfig();
+  @ValidateNested() @Type(() => PoolConfig) pool: PoolConfig = new PoolConfig();
+  @ValidateNested() @Type(() => RetryConfig) retry: RetryConfig = new RetryConfig();
+}
+
+export class DeploymentConfig {
+  /** Name of an entry in `providers`. */
+  @IsString() @MinLength(1) provider!: string;
+  /** The model name the upstream knows. */
+  @IsString() @MinLength(1) model!: string;
+  @IsNumber() @Min(0) weight: number = 1;
+}
+
+export class ModelConfig {
+  /** The public model name clients send. */
+  @IsString() @MinLength(1) name!: string;
+
+  @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => DeploymentConfig)
+  deployments!: DeploymentConfig[];
+
+  @IsOptional() @IsString() ownedBy?: string;
+}
+
+export class ServerConfig {
+  @IsString() host: string = '0.0.0.0';
+  @IsInt() @Min(0) @Max(65535) port: number = 8080;
+  @IsInt() @Min(1024) bodyLimitBytes: number = 10 * 1024 * 1024;
+  @IsIn(['json', 'text']) logFormat: 'json' | 'text' = 'json';
+  @IsBoolean() logRequests: boolean = false;
+}
+
+export class GatewayConfig {
+  @ValidateNested() @Type(() => ServerConfig) server: ServerConfig = new ServerConfig();
+
+  @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => ProviderConfig)
+  providers!: ProviderConfig[];
+
+  @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => ModelConfig)
+  models!: ModelConfig[];
+}

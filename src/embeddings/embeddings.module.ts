@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { RoutingModule } from '../routing/routing.module.js';
+import { EmbeddingsController } from './embeddings.controller.js';
+import { EmbeddingsService } from './embeddings.service.js';
+
+@Module({ imports: [RoutingModule], controllers: [EmbeddingsController], providers: [EmbeddingsService] })
+export class EmbeddingsModule {}

@@ -1,0 +1,60 @@
+/**
+ * The provider strategy contract. A provider translates between the gateway's OpenAI-format types and one
+ * vendor's wire format; transport concerns (pools, timeouts, retries) live in the shared UpstreamClient.
+ */
+import type { ClassConstructor } from 'class-transformer';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingRequest,
+  EmbeddingResponse,
+} from '../common/openai.types.js';
+import type { ProviderConfig } from '../config/gateway-config.js';
+
+export interface ProviderCallContext {
+  /** Aborted when the client disconnects or the gateway gives up; providers pass it to the transport. */
+  signal: AbortSignal;
+  requestId: string;
+}
+
+/** Chat is what every provider must do. `request.model` is already the upstream model name. */
+export interface ChatCompletionProvider {
+  readonly name: string;
+  readonly type: string;
+  chat(request: ChatCompletionRequest, context: ProviderCallContext): Promise<ChatCompletion>;
+  /**
+   * Resolves once the upstream accepted the stream (so errors before it are plain HTTP errors), then yields
+   * chunks. A failure while iterating is thrown as a GatewayError.
+   */
+  chatStream(request: ChatCompletionRequest, context: ProviderCallContext): Promise<AsyncIterable<ChatCompletionChunk>>;
+  /** Releases sockets and timers at shutdown. */
+  close?(): void;
+}
+
+export interface EmbeddingProvider {
+  embed(request: EmbeddingRequest, context: ProviderCallContext): Promise<EmbeddingResponse>;
+}
+
+export type LlmProvider = ChatCompletionProvider & Partial<EmbeddingProvider>;
+
+export function supportsEmbeddings(provider: LlmProvider): provider is ChatCompletionProvider & EmbeddingProvider {
+  return typeof provider.embed === 'function';
+}
+
+/**
+ * How a provider type is registered: its `type` name in the config, an optional class validating its
+ * `options`, and a factory. Adding a provider = its folder + one line in providers.module.ts.
+ */
+export interface ProviderFactory<Options extends object = object> {
+  readonly type: string;
+  readonly optionsClass?: ClassConstructor<Options>;
+  create(config: ProviderConfig, options: Options): LlmProvider;
+}
+
+/**
+ * The exact JSON text a chunk arrived as, when it was forwarded unchanged: the SSE writer sends it as is
+ * instead of serialising the object again.
+ */
+export const RAW_JSON = Symbol('rawJson');
+export type WithRawJson<T> = T & { [RAW_JSON]?: string };

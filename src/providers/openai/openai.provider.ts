@@ -1,0 +1,78 @@
+/**
+ * `openai`: OpenAI itself and any OpenAI-compatible server (vLLM, DeepSeek, Azure-style URLs, Qianfan v2),
+ * chosen by base URL and headers. The client's body is forwarded as is, unknown fields included.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  EmbeddingRequest,
+  EmbeddingResponse,
+} from '../../common/openai.types.js';
+import type { ProviderConfig } from '../../config/gateway-config.js';
+import { UpstreamClient } from '../../upstream/upstream-client.js';
+import type { EmbeddingProvider, ChatCompletionProvider, ProviderCallContext, ProviderFactory } from '../llm-provider.js';
+import { encodeEmbeddingsBase64, readOpenAiChunks, toGatewayErrorFromOpenAi } from './openai.mapper.js';
+
+export class OpenAiCompatibleProvider implements ChatCompletionProvider, EmbeddingProvider {
+  readonly name: string;
+  protected readonly client: UpstreamClient;
+
+  constructor(
+    config: ProviderConfig,
+    readonly type: string = 'openai',
+    extraHeaders: Record<string, string> = {},
+  ) {
+    this.name = config.name;
+    const headers: Record<string, string> = { ...extraHeaders };
+    if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
+    this.client = new UpstreamClient(
+      { ...config, headers: { ...config.headers, ...headers } },
+      (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
+        toGatewayErrorFromOpenAi(this.name, status, body, responseHeaders),
+    );
+  }
+
+  async chat(request: ChatCompletionRequest, context: ProviderCallContext): Promise<ChatCompletion> {
+    const response = await this.client.json<ChatCompletion>({
+      path: '/chat/completions',
+      body: request,
+      signal: context.signal,
+    });
+    return response.data;
+  }
+
+  async chatStream(
+    request: ChatCompletionRequest,
+    context: ProviderCallContext,
+  ): Promise<AsyncIterable<ChatCompletionChunk>> {
+    const response = await this.client.send({
+      path: '/chat/completions',
+      body: request.stream === true ? request : { ...request, stream: true },
+      headers: { accept: 'text/event-stream' },
+      signal: context.signal,
+    });
+    return readOpenAiChunks(response.body, this.name);
+  }
+
+  /** Always asks the upstream for floats (not every compatible server does base64) and encodes here if asked. */
+  async embed(request: EmbeddingRequest, context: ProviderCallContext): Promise<EmbeddingResponse> {
+    const wantsBase64 = request.encoding_format === 'base64';
+    const response = await this.client.json<EmbeddingResponse>({
+      path: '/embeddings',
+      body: request.encoding_format === 'float' ? request : { ...request, encoding_format: 'float' },
+      signal: context.signal,
+    });
+    return wantsBase64 ? encodeEmbeddingsBase64(response.data) : response.data;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+export const openAiProviderFactory: ProviderFactory = {
+  type: 'openai',
+  create: (config) => new OpenAiCompatibleProvider(config),
+};

@@ -7,6 +7,18 @@ import { ConsoleLogger } from '@nestjs/common';
 import { AppModule } from './app.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { requestIdFor } from './common/request-context.js';
+import { GatewayError } from './common/errors/gateway.error.js';
+
+const UNSUPPORTED_MEDIA_TYPE_BODY = new GatewayError(
+  415,
+  'invalid_request_error',
+  "Content-Type must be 'application/json'.",
+  { code: 'unsupported_media_type' },
+).toBody();
+
+function isJsonContentType(value: string | undefined): boolean {
+  return value !== undefined && /^application\/json\s*(;|$)/i.test(value);
+}
 
 export interface CreateAppOptions {
   /** Log levels; false silences Nest (tests). */
@@ -38,6 +50,10 @@ export async function createGatewayApp(
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (request.method === 'POST' && !isJsonContentType(request.headers['content-type'])) {
+      reply.code(415).send(UNSUPPORTED_MEDIA_TYPE_BODY);
+      return;
+    }
     done();
   });
   app.enableShutdownHooks();

@@ -3,7 +3,7 @@
  * so unknown fields survive (they are forwarded to OpenAI-compatible upstreams). The first failure becomes a
  * 400 with `param` naming the field, as OpenAI reports it.
  */
-import { ValidationPipe } from '@nestjs/common';
+import { type ArgumentMetadata, ValidationPipe } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
 import { InvalidRequestError } from '../errors/gateway.error.js';
 import { formatValidationErrors } from './format-errors.js';
@@ -14,8 +14,18 @@ export function firstValidationProblem(errors: ValidationError[]): { param: stri
   return { param: line.slice(0, separator), message: line.slice(separator + 2) };
 }
 
+/** Also rejects bodies that are valid JSON but not an object (an array, a string), which DTOs cannot describe. */
+class OpenAiValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+      throw new InvalidRequestError('The request body must be a JSON object.', null, 'invalid_json');
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 export function openAiValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new OpenAiValidationPipe({
     transform: false,
     whitelist: false,
     forbidUnknownValues: false,

@@ -1,0 +1,95 @@
+/**
+ * `anthropic`: the Anthropic Messages API (`POST {baseUrl}/messages`, baseUrl like `https://api.anthropic.com/v1`),
+ * translated to and from the gateway's OpenAI format by anthropic.mapper.ts.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { IsInt, IsOptional, IsString, Min, MinLength } from 'class-validator';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
+import type { ProviderConfig } from '../../config/gateway-config.js';
+import { UpstreamClient } from '../../upstream/upstream-client.js';
+import type { ChatCompletionProvider, ProviderCallContext, ProviderFactory } from '../llm-provider.js';
+import {
+  type AnthropicRequestDefaults,
+  createAnthropicStreamState,
+  fromAnthropicResponse,
+  readAnthropicChunks,
+  toAnthropicRequest,
+  toGatewayErrorFromAnthropic,
+} from './anthropic.mapper.js';
+import type { AnthropicMessagesResponse } from './anthropic.types.js';
+
+/** The version this adapter was written against (spec §3.1: pin it; 2026-10-21 drops sampling parameters). */
+export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/** `options` of an `anthropic` provider entry. */
+export class AnthropicOptions {
+  /** The `anthropic-version` header; default 2023-06-01. */
+  @IsOptional() @IsString() @MinLength(1) version?: string;
+  /** `max_tokens` when the request sets none (Anthropic requires it); default 4096. */
+  @IsOptional() @IsInt() @Min(1) defaultMaxTokens?: number;
+}
+
+export class AnthropicProvider implements ChatCompletionProvider {
+  readonly type = 'anthropic';
+  readonly name: string;
+  private readonly client: UpstreamClient;
+  private readonly defaults: AnthropicRequestDefaults;
+
+  constructor(config: ProviderConfig, options: AnthropicOptions = {}) {
+    this.name = config.name;
+    this.defaults = {
+      version: options.version ?? DEFAULT_ANTHROPIC_VERSION,
+      defaultMaxTokens: options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS,
+    };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'anthropic-version': this.defaults.version,
+    };
+    if (config.apiKey) headers['x-api-key'] = config.apiKey;
+    this.client = new UpstreamClient(
+      { ...config, headers: { ...config.headers, ...headers } },
+      (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
+        toGatewayErrorFromAnthropic(this.name, status, body, responseHeaders),
+    );
+  }
+
+  async chat(request: ChatCompletionRequest, context: ProviderCallContext): Promise<ChatCompletion> {
+    const body = toAnthropicRequest(request, this.defaults);
+    const response = await this.client.json<AnthropicMessagesResponse>({
+      path: '/messages',
+      body,
+      signal: context.signal,
+    });
+    return fromAnthropicResponse(response.data, request.model, this.name);
+  }
+
+  async chatStream(
+    request: ChatCompletionRequest,
+    context: ProviderCallContext,
+  ): Promise<AsyncIterable<ChatCompletionChunk>> {
+    const body = { ...toAnthropicRequest(request, this.defaults), stream: true };
+    const response = await this.client.send({
+      path: '/messages',
+      body,
+      headers: { accept: 'text/event-stream' },
+      signal: context.signal,
+    });
+    const state = createAnthropicStreamState({
+      provider: this.name,
+      model: request.model,
+      includeUsage: request.stream_options?.include_usage === true,
+    });
+    return readAnthropicChunks(response.body, state);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+export const anthropicProviderFactory: ProviderFactory<AnthropicOptions> = {
+  type: 'anthropic',
+  optionsClass: AnthropicOptions,
+  create: (config, options) => new AnthropicProvider(config, options),
+};

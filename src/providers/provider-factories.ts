@@ -1,9 +1,11 @@
 /**
  * The provider types this gateway knows. Adding a provider = its folder under src/providers/ + one line here.
  */
+import { anthropicProviderFactory } from './anthropic/anthropic.provider.js';
 import type { ProviderFactory } from './llm-provider.js';
 import { openAiProviderFactory } from './openai/openai.provider.js';
 
 export const PROVIDER_FACTORIES: readonly ProviderFactory[] = [
   openAiProviderFactory,
+  anthropicProviderFactory,
 ];

@@ -42,7 +42,12 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
 const FIRST_BYTE_TIMER = Symbol('firstByteTimer');
 
-type TimedConfig = InternalAxiosRequestConfig & { [FIRST_BYTE_TIMER]?: NodeJS.Timeout; callSignal?: AbortSignal };
+type TimedConfig = InternalAxiosRequestConfig & {
+  [FIRST_BYTE_TIMER]?: NodeJS.Timeout;
+  /** The attempt's own signal: aborted with FirstByteTimeout when headers are late. */
+  attemptSignal?: AbortSignal;
+  callSignal?: AbortSignal;
+};
 
 class FirstByteTimeout extends Error {}
 
@@ -73,6 +78,7 @@ export class UpstreamClient {
       config.callSignal = callSignal;
       const attempt = new AbortController();
       config[FIRST_BYTE_TIMER] = setTimeout(() => attempt.abort(new FirstByteTimeout()), firstByteMs);
+      config.attemptSignal = attempt.signal;
       config.signal = AbortSignal.any([callSignal, attempt.signal]);
       return config;
     });
@@ -170,8 +176,8 @@ export class UpstreamClient {
     if (error instanceof AxiosError && error.response) {
       return this.mapError(error.response.status, error.response.data, error.response.headers as IncomingHttpHeaders);
     }
-    const reason = (error as { cause?: unknown }).cause ?? callSignal.reason;
-    if (callSignal.aborted || reason instanceof FirstByteTimeout || isTimeout(error)) {
+    const attemptSignal = (error as { config?: TimedConfig }).config?.attemptSignal;
+    if (callSignal.aborted || attemptSignal?.reason instanceof FirstByteTimeout || isTimeout(error)) {
       return new UpstreamTimeoutError(`Provider '${this.provider.name}' did not answer in time.`);
     }
     const code = (error as { code?: string }).code ?? 'unknown';

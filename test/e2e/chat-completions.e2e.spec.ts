@@ -9,9 +9,10 @@ describe('POST /v1/chat/completions (real HTTP to the OpenAI simulator)', () => 
   const sim = new OpenAiSimulator({ apiKey: 'sk-sim-upstream-secret' });
   let gateway: RunningGateway;
   let chatUrl: string;
+  let simUrl: string;
 
   before(async () => {
-    const simUrl = await sim.start();
+    simUrl = await sim.start();
     gateway = await startGateway(openAiSimConfig(simUrl, { server: { bodyLimitBytes: 4096 } }));
     chatUrl = `${gateway.url}/v1/chat/completions`;
   });
@@ -112,6 +113,32 @@ describe('POST /v1/chat/completions (real HTTP to the OpenAI simulator)', () => 
     } finally {
       await strictGateway.close();
       await strictSim.stop();
+    }
+  });
+
+  it('answers 504 when the upstream sends no headers within firstByteMs (retries included)', async () => {
+    const slowGateway = await startGateway(
+      openAiSimConfig(simUrl, {
+        providers: [
+          {
+            name: 'sim',
+            type: 'openai',
+            baseUrl: simUrl,
+            apiKey: 'sk-sim-upstream-secret',
+            retry: { retries: 0 },
+            timeouts: { firstByteMs: 150, totalMs: 5_000 },
+          },
+        ],
+      }),
+    );
+    try {
+      sim.enqueueFault({ firstByteDelayMs: 1_000 });
+      const response = await postJson(`${slowGateway.url}/v1/chat/completions`, { model: 'gpt-test', messages });
+      assert.equal(response.status, 504);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'upstream_timeout');
+      await sim.waitForHangUp(500);
+    } finally {
+      await slowGateway.close();
     }
   });
 

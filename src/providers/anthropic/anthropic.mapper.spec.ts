@@ -50,7 +50,7 @@ function expectInvalid(request: ChatCompletionRequest, param: string, code?: str
   );
 }
 
-/** Splits a transcript into small pieces so that events and UTF-8 sequences straddle chunk boundaries. */
+/** Splits a transcript into small pieces so that events and lines straddle chunk boundaries. */
 function pieces(text: string, size: number): Buffer[] {
   const bytes = Buffer.from(text, 'utf8');
   const result: Buffer[] = [];

@@ -271,17 +271,23 @@ function asBlocks(content: string | AnthropicRequestBlock[]): AnthropicRequestBl
  * Appends a turn, merging it into the previous one when the role repeats (the API wants alternating turns).
  * In a merged user turn the tool_result blocks go first, as the API requires after a tool_use turn.
  */
-function appendMessage(messages: AnthropicMessage[], role: AnthropicRole, content: string | AnthropicRequestBlock[]): void {
+function appendMessage(
+  messages: AnthropicMessage[],
+  role: AnthropicRole,
+  content: string | AnthropicRequestBlock[],
+): void {
   const last = messages.at(-1);
   if (last?.role !== role) {
     messages.push({ role, content });
     return;
   }
   const blocks = [...asBlocks(last.content), ...asBlocks(content)];
-  last.content =
-    role === 'user'
-      ? [...blocks.filter((block) => block.type === 'tool_result'), ...blocks.filter((block) => block.type !== 'tool_result')]
-      : blocks;
+  if (role === 'assistant') {
+    last.content = blocks;
+    return;
+  }
+  const toolResults = blocks.filter((block) => block.type === 'tool_result');
+  last.content = [...toolResults, ...blocks.filter((block) => block.type !== 'tool_result')];
 }
 
 function toAnthropicTool(tool: FunctionTool, i: number): AnthropicTool {
@@ -458,7 +464,10 @@ function chunk(
  * One Anthropic stream event → the OpenAI chunks it implies (often none). The finish chunk and the usage chunk
  * are sent at `message_stop`, so a stream cut short never looks complete. An `error` event is thrown.
  */
-export function fromAnthropicStreamEvent(state: AnthropicStreamState, event: AnthropicStreamEvent): ChatCompletionChunk[] {
+export function fromAnthropicStreamEvent(
+  state: AnthropicStreamState,
+  event: AnthropicStreamEvent,
+): ChatCompletionChunk[] {
   if (state.finished) return [];
   if (event.type === 'ping') return [];
   if (event.type === 'error') {
@@ -502,10 +511,14 @@ export function fromAnthropicStreamEvent(state: AnthropicStreamState, event: Ant
       if (event.delta?.stop_reason) state.finishReason = toFinishReason(event.delta.stop_reason);
       const usage = event.usage;
       if (usage) {
-        if (typeof usage.output_tokens === 'number') state.usage.output = usage.output_tokens;
-        if (typeof usage.input_tokens === 'number') state.usage.input = usage.input_tokens;
-        if (typeof usage.cache_creation_input_tokens === 'number') state.usage.cacheCreation = usage.cache_creation_input_tokens;
-        if (typeof usage.cache_read_input_tokens === 'number') state.usage.cacheRead = usage.cache_read_input_tokens;
+        // Counts here are cumulative and nullable: a present value replaces the one from message_start.
+        const counts = state.usage;
+        if (typeof usage.output_tokens === 'number') counts.output = usage.output_tokens;
+        if (typeof usage.input_tokens === 'number') counts.input = usage.input_tokens;
+        if (typeof usage.cache_creation_input_tokens === 'number') {
+          counts.cacheCreation = usage.cache_creation_input_tokens;
+        }
+        if (typeof usage.cache_read_input_tokens === 'number') counts.cacheRead = usage.cache_read_input_tokens;
       }
       return [];
     }
@@ -530,7 +543,13 @@ export function fromAnthropicStreamEvent(state: AnthropicStreamState, event: Ant
   }
 }
 
-const KNOWN_EVENTS = new Set(['content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+const KNOWN_EVENTS = new Set([
+  'content_block_start',
+  'content_block_delta',
+  'content_block_stop',
+  'message_delta',
+  'message_stop',
+]);
 
 function isKnownEvent(event: AnthropicStreamEvent): boolean {
   return KNOWN_EVENTS.has(event.type);

@@ -3,7 +3,7 @@
  * translated to and from the gateway's OpenAI format by anthropic.mapper.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { IsInt, IsOptional, IsString, Min, MinLength } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
 import { UpstreamClient } from '../../upstream/upstream-client.js';
@@ -24,8 +24,9 @@ export const DEFAULT_MAX_TOKENS = 4096;
 
 /** `options` of an `anthropic` provider entry. */
 export class AnthropicOptions {
-  /** The `anthropic-version` header; default 2023-06-01. */
-  @IsOptional() @IsString() @MinLength(1) version?: string;
+  /** The `anthropic-version` header (a date, compared as one); default 2023-06-01. */
+  @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'version must be a date like 2023-06-01' })
+  version?: string;
   /** `max_tokens` when the request sets none (Anthropic requires it); default 4096. */
   @IsOptional() @IsInt() @Min(1) defaultMaxTokens?: number;
 }

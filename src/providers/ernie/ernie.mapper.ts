@@ -4,8 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { GatewayError } from '../../common/errors/gateway.error.js';
-import { InvalidRequestError } from '../../common/errors/gateway.error.js';
+import { InvalidRequestError, type GatewayError } from '../../common/errors/gateway.error.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,

@@ -74,7 +74,7 @@ export class ErnieProvider implements ChatCompletionProvider {
   private readonly tokens: ErnieTokenManager;
   private readonly endpoints: Readonly<Record<string, string>>;
 
-  constructor(config: ProviderConfig, options: ErnieOptions, now: () => number = Date.now) {
+  constructor(config: ProviderConfig, options: ErnieOptions) {
     if (!config.apiKey || !config.secretKey) {
       throw new Error(`providers.${config.name}: an ernie v1 provider needs apiKey (API Key) and secretKey (Secret Key)`);
     }
@@ -95,7 +95,6 @@ export class ErnieProvider implements ChatCompletionProvider {
         secretKey: config.secretKey,
       }),
       refreshMarginSeconds: options.tokenRefreshMarginSeconds,
-      now,
     });
   }
 
@@ -184,20 +183,23 @@ export class ErnieProvider implements ChatCompletionProvider {
       throw upstreamErrors.invalidResponse(this.name, 'a JSON answer came back for a stream request');
     }
     const events = readSseEvents(upstream.body);
-    let first: IteratorResult<SseEvent>;
+    let first: SseEvent;
+    let payload: ReturnType<typeof parseErnieStreamData>;
     try {
-      first = await events.next();
+      const next = await events.next();
+      if (next.done) throw upstreamErrors.streamInterrupted(this.name, 'the stream closed without any event');
+      first = next.value;
+      payload = parseErnieStreamData(first.data, this.name);
     } catch (error) {
+      upstream.body.destroy();
       if ((error as { status?: unknown }).status !== undefined) throw error;
       throw upstreamErrors.streamInterrupted(this.name, 'the connection was lost before the first event');
     }
-    if (first.done) throw upstreamErrors.streamInterrupted(this.name, 'the stream closed without any event');
-    const payload = parseErnieStreamData(first.value.data, this.name);
     if (isErnieError(payload)) {
       upstream.body.destroy();
       return { ok: false, error: payload };
     }
-    return { ok: true, value: prepend(first.value, events) };
+    return { ok: true, value: prepend(first, events) };
   }
 
   private async readJson(upstream: UpstreamResponse, signal: AbortSignal): Promise<unknown> {

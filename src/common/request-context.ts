@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ClientClosedError } from './errors/gateway.error.js';
-import type { ProviderCallContext } from '../providers/llm-provider.js';
+import type { RouteRequestContext } from '../routing/router.service.js';
+import { requestedTimeoutMs, TIMEOUT_HEADER } from './request-timeout.js';
 
 const CLIENT_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
@@ -17,11 +18,12 @@ export function requestIdFor(request: IncomingMessage): string {
  * The response's 'close' before it finished means the client hung up; the signal then aborts every upstream
  * call made for this request.
  */
-export function callContextFor(request: FastifyRequest, reply: FastifyReply): ProviderCallContext {
+export function callContextFor(request: FastifyRequest, reply: FastifyReply): RouteRequestContext {
+  const timeoutMs = requestedTimeoutMs(request.headers[TIMEOUT_HEADER]);
   const controller = new AbortController();
   const response = reply.raw;
   response.once('close', () => {
     if (!response.writableFinished) controller.abort(new ClientClosedError());
   });
-  return { signal: controller.signal, requestId: request.id };
+  return { signal: controller.signal, requestId: request.id, timeoutMs };
 }

@@ -7,6 +7,7 @@ import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { ChatCompletionsService } from './chat-completions.service.js';
 import { ChatCompletionRequestDto } from './dto/chat-completion.dto.js';
+import { routeHeaders } from '../routing/route-headers.js';
 import { writeSseStream } from './sse-writer.js';
 
 @Controller('v1')
@@ -31,11 +32,14 @@ export class ChatCompletionsController {
     const chatRequest = body as unknown as ChatCompletionRequest;
     const context = callContextFor(request, reply);
     if (chatRequest.stream === true) {
-      const chunks = await this.completions.stream(chatRequest, context);
-      await writeSseStream(reply, chunks, { toError: (error) => toGatewayError(error, this.bodyLimitBytes) });
+      const { chunks, route } = await this.completions.stream(chatRequest, context);
+      await writeSseStream(reply, chunks, {
+        headers: routeHeaders(route),
+        toError: (error) => toGatewayError(error, this.bodyLimitBytes),
+      });
       return;
     }
-    const completion = await this.completions.complete(chatRequest, context);
-    await reply.send(completion);
+    const { completion, route } = await this.completions.complete(chatRequest, context);
+    await reply.headers(routeHeaders(route)).send(completion);
   }
 }

@@ -1,20 +1,22 @@
-/** Chooses a deployment for the public model and calls its provider. */
+/** Chat completions through the router (deployment choice, fallbacks, deadlines). */
 import { Injectable } from '@nestjs/common';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../common/openai.types.js';
-import type { ProviderCallContext } from '../providers/llm-provider.js';
-import { ModelRouter } from '../routing/model-router.js';
+import type { ChatCompletionRequest } from '../common/openai.types.js';
+import {
+  type RoutedCompletion,
+  type RoutedStream,
+  type RouteRequestContext,
+  RouterService,
+} from '../routing/router.service.js';
 
 @Injectable()
 export class ChatCompletionsService {
-  constructor(private readonly router: ModelRouter) {}
+  constructor(private readonly router: RouterService) {}
 
-  complete(request: ChatCompletionRequest, context: ProviderCallContext): Promise<ChatCompletion> {
-    const deployment = this.router.pick(request.model);
-    return deployment.provider.chat({ ...request, model: deployment.model }, context);
+  complete(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedCompletion> {
+    return this.router.complete(request, context);
   }
 
-  stream(request: ChatCompletionRequest, context: ProviderCallContext): Promise<AsyncIterable<ChatCompletionChunk>> {
-    const deployment = this.router.pick(request.model);
-    return deployment.provider.chatStream({ ...request, model: deployment.model }, context);
+  stream(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedStream> {
+    return this.router.stream(request, context);
   }
 }

@@ -104,9 +104,18 @@ function crossCheck(config: GatewayConfig): string[] {
         problems.push(`models[${i}].deployments[${j}].provider: unknown provider '${deployment.provider}'`);
       }
     });
+    model.fallbacks.forEach((fallback, j) => {
+      if (fallback === model.name) problems.push(`models[${i}].fallbacks[${j}]: a model cannot fall back to itself`);
+    });
     if (model.deployments.every((d) => d.weight === 0)) {
       problems.push(`models[${i}].deployments: at least one deployment needs a weight above 0`);
     }
+  });
+  const names = new Set(config.models.map((m) => m.name));
+  config.models.forEach((model, i) => {
+    model.fallbacks.forEach((fallback, j) => {
+      if (!names.has(fallback)) problems.push(`models[${i}].fallbacks[${j}]: unknown model '${fallback}'`);
+    });
   });
   return problems;
 }

@@ -77,6 +77,21 @@ export class DeploymentConfig {
   @IsNumber() @Min(0) weight: number = 1;
 }
 
+export const ROUTING_STRATEGIES = ['weighted', 'round-robin', 'least-busy', 'lowest-latency'] as const;
+export type RoutingStrategy = (typeof ROUTING_STRATEGIES)[number];
+
+export class StreamRoutingConfig {
+  /**
+   * A stream's headers wait for its first content chunk, at most this long, so that a failure before any
+   * output can still fall back invisibly.
+   */
+  @IsInt() @Min(0) holdBackMs: number = 3_000;
+  /** No content chunk within this time: fall back (before the first byte) or end with an error event. */
+  @IsInt() @Min(1) ttftTimeoutMs: number = 60_000;
+  /** Longest silence between two chunks once content flows. */
+  @IsInt() @Min(1) idleTimeoutMs: number = 30_000;
+}
+
 export class ModelConfig {
   /** The public model name clients send. */
   @IsString() @MinLength(1) name!: string;
@@ -85,6 +100,34 @@ export class ModelConfig {
   deployments!: DeploymentConfig[];
 
   @IsOptional() @IsString() ownedBy?: string;
+
+  @IsIn(ROUTING_STRATEGIES) strategy: RoutingStrategy = 'weighted';
+
+  /** Other public models tried, in order, when every deployment of this one failed with a retryable error. */
+  @IsArray() @IsString({ each: true }) fallbacks: string[] = [];
+
+  /** Overall deadline of a request to this model, all attempts and fallbacks included. */
+  @IsInt() @Min(1) timeoutMs: number = 120_000;
+
+  /** Upstream HTTP attempts per request, across deployments, fallbacks and transport retries. */
+  @IsInt() @Min(1) @Max(20) maxAttempts: number = 4;
+
+  @ValidateNested() @Type(() => StreamRoutingConfig) stream: StreamRoutingConfig = new StreamRoutingConfig();
+}
+
+export class CircuitBreakerConfig {
+  /** Failures within `windowMs` that open a deployment's breaker. */
+  @IsInt() @Min(1) failureThreshold: number = 5;
+  @IsInt() @Min(1) windowMs: number = 30_000;
+  /** First open period; each failure while open or half-open doubles it, up to `maxOpenMs`. */
+  @IsInt() @Min(1) openMs: number = 10_000;
+  @IsInt() @Min(1) maxOpenMs: number = 120_000;
+  /** Concurrent trial requests let through when half-open. */
+  @IsInt() @Min(1) halfOpenProbes: number = 1;
+}
+
+export class RoutingConfig {
+  @ValidateNested() @Type(() => CircuitBreakerConfig) breaker: CircuitBreakerConfig = new CircuitBreakerConfig();
 }
 
 export class ServerConfig {
@@ -93,6 +136,8 @@ export class ServerConfig {
   @IsInt() @Min(1024) bodyLimitBytes: number = 10 * 1024 * 1024;
   @IsIn(['json', 'text']) logFormat: 'json' | 'text' = 'json';
   @IsBoolean() logRequests: boolean = false;
+  /** On SIGTERM, how long in-flight requests and streams may take to finish before the process exits. */
+  @IsInt() @Min(0) drainTimeoutMs: number = 30_000;
 }
 
 export class GatewayConfig {
@@ -103,4 +148,6 @@ export class GatewayConfig {
 
   @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => ModelConfig)
   models!: ModelConfig[];
+
+  @ValidateNested() @Type(() => RoutingConfig) routing: RoutingConfig = new RoutingConfig();
 }

@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EmbeddingRequest } from '../common/openai.types.js';
 import { callContextFor } from '../common/request-context.js';
+import { routeHeaders } from '../routing/route-headers.js';
 import { EmbeddingRequestDto } from './embedding.dto.js';
 import { EmbeddingsService } from './embeddings.service.js';
 
@@ -16,7 +17,10 @@ export class EmbeddingsController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const response = await this.embeddings.embed(body as unknown as EmbeddingRequest, callContextFor(request, reply));
-    await reply.send(response);
+    const { response, route } = await this.embeddings.embed(
+      body as unknown as EmbeddingRequest,
+      callContextFor(request, reply),
+    );
+    await reply.headers(routeHeaders(route)).send(response);
   }
 }

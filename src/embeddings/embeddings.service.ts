@@ -1,22 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { InvalidRequestError } from '../common/errors/gateway.error.js';
 import type { EmbeddingRequest, EmbeddingResponse } from '../common/openai.types.js';
-import { supportsEmbeddings, type ProviderCallContext } from '../providers/llm-provider.js';
-import { ModelRouter } from '../routing/model-router.js';
+import { type RouteInfo, type RouteRequestContext, RouterService } from '../routing/router.service.js';
 
 @Injectable()
 export class EmbeddingsService {
-  constructor(private readonly router: ModelRouter) {}
+  constructor(private readonly router: RouterService) {}
 
-  embed(request: EmbeddingRequest, context: ProviderCallContext): Promise<EmbeddingResponse> {
-    const deployment = this.router.pick(request.model);
-    if (!supportsEmbeddings(deployment.provider)) {
-      throw new InvalidRequestError(
-        `The model '${request.model}' does not support embeddings.`,
-        'model',
-        'model_not_supported',
-      );
-    }
-    return deployment.provider.embed({ ...request, model: deployment.model }, context);
+  embed(request: EmbeddingRequest, context: RouteRequestContext): Promise<{ response: EmbeddingResponse; route: RouteInfo }> {
+    return this.router.embed(request, context);
   }
 }

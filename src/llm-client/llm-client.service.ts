@@ -24,7 +24,7 @@ export class LlmClient {
 
   /** Returns the first choice's text. */
   async complete(prompt: string | ChatMessage[], options: LlmCompleteOptions): Promise<string> {
-    const completion = await this.completions.complete(this.request(prompt, options, false), this.context(options));
+    const { completion } = await this.completions.complete(this.request(prompt, options, false), this.context(options));
     return completion.choices[0]?.message.content ?? '';
   }
 
@@ -33,7 +33,7 @@ export class LlmClient {
     const controller = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
     try {
-      const chunks = await this.completions.stream(this.request(prompt, options, true), {
+      const { chunks } = await this.completions.stream(this.request(prompt, options, true), {
         signal,
         requestId: randomUUID(),
       });

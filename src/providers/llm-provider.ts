@@ -11,11 +11,14 @@ import type {
   EmbeddingResponse,
 } from '../common/openai.types.js';
 import type { ProviderConfig } from '../config/gateway-config.js';
+import type { AttemptBudget } from '../routing/attempt-budget.js';
 
 export interface ProviderCallContext {
   /** Aborted when the client disconnects or the gateway gives up; providers pass it to the transport. */
   signal: AbortSignal;
   requestId: string;
+  /** The request's upstream attempt budget; transport retries draw from it too. */
+  budget?: AttemptBudget;
 }
 
 /** Chat is what every provider must do. `request.model` is already the upstream model name. */

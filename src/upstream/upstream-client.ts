@@ -7,7 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import axios, { AxiosError, type AxiosInstance, type InternalAxiosRequestConfig } from 'axios';
+import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig, type InternalAxiosRequestConfig } from 'axios';
 import axiosRetry from 'axios-retry';
 import type { ProviderConfig } from '../config/gateway-config.js';
 import {
@@ -18,6 +18,7 @@ import {
 } from '../common/errors/gateway.error.js';
 import { backoffDelayMs, parseRetryAfterMs } from './backoff.js';
 import { createAgents } from './keep-alive-agents.js';
+import type { AttemptBudget } from '../routing/attempt-budget.js';
 
 /** Turns an upstream's non-2xx answer into a GatewayError; each provider knows its own error format. */
 export type UpstreamErrorMapper = (status: number, body: unknown, headers: IncomingHttpHeaders) => GatewayError;
@@ -30,6 +31,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   /** Aborted when the client leaves or the caller gives up. */
   signal: AbortSignal;
+  /** Transport retries are taken from the request's budget; without one, `retry.retries` alone bounds them. */
+  budget?: AttemptBudget;
 }
 
 export interface UpstreamResponse {
@@ -47,6 +50,7 @@ type TimedConfig = InternalAxiosRequestConfig & {
   /** The attempt's own signal: aborted with FirstByteTimeout when headers are late. */
   attemptSignal?: AbortSignal;
   callSignal?: AbortSignal;
+  budget?: AttemptBudget;
 };
 
 class FirstByteTimeout extends Error {}
@@ -106,11 +110,15 @@ export class UpstreamClient {
         const config = error.config as TimedConfig | undefined;
         if (axios.isCancel(error) || config?.callSignal?.aborted) return false;
         const status = error.response?.status;
-        if (status === undefined) return error.code !== AxiosError.ERR_CANCELED;
+        if (status === undefined) {
+          if (error.code === AxiosError.ERR_CANCELED) return false;
+          return config?.budget ? config.budget.take() : true;
+        }
         if (status !== 429 && status < 500) return false;
         const retryAfter = parseRetryAfterMs(error.response?.headers as Record<string, unknown>);
         if (retryAfter !== undefined && retryAfter > retry.maxRetryAfterMs) return false;
-        return shouldRetryHeader(error.response?.headers) !== false;
+        if (shouldRetryHeader(error.response?.headers) === false) return false;
+        return config?.budget ? config.budget.take() : true;
       },
       retryDelay: (retryCount, error) =>
         backoffDelayMs(
@@ -135,7 +143,8 @@ export class UpstreamClient {
         data: request.body,
         headers: request.headers,
         signal,
-      });
+        budget: request.budget,
+      } as AxiosRequestConfig);
       const body = response.data;
       if (!signal.aborted) {
         const onAbort = () => body.destroy(abortReason(signal, request.signal));

@@ -61,6 +61,7 @@ export class AnthropicProvider implements ChatCompletionProvider {
       path: '/messages',
       body,
       signal: context.signal,
+      budget: context.budget,
     });
     return fromAnthropicResponse(response.data, request.model, this.name);
   }
@@ -75,6 +76,7 @@ export class AnthropicProvider implements ChatCompletionProvider {
       body,
       headers: { accept: 'text/event-stream' },
       signal: context.signal,
+      budget: context.budget,
     });
     const state = createAnthropicStreamState({
       provider: this.name,

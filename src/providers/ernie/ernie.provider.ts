@@ -146,6 +146,7 @@ export class ErnieProvider implements ChatCompletionProvider {
         body,
         headers: body.stream ? { accept: 'text/event-stream' } : undefined,
         signal: context.signal,
+        budget: context.budget,
       });
       const opened = await open(upstream);
       if (opened.ok) return opened.value;

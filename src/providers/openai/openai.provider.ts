@@ -39,6 +39,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       path: '/chat/completions',
       body: request,
       signal: context.signal,
+      budget: context.budget,
     });
     return response.data;
   }
@@ -52,6 +53,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       body: request.stream === true ? request : { ...request, stream: true },
       headers: { accept: 'text/event-stream' },
       signal: context.signal,
+      budget: context.budget,
     });
     return readOpenAiChunks(response.body, this.name);
   }
@@ -63,6 +65,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       path: '/embeddings',
       body: request.encoding_format === 'float' ? request : { ...request, encoding_format: 'float' },
       signal: context.signal,
+      budget: context.budget,
     });
     return wantsBase64 ? encodeEmbeddingsBase64(response.data) : response.data;
   }

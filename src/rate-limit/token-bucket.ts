@@ -1,0 +1,124 @@
+/**
+ * Token-bucket arithmetic, free of I/O and clocks: the caller passes `nowMs`. A bucket holds up to `capacity`
+ * tokens and refills continuously at `ratePerSecond`; a missing state is a full bucket, so idle buckets need no
+ * storage. The Redis Lua script in `redis-token-bucket.ts` is a line-by-line port of `take` and `adjust`.
+ */
+
+export interface BucketLimits {
+  /** Tokens added per second (requests per minute / 60, tokens per minute / 60). */
+  ratePerSecond: number;
+  /** Most tokens the bucket holds: the burst. */
+  capacity: number;
+}
+
+export interface BucketState {
+  tokens: number;
+  updatedAtMs: number;
+}
+
+/** What a bucket looks like after an operation, in the terms of the `x-ratelimit-*` headers. */
+export interface BucketSnapshot {
+  /** The bucket's capacity. */
+  limit: number;
+  /** Whole tokens left. */
+  remaining: number;
+  /** Milliseconds until the bucket is full again (0 when full). */
+  resetMs: number;
+}
+
+export interface TakeResult extends BucketSnapshot {
+  allowed: boolean;
+  /**
+   * Milliseconds until `cost` tokens are available: 0 when allowed, `Infinity` when `cost` exceeds the capacity
+   * and the request can never pass.
+   */
+  retryAfterMs: number;
+}
+
+export interface BucketStep<Result> {
+  state: BucketState;
+  result: Result;
+}
+
+/**
+ * Where buckets live. `scope` only labels the bucket for failure metrics (`key`, `model`, `global`, `throttler:…`).
+ */
+export interface BucketStore {
+  /** Takes `cost` tokens if all of them are available, otherwise takes nothing. */
+  take(key: string, cost: number, limits: BucketLimits, scope?: string): Promise<TakeResult>;
+  /**
+   * Consumes `delta` more tokens (negative: gives tokens back) unconditionally, clamped to [0, capacity].
+   * Used to reconcile a token reservation with the actual usage.
+   */
+  adjust(key: string, delta: number, limits: BucketLimits, scope?: string): Promise<BucketSnapshot>;
+}
+
+/** Absorbs floating-point residue from refill sums so that 0.9999999999 tokens count as 1. */
+export const TOKEN_EPSILON = 1e-6;
+
+export function assertValidLimits(limits: BucketLimits): void {
+  if (!(limits.ratePerSecond > 0) || !Number.isFinite(limits.ratePerSecond)) {
+    throw new RangeError(`bucket rate must be a positive number, got ${limits.ratePerSecond}`);
+  }
+  if (!(limits.capacity >= 0) || !Number.isFinite(limits.capacity)) {
+    throw new RangeError(`bucket capacity must be a non-negative number, got ${limits.capacity}`);
+  }
+}
+
+/** The state at `nowMs`: tokens grow by elapsed * rate, capped at capacity. A clock going backwards adds nothing. */
+export function refill(state: BucketState | undefined, nowMs: number, limits: BucketLimits): BucketState {
+  if (state === undefined) return { tokens: limits.capacity, updatedAtMs: nowMs };
+  const elapsedMs = Math.max(0, nowMs - state.updatedAtMs);
+  const tokens = Math.min(limits.capacity, state.tokens + (elapsedMs * limits.ratePerSecond) / 1000);
+  return { tokens, updatedAtMs: Math.max(state.updatedAtMs, nowMs) };
+}
+
+export function take(
+  state: BucketState | undefined,
+  cost: number,
+  nowMs: number,
+  limits: BucketLimits,
+): BucketStep<TakeResult> {
+  if (!(cost >= 0)) throw new RangeError(`cost must be >= 0, got ${cost} (use refund to give tokens back)`);
+  const current = refill(state, nowMs, limits);
+  if (cost > limits.capacity) {
+    return { state: current, result: { ...snapshot(current.tokens, limits), allowed: false, retryAfterMs: Infinity } };
+  }
+  if (current.tokens + TOKEN_EPSILON < cost) {
+    const retryAfterMs = Math.ceil(((cost - current.tokens) * 1000) / limits.ratePerSecond);
+    return { state: current, result: { ...snapshot(current.tokens, limits), allowed: false, retryAfterMs } };
+  }
+  const next = { tokens: Math.max(0, current.tokens - cost), updatedAtMs: current.updatedAtMs };
+  return { state: next, result: { ...snapshot(next.tokens, limits), allowed: true, retryAfterMs: 0 } };
+}
+
+/** Consumes `delta` tokens (negative gives back) whether or not they are there, staying within [0, capacity]. */
+export function adjust(
+  state: BucketState | undefined,
+  delta: number,
+  nowMs: number,
+  limits: BucketLimits,
+): BucketStep<BucketSnapshot> {
+  const current = refill(state, nowMs, limits);
+  const tokens = Math.min(limits.capacity, Math.max(0, current.tokens - delta));
+  return { state: { tokens, updatedAtMs: current.updatedAtMs }, result: snapshot(tokens, limits) };
+}
+
+/** Gives `amount` tokens back (reconciliation after over-reserving), never above capacity. */
+export function refund(
+  state: BucketState | undefined,
+  amount: number,
+  nowMs: number,
+  limits: BucketLimits,
+): BucketStep<BucketSnapshot> {
+  return adjust(state, -amount, nowMs, limits);
+}
+
+function snapshot(tokens: number, limits: BucketLimits): BucketSnapshot {
+  const missing = limits.capacity - tokens;
+  return {
+    limit: limits.capacity,
+    remaining: Math.floor(tokens + TOKEN_EPSILON),
+    resetMs: missing <= TOKEN_EPSILON ? 0 : Math.ceil((missing * 1000) / limits.ratePerSecond),
+  };
+}

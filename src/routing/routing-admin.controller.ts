@@ -1,0 +1,13 @@
+import { Controller, Get } from '@nestjs/common';
+import { ModelRouter } from './model-router.js';
+
+/** Live routing state: groups, deployments, in-flight counts, latency and circuit breakers. */
+@Controller('admin')
+export class RoutingAdminController {
+  constructor(private readonly router: ModelRouter) {}
+
+  @Get('routing')
+  routing() {
+    return { models: this.router.snapshot() };
+  }
+}

@@ -7,13 +7,20 @@ import { ConsoleLogger } from '@nestjs/common';
 import { AppModule } from './app.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { requestIdFor } from './common/request-context.js';
-import { GatewayError } from './common/errors/gateway.error.js';
+import { GatewayError, ServiceUnavailableError } from './common/errors/gateway.error.js';
+import { TrafficService } from './lifecycle/traffic.service.js';
 
 const UNSUPPORTED_MEDIA_TYPE_BODY = new GatewayError(
   415,
   'invalid_request_error',
   "Content-Type must be 'application/json'.",
   { code: 'unsupported_media_type' },
+).toBody();
+
+const DRAINING_BODY = new ServiceUnavailableError(
+  'This gateway instance is shutting down; retry on another instance.',
+  1_000,
+  'shutting_down',
 ).toBody();
 
 function isJsonContentType(value: string | undefined): boolean {
@@ -36,7 +43,6 @@ export async function createGatewayApp(
     requestIdHeader: false,
     // Longer than common load-balancer idle timeouts (60 s), so the LB, not us, closes idle connections.
     keepAliveTimeout: 65_000,
-    return503OnClosing: true,
   });
   const levels = options.logLevels ?? ['log', 'warn', 'error', 'fatal'];
   const logger =
@@ -47,15 +53,21 @@ export async function createGatewayApp(
     logger,
     bodyParser: true,
   });
+  const traffic = app.get(TrafficService);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (traffic.draining && !request.url.startsWith('/health/')) {
+      reply.code(503).headers({ 'retry-after': '1', connection: 'close' }).send(DRAINING_BODY);
+      return;
+    }
     if (request.method === 'POST' && !isJsonContentType(request.headers['content-type'])) {
       reply.code(415).send(UNSUPPORTED_MEDIA_TYPE_BODY);
       return;
     }
+    traffic.begin();
+    reply.raw.once('close', () => traffic.end());
     done();
   });
-  app.enableShutdownHooks();
   return app;
 }

@@ -7,6 +7,7 @@ import { GatewayConfigModule } from './config/gateway-config.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { EmbeddingsModule } from './embeddings/embeddings.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { LlmClientModule } from './llm-client/llm-client.module.js';
 import { ModelsModule } from './models/models.module.js';
 
@@ -17,6 +18,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         GatewayConfigModule.forRoot(config),
+        LifecycleModule,
         CompletionsModule,
         EmbeddingsModule,
         ModelsModule,

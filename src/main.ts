@@ -1,4 +1,5 @@
 /** Process entry: load and validate the config (a bad file exits 1 naming each bad field), then listen. */
+import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { createGatewayApp } from './app.factory.js';
 import { ConfigError, loadGatewayConfig } from './config/config-loader.js';
@@ -16,10 +17,26 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = await createGatewayApp(config);
+  // Our own handler rather than enableShutdownHooks(): Nest re-raises the signal after closing, and a
+  // drained gateway should exit 0.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    new Logger('Gateway').log(`${signal} received: draining`);
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        new Logger('Gateway').error(`shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
   await app.listen(config.server.port, config.server.host);
-  new Logger('Gateway').log(
-    `listening on http://${config.server.host}:${config.server.port} with ${config.models.length} model(s)`,
-  );
+  const { address, port } = app.getHttpServer().address() as AddressInfo;
+  new Logger('Gateway').log(`listening on http://${address}:${port} with ${config.models.length} model(s)`);
 }
 
 void main();

@@ -33,7 +33,9 @@ describe('cacheKeyFor', () => {
       '{"model":"m","temperature":0,"messages":[{"role":"user","content":"x"}],"logit_bias":{"2":1,"10":-1}}',
     ) as ChatCompletionRequest;
     const reordered = JSON.parse(
-      '{ "logit_bias": { "10": -1, "2": 1 },\n  "messages": [ { "content": "x", "role": "user" } ],\n  "temperature": 0.0, "model": "m" }',
+      '{ "logit_bias": { "10": -1, "2": 1 },\n' +
+        '  "messages": [ { "content": "x", "role": "user" } ],\n' +
+        '  "temperature": 0.0, "model": "m" }',
     ) as ChatCompletionRequest;
     assert.equal(cacheKeyFor(compact, 'k'), cacheKeyFor(reordered, 'k'));
   });

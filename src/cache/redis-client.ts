@@ -27,6 +27,8 @@ const FIRST_RECONNECT_DELAY_MS = 50;
 export function createRedisClient(url: string, options: RedisClientOptions, logger: RedisLogger): Redis {
   const client = new Redis(url, {
     connectTimeout: options.connectTimeoutMs,
+    // How long a close waits for the server before dropping the socket (it keeps the process alive meanwhile).
+    disconnectTimeout: options.connectTimeoutMs,
     commandTimeout: options.commandTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

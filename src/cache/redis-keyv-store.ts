@@ -38,15 +38,6 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     return (await this.client.del(this.keyPrefix + key)) > 0;
   }
 
-  async deleteMany(keys: string[]): Promise<boolean> {
-    if (keys.length === 0) return false;
-    return (await this.client.del(...keys.map((key) => this.keyPrefix + key))) > 0;
-  }
-
-  async has(key: string): Promise<boolean> {
-    return (await this.client.exists(this.keyPrefix + key)) > 0;
-  }
-
   /** Removes every key under the prefix (SCAN + UNLINK in batches, never KEYS/FLUSHDB). */
   async clear(): Promise<void> {
     const pattern = `${this.keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`;

@@ -69,6 +69,7 @@ export class TieredCache implements OnApplicationShutdown {
   private readonly logger: RedisLogger;
   private readonly defaultTtlMs: number;
   private l2PausedUntil = 0;
+  private closed = false;
   private readonly counters = { l1Hits: 0, l2Hits: 0, misses: 0, sets: 0, l2Errors: 0 };
 
   /** Builds the cache described by the `cache` config section; Redis only if configured and the cache enabled. */
@@ -147,6 +148,7 @@ export class TieredCache implements OnApplicationShutdown {
     }
   }
 
+  /** While Redis is unreachable only L1 is cleared. */
   async delete(key: string): Promise<void> {
     await this.l1.delete(key);
     if (this.l2 && this.l2Usable()) {
@@ -168,8 +170,11 @@ export class TieredCache implements OnApplicationShutdown {
     return { ...this.counters, l1Entries: this.lru.size, l1Bytes: this.lru.calculatedSize, health: this.health() };
   }
 
-  /** Closes the Redis connection (pending replies are not awaited: it is only a cache). */
+  /** Closes the Redis connection, once (pending replies are not awaited: it is only a cache). */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // A second disconnect() would arm ioredis's disconnect timer on the already closed socket.
     this.redis?.disconnect();
   }
 
@@ -187,7 +192,10 @@ export class TieredCache implements OnApplicationShutdown {
     }
   }
 
-  /** Connected, and no command failed recently: a down Redis costs requests nothing, a hung one one timeout per pause. */
+  /**
+   * Connected, and no command failed recently: a down Redis costs requests nothing, a hung one costs one
+   * command timeout per pause.
+   */
   private l2Usable(): boolean {
     return this.redis?.status === 'ready' && Date.now() >= this.l2PausedUntil;
   }

@@ -1,6 +1,7 @@
 /**
  * The gateway's YAML configuration, as validated classes. A bad file stops start-up with one line per bad field.
  */
+import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import {
   ArrayMinSize,

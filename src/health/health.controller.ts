@@ -6,6 +6,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
+import { TrafficService } from '../lifecycle/traffic.service.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 
 @Controller('health')
@@ -14,6 +15,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly registry: ProviderRegistry,
+    private readonly traffic: TrafficService,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -27,6 +29,10 @@ export class HealthController {
   @HealthCheck()
   ready() {
     return this.health.check([
+      () => {
+        const lifecycle = this.indicators.check('lifecycle');
+        return this.traffic.draining ? lifecycle.down({ draining: true }) : lifecycle.up({ inFlight: this.traffic.inFlight });
+      },
       () => this.indicators.check('config').up({ models: this.config.models.length }),
       () => {
         const providers = this.indicators.check('providers');

@@ -43,6 +43,9 @@ export interface SimulatorFault {
   chunkDelayMs?: number;
   /** Streaming: destroy the socket after this many chunks (no `[DONE]`). Otherwise: destroy it before answering. */
   dropAfterChunks?: number;
+  /** Streaming: after this many chunks, pause for `stallMs` before going on (an upstream gone silent). */
+  stallAfterChunks?: number;
+  stallMs?: number;
   /** Streaming: one event with invalid JSON after the first chunk. Otherwise: a 200 body that is not JSON. */
   malformed?: boolean;
   /** Streaming: one content chunk, then a `data: {"error":…}` event and the end of the stream (no `[DONE]`). */
@@ -377,6 +380,7 @@ export class OpenAiSimulator {
     for (const [index, chunk] of chunks.entries()) {
       if (index === fault.dropAfterChunks) return this.drop(exchange);
       if (index > 0 && delayMs > 0) await sleep(delayMs, undefined, { signal });
+      if (index > 0 && index === fault.stallAfterChunks) await sleep(fault.stallMs ?? 1_000, undefined, { signal });
       await this.writeEvent(exchange, sseEvent(chunk), index + 1 === fault.dropAfterChunks);
       if (index === 0 && fault.malformed) {
         await this.writeEvent(exchange, `data: {"id":"${chunk.id}","object":"chat.completion.chunk","choices":[{\n\n`);

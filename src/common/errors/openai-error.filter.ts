@@ -2,7 +2,14 @@
  * The one exception filter: every error leaves the gateway as `{"error":{message,type,param,code}}` with the
  * status the OpenAI SDK expects, plus retry hints. Unknown errors are logged here and answered generically.
  */
-import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Logger } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  Inject,
+  Logger,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_CONFIG } from '../../config/config.tokens.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
@@ -35,6 +42,11 @@ export class OpenAiErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
+    if (exception instanceof ServiceUnavailableException) {
+      // Terminus reports a failed readiness check this way; its body says which check failed.
+      reply.code(503).header('x-request-id', request?.id).send(exception.getResponse());
+      return;
+    }
     const error = toGatewayError(exception, this.config.server.bodyLimitBytes);
     if (error.status >= 500 && !(exception instanceof GatewayError)) {
       this.logger.error({ msg: 'unhandled error', requestId: request?.id, error: describe(exception) });

@@ -11,6 +11,7 @@
  *   defaultPerKey: { requestsPerMinute: 60, burst: 10, tokensPerMinute: 100000 }
  * ```
  */
+import 'reflect-metadata';
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import {
   IsBoolean,
@@ -27,6 +28,8 @@ import {
   validateSync,
 } from 'class-validator';
 import { formatValidationErrors } from '../common/validation/format-errors.js';
+
+export const DEFAULT_RATE_LIMIT_KEY_PREFIX = 'llmgw:rl:';
 
 export const FAILURE_MODES = ['failOpen', 'failClosed'] as const;
 export type FailureMode = (typeof FAILURE_MODES)[number];
@@ -51,7 +54,7 @@ export class RateLimitRedisConfig {
   url!: string;
 
   /** Keys are `<keyPrefix>{<bucket>}`. */
-  @IsString() keyPrefix: string = 'llmgw:rl:';
+  @IsString() keyPrefix: string = DEFAULT_RATE_LIMIT_KEY_PREFIX;
 
   /** A Redis call slower than this counts as a failure and the failure mode applies. */
   @IsInt() @Min(1) commandTimeoutMs: number = 100;

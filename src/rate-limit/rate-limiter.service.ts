@@ -142,9 +142,10 @@ export class RateLimiter {
       throw new RangeError('requestCost and reservedTokens must be >= 0');
     }
     const perModel = this.config.perModel;
+    const modelLimits = perModel && Object.hasOwn(perModel, request.model) ? perModel[request.model] : undefined;
     const scopes: Array<[RateLimitScope, string, Limits | undefined]> = [
       ['key', `key:${request.keyId}`, request.limits ?? this.config.defaultPerKey],
-      ['model', `model:${request.model}`, perModel && Object.hasOwn(perModel, request.model) ? perModel[request.model] : undefined],
+      ['model', `model:${request.model}`, modelLimits],
       ['global', 'global', this.config.global],
     ];
     const buckets: PlannedBucket[] = [];

@@ -17,9 +17,10 @@ import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { GatewayError } from '../common/errors/gateway.error.js';
 import { MemoryBucketStore } from './memory-token-bucket.js';
-import type { FailureMode, RateLimitRedisConfig } from './rate-limit.config.js';
+import { DEFAULT_RATE_LIMIT_KEY_PREFIX, type FailureMode, type RateLimitRedisConfig } from './rate-limit.config.js';
 import {
   assertValidLimits,
+  TOKEN_EPSILON,
   type BucketLimits,
   type BucketSnapshot,
   type BucketStore,
@@ -63,7 +64,7 @@ if op == 'take' then
     retry_after = -1
   elseif tokens + epsilon < amount then
     allowed = 0
-    retry_after = math.ceil((amount - tokens) * 1000 / rate)
+    retry_after = math.ceil((amount - tokens) * 1000 / rate - epsilon)
   else
     tokens = math.max(0, tokens - amount)
   end
@@ -74,7 +75,7 @@ end
 local missing = capacity - tokens
 local reset = 0
 if missing > epsilon then
-  reset = math.ceil(missing * 1000 / rate)
+  reset = math.ceil(missing * 1000 / rate - epsilon)
   redis.call('HSET', key, 't', string.format('%.17g', tokens), 'ts', string.format('%.17g', updated))
   redis.call('PEXPIRE', key, reset)
 else
@@ -84,7 +85,7 @@ return {allowed, math.floor(tokens + epsilon), retry_after, reset}
 `;
 
 const TOKEN_BUCKET_COMMAND = 'llmgwTokenBucket';
-const TOKEN_EPSILON_ARG = '0.000001';
+const TOKEN_EPSILON_ARG = String(TOKEN_EPSILON);
 
 type TokenBucketReply = [allowed: number, remaining: number, retryAfterMs: number, resetMs: number];
 
@@ -116,8 +117,6 @@ export interface RedisBucketStoreOptions {
   logIntervalMs?: number;
   now?: () => number;
 }
-
-export const DEFAULT_RATE_LIMIT_KEY_PREFIX = 'llmgw:rl:';
 
 export class RedisBucketStore implements BucketStore {
   private readonly client: Redis & TokenBucketCommand;

@@ -53,7 +53,10 @@ export interface BucketStore {
   adjust(key: string, delta: number, limits: BucketLimits, scope?: string): Promise<BucketSnapshot>;
 }
 
-/** Absorbs floating-point residue from refill sums so that 0.9999999999 tokens count as 1. */
+/**
+ * Absorbs floating-point residue: 0.9999999999 tokens count as 1, and a wait of 1.0000000000000009 ms is 1 ms.
+ * The Lua script uses the same value.
+ */
 export const TOKEN_EPSILON = 1e-6;
 
 export function assertValidLimits(limits: BucketLimits): void {
@@ -85,7 +88,7 @@ export function take(
     return { state: current, result: { ...snapshot(current.tokens, limits), allowed: false, retryAfterMs: Infinity } };
   }
   if (current.tokens + TOKEN_EPSILON < cost) {
-    const retryAfterMs = Math.ceil(((cost - current.tokens) * 1000) / limits.ratePerSecond);
+    const retryAfterMs = ceilMs(((cost - current.tokens) * 1000) / limits.ratePerSecond);
     return { state: current, result: { ...snapshot(current.tokens, limits), allowed: false, retryAfterMs } };
   }
   const next = { tokens: Math.max(0, current.tokens - cost), updatedAtMs: current.updatedAtMs };
@@ -119,6 +122,10 @@ function snapshot(tokens: number, limits: BucketLimits): BucketSnapshot {
   return {
     limit: limits.capacity,
     remaining: Math.floor(tokens + TOKEN_EPSILON),
-    resetMs: missing <= TOKEN_EPSILON ? 0 : Math.ceil((missing * 1000) / limits.ratePerSecond),
+    resetMs: missing <= TOKEN_EPSILON ? 0 : ceilMs((missing * 1000) / limits.ratePerSecond),
   };
+}
+
+function ceilMs(ms: number): number {
+  return Math.ceil(ms - TOKEN_EPSILON);
 }

@@ -110,3 +110,19 @@ models:
     assert.equal(substituteEnv('plain $HOME text', {}), 'plain $HOME text');
   });
 });
+
+describe('shipped config files', () => {
+  const env = {
+    OPENAI_API_KEY: 'x',
+    ANTHROPIC_API_KEY: 'x',
+    QIANFAN_API_KEY: 'x',
+    QIANFAN_SECRET_KEY: 'x',
+    QIANFAN_V2_KEY: 'x',
+  };
+  for (const file of ['config/gateway.example.yaml', 'config/demo.yaml', 'config/bench.yaml']) {
+    it(`${file} is valid`, () => {
+      const config = loadGatewayConfig({ ...env, GATEWAY_CONFIG: file });
+      assert.ok(config.models.length > 0);
+    });
+  }
+});

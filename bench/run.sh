@@ -17,5 +17,6 @@ exec "$HARNESS/compare.sh" \
   --name ours \
   --cmd "cd '$ROOT' && GATEWAY_CONFIG=config/bench.yaml exec node dist/src/main.js" \
   --url "http://127.0.0.1:$PORT/v1" \
+  -H "Authorization: Bearer ${BENCH_API_KEY:-bench-key-0123456789abcdef}" \
   --out "$OUT" \
   "$@"

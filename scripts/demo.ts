@@ -1,22 +1,48 @@
 /**
- * `npm run demo`: starts the bundled provider simulators and the gateway on port 8080 (PORT to change it)
- * with config/demo.yaml, then prints a curl line that works. Ctrl-C stops everything.
+ * `npm run demo`: starts the bundled provider simulators (OpenAI, Anthropic, ERNIE v1) and the gateway on port
+ * 8080 (PORT to change it) with config/demo.yaml, then prints curl lines that work. Ctrl-C stops everything.
  */
 import { createGatewayApp } from '../src/app.factory.js';
 import { ConfigError, loadGatewayConfig } from '../src/config/config-loader.js';
+import { AnthropicSimulator } from '../test/simulators/anthropic-simulator.js';
+import { ErnieSimulator } from '../test/simulators/ernie-simulator.js';
 import { OpenAiSimulator } from '../test/simulators/openai-simulator.js';
 
+/** Slow enough that streaming is visible in a terminal. */
+const STREAM_DELAY_MS = 40;
+
+/** A curl line for one chat request, wrapped like the rest of the help text. */
+function curlChat(base: string, body: Record<string, unknown>): string[] {
+  const flags = body.stream === true ? '-sN' : '-s';
+  return [
+    `  curl ${flags} ${base}/v1/chat/completions -H 'content-type: application/json' \\`,
+    `    -d '${JSON.stringify(body)}'`,
+  ];
+}
+
 async function main(): Promise<void> {
-  const openAi = new OpenAiSimulator({ apiKey: 'sk-demo-simulator', chunkDelayMs: 40, name: 'openai-sim' });
+  // Keys must match config/demo.yaml.
+  const openAi = new OpenAiSimulator({ apiKey: 'sk-demo-simulator', chunkDelayMs: STREAM_DELAY_MS, name: 'openai-sim' });
+  const anthropic = new AnthropicSimulator({ apiKey: 'sk-ant-demo-simulator', eventDelayMs: STREAM_DELAY_MS });
+  const ernie = new ErnieSimulator({
+    apiKey: 'ernie-demo-api-key',
+    secretKey: 'ernie-demo-secret-key',
+    chunkDelayMs: STREAM_DELAY_MS,
+  });
+  const stopSimulators = () => Promise.all([openAi.stop(), anthropic.stop(), ernie.stop()]);
+  const [openAiUrl, anthropicUrl, ernieUrl] = await Promise.all([openAi.start(0), anthropic.start(0), ernie.start(0)]);
   const env = {
     ...process.env,
     GATEWAY_CONFIG: process.env.GATEWAY_CONFIG ?? 'config/demo.yaml',
-    DEMO_OPENAI_URL: await openAi.start(0),
+    DEMO_OPENAI_URL: openAiUrl,
+    DEMO_ANTHROPIC_URL: anthropicUrl,
+    DEMO_ERNIE_URL: ernieUrl,
   };
   let config;
   try {
     config = loadGatewayConfig(env);
   } catch (error) {
+    await stopSimulators();
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
@@ -31,12 +57,16 @@ async function main(): Promise<void> {
       `LLM gateway demo listening on ${base} (simulated providers, no keys needed)`,
       '',
       'Try:',
-      `  curl -s ${base}/v1/chat/completions -H 'content-type: application/json' \\`,
-      `    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello gateway"}]}'`,
+      ...curlChat(base, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello gateway' }] }),
       '',
       'Streaming:',
-      `  curl -sN ${base}/v1/chat/completions -H 'content-type: application/json' \\`,
-      `    -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Stream to me"}]}'`,
+      ...curlChat(base, { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Stream to me' }] }),
+      '',
+      'Anthropic (Messages API, translated to the OpenAI format):',
+      ...curlChat(base, { model: 'claude-sonnet', messages: [{ role: 'user', content: 'Hello Claude' }] }),
+      '',
+      'ERNIE (Baidu v1 API with its access token, translated to the OpenAI format):',
+      ...curlChat(base, { model: 'ernie-speed', messages: [{ role: 'user', content: 'Hello ERNIE' }] }),
       '',
       `Models: curl -s ${base}/v1/models    Health: curl -s ${base}/health/ready`,
       'Press Ctrl-C to stop.',
@@ -45,7 +75,7 @@ async function main(): Promise<void> {
   );
   const stop = async () => {
     await app.close();
-    await openAi.stop();
+    await stopSimulators();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

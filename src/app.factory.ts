@@ -9,6 +9,7 @@ import type { GatewayConfig } from './config/gateway-config.js';
 import { requestIdFor } from './common/request-context.js';
 import { GatewayError, ServiceUnavailableError } from './common/errors/gateway.error.js';
 import { TrafficService } from './lifecycle/traffic.service.js';
+import { ApiKeyService } from './auth/api-key.service.js';
 
 const UNSUPPORTED_MEDIA_TYPE_BODY = new GatewayError(
   415,
@@ -54,10 +55,22 @@ export async function createGatewayApp(
     bodyParser: true,
   });
   const traffic = app.get(TrafficService);
+  const apiKeys = app.get(ApiKeyService);
   const fastify = app.getHttpAdapter().getInstance();
+  fastify.decorateRequest('gatewayKey', null);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    if (traffic.draining && !request.url.startsWith('/health/')) {
+    const url = request.url;
+    try {
+      // Before the body is read: an unauthenticated client cannot make us parse a large body.
+      if (url.startsWith('/v1/')) request.gatewayKey = apiKeys.authenticate(request.headers.authorization);
+      else if (url.startsWith('/admin/')) request.gatewayKey = apiKeys.authenticateAdmin(request.headers.authorization);
+    } catch (error) {
+      const denied = error as GatewayError;
+      reply.code(denied.status).send(denied.toBody());
+      return;
+    }
+    if (traffic.draining && !url.startsWith('/health/')) {
       reply.code(503).headers({ 'retry-after': '1', connection: 'close' }).send(DRAINING_BODY);
       return;
     }

@@ -6,7 +6,11 @@ import { CompletionsModule } from './completions/completions.module.js';
 import { GatewayConfigModule } from './config/gateway-config.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { EmbeddingsModule } from './embeddings/embeddings.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { CacheModule } from './cache/cache.module.js';
 import { HealthModule } from './health/health.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
+import { SecretsModule } from './secrets/secrets.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { LlmClientModule } from './llm-client/llm-client.module.js';
 import { ModelsModule } from './models/models.module.js';
@@ -19,6 +23,10 @@ export class AppModule {
       imports: [
         GatewayConfigModule.forRoot(config),
         LifecycleModule,
+        SecretsModule.forRoot(config.secrets),
+        AuthModule,
+        CacheModule.forRoot(config.cache),
+        RateLimitModule.forRoot(config.rateLimit),
         CompletionsModule,
         EmbeddingsModule,
         ModelsModule,

@@ -39,4 +39,8 @@ async function main(): Promise<void> {
   new Logger('Gateway').log(`listening on http://${address}:${port} with ${config.models.length} model(s)`);
 }
 
-void main();
+main().catch((error: unknown) => {
+  // Start-up failures (an unreadable secret, a port in use) get one clear line, not a stack trace.
+  process.stderr.write(`gateway start-up failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

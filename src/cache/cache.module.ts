@@ -19,6 +19,7 @@ export class CacheModule {
   static forRoot(config: CacheConfig): DynamicModule {
     return {
       module: CacheModule,
+      global: true,
       providers: [
         { provide: CACHE_CONFIG, useValue: config },
         { provide: TIERED_CACHE, useFactory: () => TieredCache.fromConfig(config) },

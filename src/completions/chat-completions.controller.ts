@@ -5,9 +5,9 @@ import type { ChatCompletionRequest } from '../common/openai.types.js';
 import { callContextFor } from '../common/request-context.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
-import { ChatCompletionsService } from './chat-completions.service.js';
+import { ChatCompletionsService, type GatewayCall } from './chat-completions.service.js';
 import { ChatCompletionRequestDto } from './dto/chat-completion.dto.js';
-import { routeHeaders } from '../routing/route-headers.js';
+import { ANONYMOUS_KEY } from '../auth/gateway-key.js';
 import { writeSseStream } from './sse-writer.js';
 
 @Controller('v1')
@@ -30,16 +30,18 @@ export class ChatCompletionsController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const chatRequest = body as unknown as ChatCompletionRequest;
-    const context = callContextFor(request, reply);
+    const call: GatewayCall = {
+      key: request.gatewayKey ?? ANONYMOUS_KEY,
+      context: callContextFor(request, reply),
+      cacheControl: request.headers['cache-control'],
+      bodyBytes: Number(request.headers['content-length'] ?? 0),
+    };
     if (chatRequest.stream === true) {
-      const { chunks, route } = await this.completions.stream(chatRequest, context);
-      await writeSseStream(reply, chunks, {
-        headers: routeHeaders(route),
-        toError: (error) => toGatewayError(error, this.bodyLimitBytes),
-      });
+      const { chunks, headers } = await this.completions.stream(chatRequest, call);
+      await writeSseStream(reply, chunks, { headers, toError: (error) => toGatewayError(error, this.bodyLimitBytes) });
       return;
     }
-    const { completion, route } = await this.completions.complete(chatRequest, context);
-    await reply.headers(routeHeaders(route)).send(completion);
+    const { completion, headers } = await this.completions.complete(chatRequest, call);
+    await reply.headers(headers).send(completion);
   }
 }

@@ -112,6 +112,17 @@ function crossCheck(config: GatewayConfig): string[] {
     }
   });
   const names = new Set(config.models.map((m) => m.name));
+  const keyIds = new Set<string>();
+  config.auth.keys.forEach((key, i) => {
+    if (keyIds.has(key.id)) problems.push(`auth.keys[${i}].id: duplicate key id '${key.id}'`);
+    keyIds.add(key.id);
+    key.models?.forEach((model, j) => {
+      if (!names.has(model)) problems.push(`auth.keys[${i}].models[${j}]: unknown model '${model}'`);
+    });
+  });
+  for (const model of Object.keys(config.rateLimit.perModel ?? {})) {
+    if (!names.has(model)) problems.push(`rateLimit.perModel.${model}: unknown model '${model}'`);
+  }
   config.models.forEach((model, i) => {
     model.fallbacks.forEach((fallback, j) => {
       if (!names.has(fallback)) problems.push(`models[${i}].fallbacks[${j}]: unknown model '${fallback}'`);

@@ -2,6 +2,10 @@
  * The gateway's YAML configuration, as validated classes. A bad file stops start-up with one line per bad field.
  */
 import 'reflect-metadata';
+import { AuthConfig } from '../auth/auth.config.js';
+import { CacheConfig } from '../cache/cache.config.js';
+import { RateLimitConfig } from '../rate-limit/rate-limit.config.js';
+import { SecretsConfig } from '../secrets/secrets.config.js';
 import { Type } from 'class-transformer';
 import {
   ArrayMinSize,
@@ -68,6 +72,12 @@ export class ProviderConfig {
   @ValidateNested() @Type(() => TimeoutsConfig) timeouts: TimeoutsConfig = new TimeoutsConfig();
   @ValidateNested() @Type(() => PoolConfig) pool: PoolConfig = new PoolConfig();
   @ValidateNested() @Type(() => RetryConfig) retry: RetryConfig = new RetryConfig();
+
+  /**
+   * Not from the file: set by the provider registry, called when the upstream rejects the credential (401),
+   * so a rotated secret is fetched again at once.
+   */
+  onCredentialRejected?: () => void;
 }
 
 export class DeploymentConfig {
@@ -151,4 +161,12 @@ export class GatewayConfig {
   models!: ModelConfig[];
 
   @ValidateNested() @Type(() => RoutingConfig) routing: RoutingConfig = new RoutingConfig();
+
+  @ValidateNested() @Type(() => AuthConfig) auth: AuthConfig = new AuthConfig();
+
+  @ValidateNested() @Type(() => CacheConfig) cache: CacheConfig = new CacheConfig();
+
+  @ValidateNested() @Type(() => RateLimitConfig) rateLimit: RateLimitConfig = new RateLimitConfig();
+
+  @ValidateNested() @Type(() => SecretsConfig) secrets: SecretsConfig = new SecretsConfig();
 }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { INTERNAL_KEY } from '../auth/gateway-key.js';
 import type { ChatCompletionRequest, ChatMessage } from '../common/openai.types.js';
 import { ChatCompletionsService } from '../completions/chat-completions.service.js';
 
@@ -24,7 +25,10 @@ export class LlmClient {
 
   /** Returns the first choice's text. */
   async complete(prompt: string | ChatMessage[], options: LlmCompleteOptions): Promise<string> {
-    const { completion } = await this.completions.complete(this.request(prompt, options, false), this.context(options));
+    const { completion } = await this.completions.complete(this.request(prompt, options, false), {
+      key: INTERNAL_KEY,
+      context: { signal: options.signal ?? new AbortController().signal, requestId: randomUUID() },
+    });
     return completion.choices[0]?.message.content ?? '';
   }
 
@@ -34,8 +38,8 @@ export class LlmClient {
     const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
     try {
       const { chunks } = await this.completions.stream(this.request(prompt, options, true), {
-        signal,
-        requestId: randomUUID(),
+        key: INTERNAL_KEY,
+        context: { signal, requestId: randomUUID() },
       });
       for await (const chunk of chunks) {
         const text = chunk.choices[0]?.delta.content;
@@ -55,9 +59,5 @@ export class LlmClient {
     if (options.temperature !== undefined) request.temperature = options.temperature;
     if (options.maxTokens !== undefined) request.max_tokens = options.maxTokens;
     return request;
-  }
-
-  private context(options: LlmCompleteOptions) {
-    return { signal: options.signal ?? new AbortController().signal, requestId: randomUUID() };
   }
 }

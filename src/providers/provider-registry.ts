@@ -1,31 +1,37 @@
-/** Builds one provider instance per configured provider, once at start-up. */
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { GATEWAY_CONFIG } from '../config/config.tokens.js';
-import type { GatewayConfig } from '../config/gateway-config.js';
+/**
+ * Builds one provider instance per configured provider, once at start-up. Credentials may be secret
+ * references (env:, file:, vault:): they are resolved first, and each provider reads the current value per
+ * request, so a key rotated in Vault is used without a restart.
+ */
+import { type OnApplicationShutdown } from '@nestjs/common';
+import type { GatewayConfig, ProviderConfig } from '../config/gateway-config.js';
+import type { SecretHandle, SecretsService } from '../secrets/secrets.service.js';
 import type { LlmProvider, ProviderFactory } from './llm-provider.js';
-import { PROVIDER_FACTORIES } from './provider-factories.js';
 
 export const PROVIDER_FACTORY_LIST = Symbol('PROVIDER_FACTORY_LIST');
 
-@Injectable()
 export class ProviderRegistry implements OnApplicationShutdown {
-  private readonly providers = new Map<string, LlmProvider>();
+  private constructor(private readonly providers: Map<string, LlmProvider>) {}
 
-  constructor(
-    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
-    @Inject(PROVIDER_FACTORY_LIST) factories: readonly ProviderFactory[] = PROVIDER_FACTORIES,
-  ) {
+  static async create(
+    config: GatewayConfig,
+    factories: readonly ProviderFactory[],
+    secrets: SecretsService,
+  ): Promise<ProviderRegistry> {
     const byType = new Map<string, ProviderFactory>();
     for (const factory of factories) {
       if (byType.has(factory.type)) throw new Error(`two provider factories claim type '${factory.type}'`);
       byType.set(factory.type, factory);
     }
+    const providers = new Map<string, LlmProvider>();
     for (const provider of config.providers) {
       const factory = byType.get(provider.type);
       // The config loader already rejected unknown types; this guards programmatic configs.
       if (!factory) throw new Error(`providers.${provider.name}.type: unknown provider type '${provider.type}'`);
-      this.providers.set(provider.name, factory.create(provider, (provider.options ?? {}) as object));
+      const live = await withLiveCredentials(provider, secrets);
+      providers.set(provider.name, factory.create(live, (provider.options ?? {}) as object));
     }
+    return new ProviderRegistry(providers);
   }
 
   get(name: string): LlmProvider {
@@ -41,4 +47,22 @@ export class ProviderRegistry implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     for (const provider of this.providers.values()) provider.close?.();
   }
+}
+
+/** A copy of the provider config whose `apiKey`/`secretKey` always read the secret's current value. */
+async function withLiveCredentials(config: ProviderConfig, secrets: SecretsService): Promise<ProviderConfig> {
+  const live = Object.assign(Object.create(Object.getPrototypeOf(config) as object) as ProviderConfig, config);
+  const handles: SecretHandle[] = [];
+  for (const field of ['apiKey', 'secretKey'] as const) {
+    const reference = config[field];
+    if (reference === undefined) continue;
+    await secrets.resolve(reference);
+    const handle = secrets.handle(reference);
+    handles.push(handle);
+    Object.defineProperty(live, field, { enumerable: true, get: () => handle.value() });
+  }
+  live.onCredentialRejected = () => {
+    for (const handle of handles) handle.onAuthFailure();
+  };
+  return live;
 }

@@ -86,6 +86,11 @@ export class RouterService {
     @Inject(CLOCK) private readonly now: () => number,
   ) {}
 
+  /** Throws 404 model_not_found for a model that is not configured. */
+  assertModelExists(model: string): void {
+    this.router.group(model);
+  }
+
   async complete(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedCompletion> {
     const primary = this.router.group(request.model);
     const plan = this.plan(primary, context);

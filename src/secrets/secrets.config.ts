@@ -6,6 +6,7 @@
  */
 import { Type } from 'class-transformer';
 import {
+  IsDefined,
   IsIn,
   IsInt,
   IsOptional,
@@ -27,34 +28,37 @@ export type VaultAuthMethod = (typeof VAULT_AUTH_METHODS)[number];
 
 export const DEFAULT_KUBERNETES_JWT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
-const NOT_A_VAULT_REFERENCE = /^(?!vault:)/;
-const notAVaultReference = { message: '$property cannot itself be a vault: reference (use a literal, env: or file:)' };
+/** One rule, one message: a non-empty string that is not itself a `vault:` reference. */
+const CREDENTIAL = /^(?!vault:)./s;
+const credential = (requiredFor?: VaultAuthMethod) => ({
+  message: `$property must be a non-empty literal, env: or file: value${requiredFor ? ` (required when method is ${requiredFor})` : ''}`,
+});
 
 export class VaultAuthConfig {
   @IsIn(VAULT_AUTH_METHODS) method!: VaultAuthMethod;
 
   @ValidateIf((auth: VaultAuthConfig) => auth.method === 'token')
-  @IsString() @MinLength(1) @Matches(NOT_A_VAULT_REFERENCE, notAVaultReference)
+  @Matches(CREDENTIAL, credential('token'))
   token?: string;
 
   @ValidateIf((auth: VaultAuthConfig) => auth.method === 'approle')
-  @IsString() @MinLength(1) @Matches(NOT_A_VAULT_REFERENCE, notAVaultReference)
+  @Matches(CREDENTIAL, credential('approle'))
   roleId?: string;
 
   /** Optional: a role created with `bind_secret_id=false` logs in with the role id alone. */
-  @IsOptional() @IsString() @MinLength(1) @Matches(NOT_A_VAULT_REFERENCE, notAVaultReference)
+  @IsOptional() @Matches(CREDENTIAL, credential())
   secretId?: string;
 
   /** The Kubernetes auth role. */
   @ValidateIf((auth: VaultAuthConfig) => auth.method === 'kubernetes')
-  @IsString() @MinLength(1)
+  @Matches(/./, { message: 'role must be a non-empty string (required when method is kubernetes)' })
   role?: string;
 
   /** Service-account JWT file (Kubernetes). Default DEFAULT_KUBERNETES_JWT_PATH. */
   @IsOptional() @IsString() @MinLength(1) jwtPath?: string;
 
   /** Auth mount path. Default `approle` / `kubernetes`; unused for `token`. */
-  @IsOptional() @IsString() @Matches(/^[^/](.*[^/])?$/, { message: 'mount must not start or end with /' })
+  @IsOptional() @Matches(/^[^/](.*[^/])?$/, { message: 'mount must be a path that does not start or end with /' })
   mount?: string;
 }
 
@@ -66,7 +70,7 @@ export class VaultConfig {
   /** Vault Enterprise namespace, sent as `X-Vault-Namespace`. */
   @IsOptional() @IsString() @MinLength(1) namespace?: string;
 
-  @ValidateNested() @Type(() => VaultAuthConfig) auth!: VaultAuthConfig;
+  @IsDefined() @ValidateNested() @Type(() => VaultAuthConfig) auth!: VaultAuthConfig;
 
   /** Per HTTP attempt. */
   @IsInt() @Min(1) requestTimeoutMs: number = 5_000;

@@ -59,7 +59,12 @@ interface TokenState {
   leaseSeconds: number;
 }
 
-interface RequestOptions {
+/** One HTTP call; `operation` names it in errors, e.g. `read secret/llm/openai`. */
+interface VaultCall {
+  operation: string;
+  method: 'GET' | 'POST';
+  /** The path after `/v1/`. */
+  route: string;
   token?: string;
   body?: unknown;
 }
@@ -93,7 +98,7 @@ export class VaultClient {
   /** `GET /v1/<mount>/data/<path>` (latest version). */
   async readKv2(mount: string, path: string): Promise<KvSecret> {
     const operation = `read ${mount}/${path}`;
-    const body = await this.authenticated(operation, 'GET', `${mount}/data/${path}`);
+    const body = await this.authenticated({ operation, method: 'GET', route: `${mount}/data/${path}` });
     const data = body?.data;
     if (!isRecord(data) || !isRecord(data.data)) {
       throw new VaultError('invalid_response', `Vault ${operation}: the answer has no data.data (is ${mount} a KV v2 mount?)`);
@@ -109,15 +114,15 @@ export class VaultClient {
     this.state = undefined;
   }
 
-  private async authenticated(operation: string, method: 'GET' | 'POST', route: string, body?: unknown): Promise<VaultBody | undefined> {
+  private async authenticated(call: VaultCall): Promise<VaultBody | undefined> {
     const state = await this.currentToken();
     try {
-      return await this.request(operation, method, route, { token: state.token, body });
+      return await this.request({ ...call, token: state.token });
     } catch (error) {
       if (!(error instanceof VaultError) || error.kind !== 'permission_denied') throw error;
       // An expired or revoked token, or a missing policy: log in once and try once more.
       const fresh = this.state === state ? await this.login() : await this.currentToken();
-      return this.request(operation, method, route, { token: fresh.token, body });
+      return this.request({ ...call, token: fresh.token });
     }
   }
 
@@ -148,22 +153,25 @@ export class VaultClient {
     const startedAt = Date.now();
     switch (auth.method) {
       case 'token': {
-        const token = this.readCredentials(auth.token)[0]!;
-        const body = await this.request('token lookup-self', 'GET', 'auth/token/lookup-self', { token });
+        const token = this.readCredentials('token lookup-self', auth.token)[0]!;
+        const body = await this.request({ operation: 'token lookup-self', method: 'GET', route: 'auth/token/lookup-self', token });
         const data = body?.data;
         if (!isRecord(data) || typeof data.ttl !== 'number') {
           throw new VaultError('invalid_response', 'Vault token lookup-self: the answer has no data.ttl');
+        }
+        // ttl is whole seconds left: 0 means "about to expire" unless expire_time is null (no expiry, e.g. root).
+        if (data.ttl === 0 && data.expire_time !== null && data.expire_time !== undefined) {
+          throw new VaultError('permission_denied', 'Vault token lookup-self: the configured token has expired');
         }
         const creationTtl = typeof data.creation_ttl === 'number' && data.creation_ttl > 0 ? data.creation_ttl : data.ttl;
         return toTokenState(token, data.ttl, data.renewable === true, creationTtl, startedAt);
       }
       case 'approle': {
-        const [roleId, secretId] = this.readCredentials(auth.roleId, auth.secretId);
+        const [roleId, secretId] = this.readCredentials('approle login', auth.roleId, auth.secretId);
         return this.loginAt('approle login', { role_id: roleId, ...(secretId === undefined ? {} : { secret_id: secretId }) }, startedAt);
       }
       case 'kubernetes': {
-        const jwt = readLocalSecret({ kind: 'file', path: auth.jwtPath ?? DEFAULT_KUBERNETES_JWT_PATH });
-        this.credentials = [jwt];
+        const [jwt] = this.readCredentials('kubernetes login', `file:${auth.jwtPath ?? DEFAULT_KUBERNETES_JWT_PATH}`);
         return this.loginAt('kubernetes login', { role: auth.role, jwt }, startedAt);
       }
     }
@@ -171,7 +179,7 @@ export class VaultClient {
 
   /** `POST /v1/auth/<mount>/login` (spec §5.5); the answer's `auth` carries the token and its lease. */
   private async loginAt(operation: string, payload: Record<string, unknown>, startedAt: number): Promise<TokenState> {
-    const body = await this.request(operation, 'POST', `auth/${this.authMount}/login`, { body: payload });
+    const body = await this.request({ operation, method: 'POST', route: `auth/${this.authMount}/login`, body: payload });
     const auth = body?.auth;
     if (!isRecord(auth) || typeof auth.client_token !== 'string' || auth.client_token === '') {
       throw new VaultError('invalid_response', `Vault ${operation}: the answer has no auth.client_token`);
@@ -180,16 +188,24 @@ export class VaultClient {
     return toTokenState(auth.client_token, lease, auth.renewable === true, lease, startedAt);
   }
 
-  /** Reads `token` / `roleId` / `secretId` (literal, env: or file:) afresh; undefined stays undefined. */
-  private readCredentials(...values: Array<string | undefined>): Array<string | undefined> {
-    const read = values.map((value) => {
-      if (value === undefined) return undefined;
-      const reference = parseSecretReference(value);
-      if (reference.kind === 'vault') throw new SecretReferenceError('the Vault credentials cannot be vault: references');
-      return readLocalSecret(reference);
-    });
-    this.credentials = read.filter((value): value is string => value !== undefined);
-    return read;
+  /**
+   * Reads `token` / `roleId` / `secretId` (literal, env: or file:) or the JWT file afresh; undefined stays
+   * undefined. An unreadable credential is an `invalid_request` VaultError of `operation`.
+   */
+  private readCredentials(operation: string, ...values: Array<string | undefined>): Array<string | undefined> {
+    try {
+      const read = values.map((value) => {
+        if (value === undefined) return undefined;
+        const reference = parseSecretReference(value);
+        if (reference.kind === 'vault') throw new SecretReferenceError('the Vault credentials cannot be vault: references');
+        return readLocalSecret(reference);
+      });
+      this.credentials = read.filter((value): value is string => value !== undefined);
+      return read;
+    } catch (error) {
+      if (!(error instanceof SecretReferenceError)) throw error;
+      throw new VaultError('invalid_request', `Vault ${operation}: cannot read the credentials: ${error.message}`);
+    }
   }
 
   /** Makes `state` the token in use and schedules its renewal at 2/3 of the remaining lease. */
@@ -205,14 +221,21 @@ export class VaultClient {
     this.maintenanceTimer.unref();
   }
 
-  /** Renews the token, or logs in again when it cannot be renewed (any further). Never rejects. */
+  /**
+   * Renews the token, or logs in again when it cannot be renewed (any further). When neither works, tries
+   * again at half the remaining lease while the token lasts. Never rejects.
+   */
   private async maintain(state: TokenState): Promise<void> {
     if (this.state !== state) return;
     let reason = 'is not renewable';
+    let renewalFailed = false;
     if (state.renewable) {
       try {
         const startedAt = Date.now();
-        const body = await this.request('token renew-self', 'POST', 'auth/token/renew-self', {
+        const body = await this.request({
+          operation: 'token renew-self',
+          method: 'POST',
+          route: 'auth/token/renew-self',
           token: state.token,
           body: { increment: `${state.leaseSeconds}s` },
         });
@@ -222,60 +245,62 @@ export class VaultClient {
         const renewed = { ...state, expiresAt: startedAt + lease * 1000, renewable: auth.renewable !== false };
         // A lease shorter than asked means the max TTL is near: the token cannot live much longer.
         if (lease >= state.leaseSeconds) return this.adopt(renewed);
-        this.state = renewed;
-        state = renewed;
+        this.state = state = renewed;
         reason = 'is close to its max TTL';
       } catch (error) {
         if (this.state !== state) return;
         reason = `could not be renewed (${messageOf(error)})`;
+        renewalFailed = true;
       }
     }
     if (this.config.auth.method === 'token' && this.sameConfiguredToken(state)) {
-      const seconds = Math.max(0, Math.round(((state.expiresAt ?? Date.now()) - Date.now()) / 1000));
-      this.logger.warn(`The configured Vault token ${reason} and was not replaced; it expires in ${seconds} s`);
-      return;
+      // A configured token cannot be replaced by logging in; only a failed renewal is worth another try.
+      this.logger.warn(`The configured Vault token ${reason}; it expires in ${Math.round(remainingMs(state) / 1000)} s`);
+      if (!renewalFailed) return;
+    } else {
+      this.logger.log(`Vault token ${reason}; logging in again`);
+      try {
+        await this.login();
+        return;
+      } catch (error) {
+        this.logger.warn(`Vault login failed: ${messageOf(error)}; the current token stays in use while it lasts`);
+      }
     }
-    this.logger.log(`Vault token ${reason}; logging in again`);
-    try {
-      await this.login();
-    } catch (error) {
-      const remainingMs = (state.expiresAt ?? Date.now()) - Date.now();
-      this.logger.warn(`Vault login failed: ${messageOf(error)}; the current token stays in use while it lasts`);
-      if (this.state === state && remainingMs / 2 >= MIN_MAINTENANCE_RETRY_MS) this.scheduleMaintenance(state, remainingMs / 2);
-    }
+    const retryInMs = remainingMs(state) / 2;
+    if (this.state === state && retryInMs >= MIN_MAINTENANCE_RETRY_MS) this.scheduleMaintenance(state, retryInMs);
   }
 
   /** Whether the `token` credential still reads as the token in use (no Vault Agent rotation, say). */
   private sameConfiguredToken(state: TokenState): boolean {
     try {
-      return this.readCredentials(this.config.auth.token)[0] === state.token;
+      return this.readCredentials('token lookup-self', this.config.auth.token)[0] === state.token;
     } catch {
       return true;
     }
   }
 
   /** One call with retries (spec §5.6) on network errors, timeouts and 412/429/500/502/503. */
-  private async request(operation: string, method: 'GET' | 'POST', route: string, options: RequestOptions = {}): Promise<VaultBody | undefined> {
+  private async request(call: VaultCall): Promise<VaultBody | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.attempt(operation, method, route, options);
+        return await this.attempt(call);
       } catch (error) {
         if (!(error instanceof VaultError) || !error.retryable || attempt >= this.config.retries) throw error;
         try {
           await sleep(RETRY_BASE_DELAY_MS * 2 ** attempt, undefined, { signal: this.closing.signal });
         } catch {
-          throw closedError(operation);
+          throw closedError(call.operation);
         }
       }
     }
   }
 
-  private async attempt(operation: string, method: 'GET' | 'POST', route: string, options: RequestOptions): Promise<VaultBody | undefined> {
+  private async attempt({ operation, method, route, token, body: payload }: VaultCall): Promise<VaultBody | undefined> {
     if (this.closing.signal.aborted) throw closedError(operation);
     const headers: Record<string, string> = { 'x-vault-request': 'true' };
     if (this.config.namespace) headers['x-vault-namespace'] = this.config.namespace;
-    if (options.token !== undefined) headers['x-vault-token'] = options.token;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (token !== undefined) headers['x-vault-token'] = token;
+    if (payload !== undefined) headers['content-type'] = 'application/json';
     const url = this.baseUrl + route.split('/').map(encodeURIComponent).join('/');
     const signal = AbortSignal.any([AbortSignal.timeout(this.config.requestTimeoutMs), this.closing.signal]);
     let status: number;
@@ -284,7 +309,7 @@ export class VaultClient {
       const response = await fetch(url, {
         method,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: payload === undefined ? undefined : JSON.stringify(payload),
         signal,
       });
       status = response.status;
@@ -302,7 +327,7 @@ export class VaultClient {
       if (!isRecord(body)) throw new VaultError('invalid_response', `Vault ${operation}: the answer is not a JSON object`, status);
       return body;
     }
-    throw this.toVaultError(operation, status, body, options.token);
+    throw this.toVaultError(operation, status, body, token);
   }
 
   /** Maps `{"errors":[…]}` answers (spec §5.6); Vault's texts are kept, with credentials redacted. */
@@ -323,6 +348,10 @@ export class VaultClient {
     const sensitive = [...this.credentials, this.state?.token].filter((value): value is string => !!value);
     return sensitive.reduce((result, value) => result.replaceAll(value, REDACTED), text);
   }
+}
+
+function remainingMs(state: TokenState): number {
+  return state.expiresAt === undefined ? 0 : Math.max(0, state.expiresAt - Date.now());
 }
 
 function toTokenState(token: string, ttlSeconds: number, renewable: boolean, leaseSeconds: number, startedAt: number): TokenState {
@@ -352,7 +381,7 @@ function networkErrorCode(error: unknown): string {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof VaultError || error instanceof SecretReferenceError ? error.message : 'unexpected error';
+  return error instanceof VaultError ? error.message : 'unexpected error';
 }
 
 function parseJson(text: string): unknown {

@@ -55,14 +55,23 @@ type TimedConfig = InternalAxiosRequestConfig & {
 
 class FirstByteTimeout extends Error {}
 
+export interface UpstreamClientOptions {
+  /** Credential headers, read per request so a rotated secret is used at once. */
+  authHeaders?: () => Record<string, string>;
+  random?: () => number;
+}
+
 export class UpstreamClient {
   private readonly http: AxiosInstance;
+  private readonly authHeaders: (() => Record<string, string>) | undefined;
 
   constructor(
     private readonly provider: ProviderConfig,
     private readonly mapError: UpstreamErrorMapper,
-    random: () => number = Math.random,
+    options: UpstreamClientOptions = {},
   ) {
+    const random = options.random ?? Math.random;
+    this.authHeaders = options.authHeaders;
     const { httpAgent, httpsAgent } = createAgents(provider.pool, provider.timeouts.connectMs);
     this.http = axios.create({
       baseURL: provider.baseUrl.replace(/\/+$/, ''),
@@ -141,7 +150,7 @@ export class UpstreamClient {
         url: request.path,
         method: request.method ?? 'POST',
         data: request.body,
-        headers: request.headers,
+        headers: this.authHeaders ? { ...request.headers, ...this.authHeaders() } : request.headers,
         signal,
         budget: request.budget,
       } as AxiosRequestConfig);
@@ -183,6 +192,7 @@ export class UpstreamClient {
     if (error instanceof GatewayError) return error;
     if (clientSignal.aborted) return new ClientClosedError();
     if (error instanceof AxiosError && error.response) {
+      if (error.response.status === 401) this.provider.onCredentialRejected?.();
       return this.mapError(error.response.status, error.response.data, error.response.headers as IncomingHttpHeaders);
     }
     const attemptSignal = (error as { config?: TimedConfig }).config?.attemptSignal;

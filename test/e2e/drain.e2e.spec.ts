@@ -23,6 +23,7 @@ describe('graceful drain on SIGTERM', () => {
         'server: { host: 127.0.0.1, port: 0, drainTimeoutMs: 10000, logFormat: json }',
         `providers: [{ name: sim, type: openai, baseUrl: '${simUrl}' }]`,
         'models: [{ name: m, deployments: [{ provider: sim, model: m }] }]',
+        'auth: { enabled: false }',
       ].join('\n'),
     );
     child = spawn(process.execPath, ['dist/src/main.js'], {

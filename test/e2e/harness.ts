@@ -12,8 +12,12 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(document: unknown): Promise<RunningGateway> {
-  const config = validateGatewayConfig(document, 'test');
+/**
+ * Tests that do not exercise authentication run with it explicitly off (as a deployment would have to say);
+ * those that do pass their own `auth` section.
+ */
+export async function startGateway(document: Record<string, unknown>): Promise<RunningGateway> {
+  const config = validateGatewayConfig({ auth: { enabled: false }, ...document }, 'test');
   const app = await createGatewayApp(config, { logLevels: false });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

@@ -12,6 +12,8 @@ export interface GatewayErrorOptions {
   retryable?: boolean;
   /** How long the caller should wait before trying again, when known. */
   retryAfterMs?: number;
+  /** Extra response headers (e.g. x-ratelimit-*). */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -20,6 +22,7 @@ export class GatewayError extends Error {
   readonly code: string | null;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly headers: Record<string, string> | undefined;
 
   constructor(
     readonly status: number,
@@ -33,6 +36,7 @@ export class GatewayError extends Error {
     this.code = options.code ?? null;
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;
+    this.headers = options.headers;
   }
 
   toBody(): OpenAiErrorBody {
@@ -79,8 +83,8 @@ export class PayloadTooLargeError extends GatewayError {
 }
 
 export class RateLimitError extends GatewayError {
-  constructor(message: string, retryAfterMs?: number, code = 'rate_limit_exceeded') {
-    super(429, 'rate_limit_error', message, { code, retryable: true, retryAfterMs });
+  constructor(message: string, retryAfterMs?: number, code = 'rate_limit_exceeded', headers?: Record<string, string>) {
+    super(429, 'rate_limit_error', message, { code, retryable: true, retryAfterMs, headers });
   }
 }
 

@@ -21,7 +21,7 @@ const MAX_RETRY_AFTER_MS = 60_000;
 
 /** Headers that tell the client (and its SDK) whether and when to retry. */
 export function retryHeaders(error: GatewayError): Record<string, string> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...error.headers };
   if (error.retryAfterMs !== undefined) {
     const ms = Math.min(Math.max(0, Math.ceil(error.retryAfterMs)), MAX_RETRY_AFTER_MS);
     headers['retry-after'] = String(Math.ceil(ms / 1000));

@@ -47,11 +47,11 @@ export class AnthropicProvider implements ChatCompletionProvider {
       'content-type': 'application/json',
       'anthropic-version': this.defaults.version,
     };
-    if (config.apiKey) headers['x-api-key'] = config.apiKey;
     this.client = new UpstreamClient(
       { ...config, headers: { ...config.headers, ...headers } },
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromAnthropic(this.name, status, body, responseHeaders),
+      { authHeaders: (): Record<string, string> => (config.apiKey ? { 'x-api-key': config.apiKey } : {}) },
     );
   }
 

@@ -112,12 +112,13 @@ export interface ErnieTokenEndpoint {
  * `POST <tokenUrl>?grant_type=client_credentials&client_id=…&client_secret=…` with an empty body.
  */
 export function createErnieTokenFetcher(client: UpstreamClient, endpoint: ErnieTokenEndpoint): ErnieTokenFetcher {
-  const url = new URL(endpoint.tokenUrl);
-  url.searchParams.set('grant_type', 'client_credentials');
-  url.searchParams.set('client_id', endpoint.apiKey);
-  url.searchParams.set('client_secret', endpoint.secretKey);
-  const path = url.toString();
   return async () => {
+    // Built per fetch: the keys may have been rotated since the last one.
+    const url = new URL(endpoint.tokenUrl);
+    url.searchParams.set('grant_type', 'client_credentials');
+    url.searchParams.set('client_id', endpoint.apiKey);
+    url.searchParams.set('client_secret', endpoint.secretKey);
+    const path = url.toString();
     // Not tied to any one caller's signal: the fetch is shared. The client's total timeout still bounds it.
     const response = await client.json<unknown>({ path, method: 'POST', signal: new AbortController().signal });
     return toErnieTokenResponse(endpoint.provider, response.data);

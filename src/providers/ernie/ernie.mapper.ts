@@ -422,8 +422,8 @@ function toToolCall(call: ErnieFunctionCall, ernieId: string | undefined): ToolC
 
 export function fromErnieResponse(response: ErnieChatResponse, model: string): ChatCompletion {
   const message: ChatCompletion['choices'][number]['message'] = response.function_call
-    ? { role: 'assistant', content: null, tool_calls: [toToolCall(response.function_call, response.id)] }
-    : { role: 'assistant', content: response.result ?? '' };
+    ? { role: 'assistant', content: null, refusal: null, tool_calls: [toToolCall(response.function_call, response.id)] }
+    : { role: 'assistant', content: response.result ?? '', refusal: null };
   const completion: ChatCompletion = {
     id: toCompletionId(response.id),
     object: 'chat.completion',

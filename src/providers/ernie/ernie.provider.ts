@@ -91,8 +91,13 @@ export class ErnieProvider implements ChatCompletionProvider {
       fetchToken: createErnieTokenFetcher(this.tokenClient, {
         provider: this.name,
         tokenUrl: options.tokenUrl ?? `${config.baseUrl.replace(/\/+$/, '')}/oauth/2.0/token`,
-        apiKey: config.apiKey,
-        secretKey: config.secretKey,
+        // Read at each fetch, so a rotated key is picked up.
+        get apiKey() {
+          return config.apiKey ?? '';
+        },
+        get secretKey() {
+          return config.secretKey ?? '';
+        },
       }),
       refreshMarginSeconds: options.tokenRefreshMarginSeconds,
     });

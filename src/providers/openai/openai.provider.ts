@@ -25,12 +25,11 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
     extraHeaders: Record<string, string> = {},
   ) {
     this.name = config.name;
-    const headers: Record<string, string> = { ...extraHeaders };
-    if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
     this.client = new UpstreamClient(
-      { ...config, headers: { ...config.headers, ...headers } },
+      { ...config, headers: { ...config.headers, ...extraHeaders } },
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromOpenAi(this.name, status, body, responseHeaders),
+      { authHeaders: (): Record<string, string> => (config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}) },
     );
   }
 

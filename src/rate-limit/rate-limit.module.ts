@@ -1,0 +1,58 @@
+/**
+ * Builds the bucket store from config — atomic Redis buckets shared by every replica, or memory when no Redis
+ * is configured — and the RateLimiter over it.
+ */
+import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { MemoryBucketStore } from './memory-token-bucket.js';
+import type { RateLimitConfig } from './rate-limit.config.js';
+import { BUCKET_STORE, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limiter.service.js';
+import { createRateLimitRedisClient, RedisBucketStore } from './redis-token-bucket.js';
+import type { BucketStore } from './token-bucket.js';
+
+export const RATE_LIMIT_REDIS = Symbol('RATE_LIMIT_REDIS');
+/** Called for every bucket call Redis could not serve (a metric counts them). */
+export const RATE_LIMIT_REDIS_ERROR = Symbol('RATE_LIMIT_REDIS_ERROR');
+
+@Injectable()
+class RateLimitRedisCloser implements OnApplicationShutdown {
+  constructor(@Inject(RATE_LIMIT_REDIS) private readonly redis: Redis | null) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis?.quit().catch(() => undefined);
+  }
+}
+
+@Module({})
+export class RateLimitModule {
+  static forRoot(config: RateLimitConfig): DynamicModule {
+    return {
+      module: RateLimitModule,
+      global: true,
+      providers: [
+        { provide: RATE_LIMIT_CONFIG, useValue: config },
+        {
+          provide: RATE_LIMIT_REDIS,
+          useFactory: () => (config.enabled && config.redis ? createRateLimitRedisClient(config.redis) : null),
+        },
+        {
+          provide: BUCKET_STORE,
+          inject: [RATE_LIMIT_REDIS, { token: RATE_LIMIT_REDIS_ERROR, optional: true }],
+          useFactory: (redis: Redis | null, onRedisError?: (scope: string, mode: string) => void): BucketStore =>
+            redis && config.redis
+              ? new RedisBucketStore(redis, {
+                  keyPrefix: config.redis.keyPrefix,
+                  failureMode: config.failureMode,
+                  fallback: new MemoryBucketStore(),
+                  logger: new Logger('RateLimiter'),
+                  onRedisError,
+                })
+              : new MemoryBucketStore(),
+        },
+        RateLimiter,
+        RateLimitRedisCloser,
+      ],
+      exports: [RateLimiter, RATE_LIMIT_CONFIG],
+    };
+  }
+}

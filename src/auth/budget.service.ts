@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { GatewayError, ServiceUnavailableError } from '../common/errors/gateway.error.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
+import { closeRedisClient } from '../cache/redis-client.js';
 import { createRateLimitRedisClient } from '../rate-limit/redis-token-bucket.js';
 import type { GatewayKey } from './gateway-key.js';
 
@@ -99,6 +100,6 @@ export class BudgetService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis?.quit().catch(() => undefined);
+    if (this.redis) await closeRedisClient(this.redis);
   }
 }

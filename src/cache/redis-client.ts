@@ -82,3 +82,15 @@ export class ThrottledLogger implements RedisLogger {
     this.inner.warn(`${message}${held}`);
   }
 }
+
+/**
+ * Closes a client without hanging: QUIT when connected (pending replies drain), otherwise a plain disconnect —
+ * QUIT on a client that never connected waits for a connection that may never come.
+ */
+export async function closeRedisClient(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    await client.quit().catch(() => client.disconnect());
+  } else {
+    client.disconnect();
+  }
+}

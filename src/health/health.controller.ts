@@ -1,13 +1,21 @@
 /**
- * Kubernetes probes. Liveness checks only the process; readiness checks that the gateway can serve
- * (config loaded, providers built). Probes never call a model.
+ * Kubernetes probes. Liveness checks only the process. Readiness checks that the gateway can serve: config
+ * loaded, providers built, not draining. Redis and Vault outages are reported as `degraded` but keep the
+ * instance ready — it still serves (cache on L1, limits per replica or fail-closed, last good secrets), and
+ * taking every replica out of rotation because a shared dependency hiccups would turn a partial outage into
+ * a total one. Probes never call a model.
  */
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import type { Redis } from 'ioredis';
+import { TIERED_CACHE } from '../cache/cache.module.js';
+import type { TieredCache } from '../cache/tiered-cache.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { TrafficService } from '../lifecycle/traffic.service.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
+import { RATE_LIMIT_REDIS } from '../rate-limit/rate-limit.module.js';
+import { SecretsService } from '../secrets/secrets.service.js';
 
 @Controller('health')
 export class HealthController {
@@ -16,6 +24,9 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly registry: ProviderRegistry,
     private readonly traffic: TrafficService,
+    private readonly secrets: SecretsService,
+    @Inject(TIERED_CACHE) private readonly cache: TieredCache,
+    @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis: Redis | null,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -40,6 +51,12 @@ export class HealthController {
           ? providers.up({ count: this.registry.size })
           : providers.down({ count: this.registry.size });
       },
+      () => this.indicators.check('cacheRedis').up({ state: this.cache.health() }),
+      () =>
+        this.indicators.check('rateLimitRedis').up({
+          state: !this.rateLimitRedis ? 'disabled' : this.rateLimitRedis.status === 'ready' ? 'up' : 'degraded',
+        }),
+      () => this.indicators.check('vault').up({ state: this.secrets.status().vault }),
     ]);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { closeRedisClient } from '../cache/redis-client.js';
 import { MemoryBucketStore } from './memory-token-bucket.js';
 import type { RateLimitConfig } from './rate-limit.config.js';
 import { BUCKET_STORE, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limiter.service.js';
@@ -19,7 +20,7 @@ class RateLimitRedisCloser implements OnApplicationShutdown {
   constructor(@Inject(RATE_LIMIT_REDIS) private readonly redis: Redis | null) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis?.quit().catch(() => undefined);
+    if (this.redis) await closeRedisClient(this.redis);
   }
 }
 
@@ -52,7 +53,7 @@ export class RateLimitModule {
         RateLimiter,
         RateLimitRedisCloser,
       ],
-      exports: [RateLimiter, RATE_LIMIT_CONFIG],
+      exports: [RateLimiter, RATE_LIMIT_CONFIG, RATE_LIMIT_REDIS],
     };
   }
 }

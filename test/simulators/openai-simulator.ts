@@ -146,7 +146,7 @@ interface ResponseMeta {
 export class OpenAiSimulator {
   readonly name: string;
   readonly requests: RecordedRequest[] = [];
-  private readonly apiKey?: string;
+  private apiKey?: string;
   private readonly chunkDelayMs: number;
   private readonly faults: QueuedFault[] = [];
   private readonly hangUpWaiters = new Set<HangUpWaiter>();
@@ -208,6 +208,11 @@ export class OpenAiSimulator {
   }
 
   /** Queues a fault for the next matching request(s), first in first out. */
+  /** Accepts a different key from now on (a rotation at the provider). */
+  setApiKey(apiKey: string | undefined): void {
+    this.apiKey = apiKey;
+  }
+
   enqueueFault(fault: SimulatorFault): void {
     this.faults.push({ fault, remaining: fault.times ?? 1 });
   }

@@ -115,13 +115,13 @@ export class ErnieSimulator {
   }
 
   /** Starts listening; returns the host root, e.g. `http://127.0.0.1:41234` (v2 base: `<root>/v2`). */
-  async start(port = 0): Promise<string> {
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
     const server = createServer((req, res) => this.onRequest(req, res));
-    server.listen(port, '127.0.0.1');
+    server.listen(port, host);
     await once(server, 'listening');
     this.server = server;
     this.stopping = false;
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${(server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {

@@ -10,6 +10,7 @@ import { requestIdFor } from './common/request-context.js';
 import { GatewayError, ServiceUnavailableError } from './common/errors/gateway.error.js';
 import { TrafficService } from './lifecycle/traffic.service.js';
 import { ApiKeyService } from './auth/api-key.service.js';
+import { RequestObserver } from './observability/request-telemetry.js';
 
 const UNSUPPORTED_MEDIA_TYPE_BODY = new GatewayError(
   415,
@@ -56,10 +57,15 @@ export async function createGatewayApp(
   });
   const traffic = app.get(TrafficService);
   const apiKeys = app.get(ApiKeyService);
+  const observer = app.get(RequestObserver);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.decorateRequest('gatewayKey', null);
+  fastify.decorateRequest('telemetry', null);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    // First, so that refused requests are counted and logged too (API routes only).
+    const telemetry = observer.begin(request, reply);
+    if (telemetry) request.telemetry = telemetry;
     const url = request.url;
     try {
       // Before the body is read: an unauthenticated client cannot make us parse a large body.
@@ -67,14 +73,18 @@ export async function createGatewayApp(
       else if (url.startsWith('/admin/')) request.gatewayKey = apiKeys.authenticateAdmin(request.headers.authorization);
     } catch (error) {
       const denied = error as GatewayError;
+      if (telemetry) telemetry.errorCode = denied.code ?? undefined;
       reply.code(denied.status).send(denied.toBody());
       return;
     }
-    if (traffic.draining && !url.startsWith('/health/')) {
+    // Metrics stay scrapeable while draining.
+    if (traffic.draining && !url.startsWith('/health/') && url !== '/metrics') {
+      if (telemetry) telemetry.errorCode = 'shutting_down';
       reply.code(503).headers({ 'retry-after': '1', connection: 'close' }).send(DRAINING_BODY);
       return;
     }
     if (request.method === 'POST' && !isJsonContentType(request.headers['content-type'])) {
+      if (telemetry) telemetry.errorCode = 'unsupported_media_type';
       reply.code(415).send(UNSUPPORTED_MEDIA_TYPE_BODY);
       return;
     }

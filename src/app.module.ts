@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { OpenAiErrorFilter } from './common/errors/openai-error.filter.js';
-import { openAiValidationPipe } from './common/validation/validation.pipe.js';
+import { OpenAiValidationPipe } from './common/validation/validation.pipe.js';
 import { CompletionsModule } from './completions/completions.module.js';
 import { GatewayConfigModule } from './config/gateway-config.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -14,6 +14,7 @@ import { SecretsModule } from './secrets/secrets.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { LlmClientModule } from './llm-client/llm-client.module.js';
 import { ModelsModule } from './models/models.module.js';
+import { ObservabilityModule } from './observability/observability.module.js';
 
 @Module({})
 export class AppModule {
@@ -27,6 +28,7 @@ export class AppModule {
         AuthModule,
         CacheModule.forRoot(config.cache),
         RateLimitModule.forRoot(config.rateLimit),
+        ObservabilityModule.forRoot(),
         CompletionsModule,
         EmbeddingsModule,
         ModelsModule,
@@ -34,7 +36,7 @@ export class AppModule {
         LlmClientModule,
       ],
       providers: [
-        { provide: APP_PIPE, useValue: openAiValidationPipe() },
+        { provide: APP_PIPE, useClass: OpenAiValidationPipe },
         { provide: APP_FILTER, useClass: OpenAiErrorFilter },
       ],
     };

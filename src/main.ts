@@ -1,12 +1,18 @@
-/** Process entry: load and validate the config (a bad file exits 1 naming each bad field), then listen. */
+/**
+ * Process entry: start tracing when configured (before the application is even imported), load and validate the
+ * config (a bad file exits 1 naming each bad field), then listen.
+ */
 import type { AddressInfo } from 'node:net';
-import { Logger } from '@nestjs/common';
-import { createGatewayApp } from './app.factory.js';
-import { ConfigError, loadGatewayConfig } from './config/config-loader.js';
-import type { GatewayConfig } from './config/gateway-config.js';
+import { startTracing, stopTracing } from './instrumentation.js';
 
 async function main(): Promise<void> {
-  let config: GatewayConfig;
+  await startTracing();
+  const [{ Logger }, { createGatewayApp }, { ConfigError, loadGatewayConfig }] = await Promise.all([
+    import('@nestjs/common'),
+    import('./app.factory.js'),
+    import('./config/config-loader.js'),
+  ]);
+  let config: ReturnType<typeof loadGatewayConfig>;
   try {
     config = loadGatewayConfig();
   } catch (error) {
@@ -24,13 +30,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     new Logger('Gateway').log(`${signal} received: draining`);
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        new Logger('Gateway').error(`shutdown failed: ${String(error)}`);
-        process.exit(1);
-      },
-    );
+    app
+      .close()
+      .then(() => stopTracing())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          new Logger('Gateway').error(`shutdown failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -3,13 +3,13 @@
  * configured, in memory otherwise. Enforced fail-closed: if the counters cannot be read, the request is
  * refused (503) rather than let through unmetered. A key over budget gets 429 `insufficient_quota`.
  */
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { GatewayError, ServiceUnavailableError } from '../common/errors/gateway.error.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { closeRedisClient } from '../cache/redis-client.js';
-import { createRateLimitRedisClient } from '../rate-limit/redis-token-bucket.js';
+import { createRateLimitRedisClient, waitForRedis } from '../rate-limit/redis-token-bucket.js';
 import type { GatewayKey } from './gateway-key.js';
 
 export const BUDGET_CLOCK = Symbol('BUDGET_CLOCK');
@@ -28,7 +28,7 @@ export function budgetPeriods(nowMs: number): Periods {
 }
 
 @Injectable()
-export class BudgetService implements OnApplicationShutdown {
+export class BudgetService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(BudgetService.name);
   private readonly redis: Redis | undefined;
   private readonly prefix: string;
@@ -42,6 +42,12 @@ export class BudgetService implements OnApplicationShutdown {
     const anyBudget = config.auth.keys.some((key) => key.budget?.tokensPerDay || key.budget?.tokensPerMonth);
     this.redis = anyBudget && redisConfig ? createRateLimitRedisClient(redisConfig) : undefined;
     this.prefix = `${redisConfig?.keyPrefix ?? 'llmgw:'}budget:`;
+  }
+
+  /** Budgets are fail-closed: wait (boundedly) for the connection so the first requests are not refused. */
+  async onModuleInit(): Promise<void> {
+    if (!this.redis) return;
+    await waitForRedis(this.redis, 2_000).catch(() => this.logger.warn('Redis for token budgets is not ready at start-up'));
   }
 
   /** Throws 429 insufficient_quota when the key has used its budget, 503 when the counters are unreadable. */

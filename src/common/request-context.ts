@@ -1,4 +1,7 @@
-/** Per-request facts the providers need: the request id and a signal that fires when the client leaves. */
+/**
+ * Per-request facts the providers need: the request id and a signal that fires when the client leaves; and the
+ * request's telemetry, which routing reports its attempts to.
+ */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -25,5 +28,5 @@ export function callContextFor(request: FastifyRequest, reply: FastifyReply): Ro
   response.once('close', () => {
     if (!response.writableFinished) controller.abort(new ClientClosedError());
   });
-  return { signal: controller.signal, requestId: request.id, timeoutMs };
+  return { signal: controller.signal, requestId: request.id, timeoutMs, telemetry: request.telemetry ?? undefined };
 }

@@ -36,12 +36,22 @@ export class ChatCompletionsController {
       cacheControl: request.headers['cache-control'],
       bodyBytes: Number(request.headers['content-length'] ?? 0),
     };
-    if (chatRequest.stream === true) {
-      const { chunks, headers } = await this.completions.stream(chatRequest, call);
-      await writeSseStream(reply, chunks, { headers, toError: (error) => toGatewayError(error, this.bodyLimitBytes) });
-      return;
+    const telemetry = request.telemetry ?? undefined;
+    telemetry?.enterHandler();
+    try {
+      if (chatRequest.stream === true) {
+        const { chunks, headers } = await this.completions.stream(chatRequest, call);
+        await writeSseStream(reply, chunks, {
+          headers,
+          toError: (error) => toGatewayError(error, this.bodyLimitBytes),
+          telemetry,
+        });
+        return;
+      }
+      const { completion, headers } = await this.completions.complete(chatRequest, call);
+      await reply.headers(headers).send(completion);
+    } finally {
+      telemetry?.handlerSettled();
     }
-    const { completion, headers } = await this.completions.complete(chatRequest, call);
-    await reply.headers(headers).send(completion);
   }
 }

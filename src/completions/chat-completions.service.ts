@@ -1,6 +1,7 @@
 /**
  * One chat completion request from admission to accounting: model access, token budget, rate limits,
- * the response cache (with coalescing of identical misses), routing, then usage reconciliation.
+ * the response cache (with coalescing of identical misses), routing, then usage reconciliation, metering (tokens
+ * and cost, see UsageService) and the request's telemetry.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { assertModelAllowed } from '../auth/api-key.service.js';
@@ -11,16 +12,17 @@ import { cacheNamespace, cacheTtlMs, type CacheConfig } from '../cache/cache.con
 import { cacheKeyFor, isCacheable } from '../cache/cache-key.js';
 import { SingleFlight } from '../cache/single-flight.js';
 import type { TieredCache } from '../cache/tiered-cache.js';
-import { RateLimitError } from '../common/errors/gateway.error.js';
+import { type GatewayError, RateLimitError } from '../common/errors/gateway.error.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../common/openai.types.js';
+import { type CacheResult, GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers.js';
 import { RATE_LIMIT_CONFIG, type RateLimitReservation, RateLimiter } from '../rate-limit/rate-limiter.service.js';
 import type { RateLimitConfig } from '../rate-limit/rate-limit.config.js';
 import { routeHeaders } from '../routing/route-headers.js';
-import { type RouteRequestContext, RouterService } from '../routing/router.service.js';
+import { type RouteInfo, type RouteRequestContext, RouterService } from '../routing/router.service.js';
+import { formatUsd, type TokenUsage, tokenUsage } from '../usage/pricing.js';
+import { UsageService } from '../usage/usage.service.js';
 import { completionToChunks, isUsageChunk, StreamAccumulator } from './stream-accumulator.js';
-
-export type CacheResult = 'hit' | 'miss' | 'bypass';
 
 export interface GatewayCall {
   key: GatewayKey;
@@ -61,64 +63,84 @@ export class ChatCompletionsService {
     @Inject(RATE_LIMIT_CONFIG) private readonly rateLimit: RateLimitConfig,
     @Inject(TIERED_CACHE) private readonly cache: TieredCache,
     @Inject(CACHE_CONFIG) private readonly cacheConfig: CacheConfig,
+    private readonly usage: UsageService,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   async complete(request: ChatCompletionRequest, call: GatewayCall): Promise<CompletionResult> {
-    const admission = await this.admit(request, call);
+    const admission = await this.admit(request, call, false);
     const cacheKey = this.cacheKey(request, call);
     if (cacheKey === undefined) {
-      const completion = await this.upstream(request, call, admission.headers);
-      this.account(call.key, admission.reservation, completion.usage?.total_tokens);
-      if (this.cacheConfig.enabled) admission.headers['x-gateway-cache'] = 'bypass';
+      if (this.cacheConfig.enabled) this.cacheResult(call, admission, 'bypass');
+      const { completion, route } = await this.upstream(request, call, admission.headers);
+      this.accountCompletion(call, admission, request.model, completion, route, completion.usage?.total_tokens ?? 0);
       return { completion, headers: admission.headers };
     }
     if (!noCache(call.cacheControl)) {
-      const cached = await this.cache.get(cacheKey);
+      const cached = await this.lookup(cacheKey, call);
       if (cached !== undefined) {
-        this.account(call.key, admission.reservation, 0);
-        admission.headers['x-gateway-cache'] = 'hit';
-        return { completion: JSON.parse(cached) as ChatCompletion, headers: admission.headers };
+        const completion = JSON.parse(cached) as ChatCompletion;
+        this.cacheResult(call, admission, 'hit');
+        this.accountCompletion(call, admission, request.model, completion, undefined, 0);
+        return { completion, headers: admission.headers };
       }
     }
-    admission.headers['x-gateway-cache'] = 'miss';
+    this.cacheResult(call, admission, 'miss');
+    // Only the first of identical concurrent requests calls upstream; the others share its answer.
+    let served: RouteInfo | undefined;
     const completion = await this.inFlight.run(cacheKey, async () => {
       const fresh = await this.upstream(request, call, admission.headers);
-      if (fresh.choices.every((choice) => choice.finish_reason !== null)) {
-        void this.cache.set(cacheKey, JSON.stringify(fresh), cacheTtlMs(this.cacheConfig, request.model));
+      served = fresh.route;
+      if (fresh.completion.choices.every((choice) => choice.finish_reason !== null)) {
+        void this.cache.set(cacheKey, JSON.stringify(fresh.completion), cacheTtlMs(this.cacheConfig, request.model));
       }
-      return fresh;
+      return fresh.completion;
     });
-    this.account(call.key, admission.reservation, completion.usage?.total_tokens);
+    this.accountCompletion(call, admission, request.model, completion, served, completion.usage?.total_tokens ?? 0);
     return { completion, headers: admission.headers };
   }
 
   async stream(request: ChatCompletionRequest, call: GatewayCall): Promise<StreamResult> {
-    const admission = await this.admit(request, call);
+    const admission = await this.admit(request, call, true);
     const includeUsage = request.stream_options?.include_usage === true;
     const cacheKey = this.cacheKey(request, call);
     if (cacheKey !== undefined && !noCache(call.cacheControl)) {
-      const cached = await this.cache.get(cacheKey);
+      const cached = await this.lookup(cacheKey, call);
       if (cached !== undefined) {
-        this.account(call.key, admission.reservation, 0);
-        admission.headers['x-gateway-cache'] = 'hit';
-        return { chunks: replay(completionToChunks(JSON.parse(cached) as ChatCompletion, includeUsage)), headers: admission.headers };
+        const completion = JSON.parse(cached) as ChatCompletion;
+        this.cacheResult(call, admission, 'hit');
+        this.accountCompletion(call, admission, request.model, completion, undefined, 0);
+        return { chunks: replay(completionToChunks(completion, includeUsage)), headers: admission.headers };
       }
     }
-    if (this.cacheConfig.enabled) admission.headers['x-gateway-cache'] = cacheKey === undefined ? 'bypass' : 'miss';
+    if (this.cacheConfig.enabled) this.cacheResult(call, admission, cacheKey === undefined ? 'bypass' : 'miss');
     // Usage is always asked for upstream (accounting needs it); the usage chunk reaches the client only if it asked.
     const upstreamRequest = includeUsage
       ? request
       : { ...request, stream_options: { ...request.stream_options, include_usage: true } };
     const { chunks, route } = await this.router.stream(upstreamRequest, call.context);
+    const telemetry = call.context.telemetry;
+    if (telemetry) telemetry.route = route;
     Object.assign(admission.headers, routeHeaders(route));
-    return { chunks: this.observe(chunks, request, call, admission, cacheKey, includeUsage), headers: admission.headers };
+    const observed = this.observe(chunks, request, call, admission, cacheKey, includeUsage, route);
+    return { chunks: observed, headers: admission.headers };
   }
 
   /** Access, budget and rate limits; throws the error the client should see. */
-  private async admit(request: ChatCompletionRequest, call: GatewayCall): Promise<Admission> {
+  private async admit(request: ChatCompletionRequest, call: GatewayCall, stream: boolean): Promise<Admission> {
     this.router.assertModelExists(request.model);
+    const telemetry = call.context.telemetry;
+    if (telemetry) {
+      telemetry.requested(request.model, stream);
+      telemetry.trace?.recordInput(request.messages);
+    }
     assertModelAllowed(call.key, request.model);
-    await this.budgets.assertWithinBudget(call.key);
+    try {
+      await this.budgets.assertWithinBudget(call.key);
+    } catch (error) {
+      if ((error as GatewayError).code === 'insufficient_quota') this.metrics.rateLimited.budget.inc();
+      throw error;
+    }
     if (!this.rateLimit.enabled) return { headers: {}, reservation: undefined };
     const maxOutput = request.max_completion_tokens ?? request.max_tokens ?? DEFAULT_RESERVED_COMPLETION_TOKENS;
     const decision = await this.limiter.check({
@@ -129,6 +151,7 @@ export class ChatCompletionsService {
     });
     const headers = rateLimitHeaders(decision.allowed ? decision : { ...decision, retryAfterMs: decision.retryAfterMs });
     if (!decision.allowed) {
+      this.metrics.rateLimited[decision.scope].inc();
       throw new RateLimitError(
         `Rate limit reached for ${decision.kind} (${decision.scope} limit).`,
         Number.isFinite(decision.retryAfterMs) ? decision.retryAfterMs : undefined,
@@ -145,18 +168,84 @@ export class ChatCompletionsService {
   }
 
   private async upstream(request: ChatCompletionRequest, call: GatewayCall, headers: Record<string, string>) {
-    const { completion, route } = await this.router.complete(request, call.context);
-    Object.assign(headers, routeHeaders(route));
-    return completion;
+    const routed = await this.router.complete(request, call.context);
+    Object.assign(headers, routeHeaders(routed.route));
+    const telemetry = call.context.telemetry;
+    if (telemetry) telemetry.route = routed.route;
+    return routed;
   }
 
-  /** Reconciles reserved tokens and records the budget after the response; never delays or fails it. */
-  private account(key: GatewayKey, reservation: RateLimitReservation | undefined, totalTokens: number | undefined): void {
-    const tokens = totalTokens ?? 0;
-    if (reservation && reservation.buckets.length > 0) {
-      this.limiter.reconcile(reservation, tokens).catch((error: unknown) => this.logger.warn(`reconcile failed: ${String(error)}`));
+  /** A cache lookup, in its own span while tracing. */
+  private async lookup(cacheKey: string, call: GatewayCall): Promise<string | undefined> {
+    const span = call.context.telemetry?.trace?.startCacheLookup();
+    if (!span) return this.cache.get(cacheKey);
+    try {
+      const cached = await this.cache.get(cacheKey);
+      span.setAttribute('gateway.cache.result', cached === undefined ? 'miss' : 'hit');
+      return cached;
+    } finally {
+      span.end();
     }
-    if (key.budget && tokens > 0) void this.budgets.record(key, tokens);
+  }
+
+  private cacheResult(call: GatewayCall, admission: Admission, result: CacheResult): void {
+    admission.headers['x-gateway-cache'] = result;
+    const telemetry = call.context.telemetry;
+    if (telemetry) telemetry.cached(result);
+    else this.metrics.cacheLookups[result].inc();
+  }
+
+  /**
+   * Accounts a whole completion. `served` is where it came from upstream (metered and priced); without it, no
+   * upstream call was made for this request (a cache hit, or a duplicate that shared another's call): no tokens
+   * are metered and it costs 0. The budget is charged `budgetTokens`.
+   */
+  private accountCompletion(
+    call: GatewayCall,
+    admission: Admission,
+    requestedModel: string,
+    completion: ChatCompletion,
+    served: RouteInfo | undefined,
+    budgetTokens: number,
+  ): void {
+    const usage = served ? tokenUsage(completion.usage) : undefined;
+    const cost = served
+      ? this.account(call, admission.reservation, budgetTokens, served.model, served.provider, usage)
+      : this.account(call, admission.reservation, budgetTokens, requestedModel, undefined, undefined);
+    if (cost !== undefined) admission.headers['x-gateway-cost'] = formatUsd(cost);
+    const trace = call.context.telemetry?.trace;
+    if (trace) {
+      trace.completed({
+        inputTokens: usage?.prompt,
+        outputTokens: usage?.completion,
+        responseModel: completion.model,
+        finishReasons: finishReasons(completion),
+        output: () => completion.choices.map((choice) => choice.message),
+      });
+    }
+  }
+
+  /**
+   * Reconciles reserved tokens and records the budget after the response (never delays or fails it), then meters
+   * the request as served by `model` on `provider` (none: no upstream call was made for it) with `usage`. Returns
+   * the cost in USD, undefined when the model has no pricing.
+   */
+  private account(
+    call: GatewayCall,
+    reservation: RateLimitReservation | undefined,
+    budgetTokens: number,
+    model: string,
+    provider: string | undefined,
+    usage: TokenUsage | undefined,
+  ): number | undefined {
+    const key = call.key;
+    if (reservation && reservation.buckets.length > 0) {
+      this.limiter.reconcile(reservation, budgetTokens).catch((error: unknown) => this.logger.warn(`reconcile failed: ${String(error)}`));
+    }
+    if (key.budget && budgetTokens > 0) void this.budgets.record(key, budgetTokens);
+    const cost = this.usage.record(key.id, model, provider, usage);
+    call.context.telemetry?.accounted(usage, cost);
+    return cost;
   }
 
   /** Passes chunks through, folding them for accounting and the cache, and hides the usage chunk if not asked for. */
@@ -167,6 +256,7 @@ export class ChatCompletionsService {
     admission: Admission,
     cacheKey: string | undefined,
     includeUsage: boolean,
+    route: RouteInfo,
   ): AsyncGenerator<ChatCompletionChunk> {
     const accumulator = new StreamAccumulator();
     let finished = false;
@@ -178,14 +268,34 @@ export class ChatCompletionsService {
       }
       finished = true;
     } finally {
-      // An aborted stream still used tokens: without reported usage, estimate ~4 characters per token.
-      const total = accumulator.usage?.total_tokens ?? Math.ceil(accumulator.outputChars / 4);
-      this.account(call.key, admission.reservation, total);
+      // An aborted stream still used tokens: without reported usage, estimate ~4 characters (or body bytes) per token.
+      const usage = tokenUsage(accumulator.usage) ?? {
+        prompt: Math.ceil((call.bodyBytes ?? 0) / 4),
+        completion: Math.ceil(accumulator.outputChars / 4),
+        estimated: true,
+      };
+      this.account(call, admission.reservation, usage.prompt + usage.completion, route.model, route.provider, usage);
+      const trace = call.context.telemetry?.trace;
+      if (trace) {
+        trace.completed({
+          inputTokens: usage.prompt,
+          outputTokens: usage.completion,
+          responseModel: accumulator.responseModel || undefined,
+          finishReasons: accumulator.finishReasons(),
+          output: () => accumulator.toCompletion().choices.map((choice) => choice.message),
+        });
+      }
       if (finished && cacheKey !== undefined && accumulator.complete) {
         void this.cache.set(cacheKey, JSON.stringify(accumulator.toCompletion()), cacheTtlMs(this.cacheConfig, request.model));
       }
     }
   }
+}
+
+function finishReasons(completion: ChatCompletion): string[] {
+  const reasons: string[] = [];
+  for (const choice of completion.choices) if (choice.finish_reason) reasons.push(choice.finish_reason);
+  return reasons;
 }
 
 async function* replay(chunks: ChatCompletionChunk[]): AsyncGenerator<ChatCompletionChunk> {

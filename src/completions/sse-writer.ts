@@ -7,6 +7,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { GatewayError } from '../common/errors/gateway.error.js';
 import type { ChatCompletionChunk } from '../common/openai.types.js';
+import type { RequestTelemetry } from '../observability/request-telemetry.js';
 import { RAW_JSON, type WithRawJson } from '../providers/llm-provider.js';
 
 const DONE_FRAME = 'data: [DONE]\n\n';
@@ -33,6 +34,8 @@ export interface SseStreamOptions {
   toError: (error: unknown) => GatewayError;
   /** Extra response headers (request id, routing facts). */
   headers?: OutgoingHttpHeaders;
+  /** Told when the stream opens (time to first token, open streams) and which error ended it. */
+  telemetry?: RequestTelemetry;
 }
 
 /**
@@ -59,6 +62,7 @@ export async function writeSseStream(
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
   });
+  options.telemetry?.streamOpened();
   try {
     while (!next.done) {
       if (response.destroyed) break;
@@ -66,8 +70,10 @@ export async function writeSseStream(
       next = await iterator.next();
     }
     if (!response.destroyed) response.end(DONE_FRAME);
-  } catch (error) {
-    if (!response.destroyed) response.end(`data: ${JSON.stringify(options.toError(error).toBody())}\n\n`);
+  } catch (thrown) {
+    const error = options.toError(thrown);
+    if (options.telemetry) options.telemetry.errorCode = error.code ?? undefined;
+    if (!response.destroyed) response.end(`data: ${JSON.stringify(error.toBody())}\n\n`);
   } finally {
     if (!next.done) await iterator.return?.().catch(() => undefined);
   }

@@ -57,6 +57,17 @@ export class StreamAccumulator {
     }
   }
 
+  /** The model the upstream named in its chunks. */
+  get responseModel(): string {
+    return this.model;
+  }
+
+  finishReasons(): FinishReason[] {
+    const reasons: FinishReason[] = [];
+    for (const choice of this.choices) if (choice?.finishReason) reasons.push(choice.finishReason);
+    return reasons;
+  }
+
   /** Whether every choice finished: only a complete stream may be cached. */
   get complete(): boolean {
     return this.choices.length > 0 && this.choices.every((choice) => choice && choice.finishReason !== null);

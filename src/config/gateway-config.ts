@@ -78,6 +78,9 @@ export class ProviderConfig {
    * so a rotated secret is fetched again at once.
    */
   onCredentialRejected?: () => void;
+
+  /** Not from the file: set by the provider registry, called for each transport retry (a metric counts them). */
+  onTransportRetry?: () => void;
 }
 
 export class DeploymentConfig {
@@ -103,6 +106,14 @@ export class StreamRoutingConfig {
   @IsInt() @Min(1) idleTimeoutMs: number = 30_000;
 }
 
+/** List prices of a model in USD, for the cost of each request (metrics, logs, `x-gateway-cost`, /admin/usage). */
+export class ModelPricing {
+  /** USD per million prompt (input) tokens. */
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) inputPerMillion!: number;
+  /** USD per million completion (output) tokens. */
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) outputPerMillion!: number;
+}
+
 export class ModelConfig {
   /** The public model name clients send. */
   @IsString() @MinLength(1) name!: string;
@@ -124,6 +135,9 @@ export class ModelConfig {
   @IsInt() @Min(1) @Max(20) maxAttempts: number = 4;
 
   @ValidateNested() @Type(() => StreamRoutingConfig) stream: StreamRoutingConfig = new StreamRoutingConfig();
+
+  /** Without pricing, tokens are still counted but requests to this model have no cost. */
+  @IsOptional() @ValidateNested() @Type(() => ModelPricing) pricing?: ModelPricing;
 }
 
 export class CircuitBreakerConfig {
@@ -146,9 +160,22 @@ export class ServerConfig {
   @IsInt() @Min(0) @Max(65535) port: number = 8080;
   @IsInt() @Min(1024) bodyLimitBytes: number = 10 * 1024 * 1024;
   @IsIn(['json', 'text']) logFormat: 'json' | 'text' = 'json';
-  @IsBoolean() logRequests: boolean = false;
+  /** One JSON line per API request on stdout when it ends (see request-log.ts); never secrets or message text. */
+  @IsBoolean() logRequests: boolean = true;
   /** On SIGTERM, how long in-flight requests and streams may take to finish before the process exits. */
   @IsInt() @Min(0) drainTimeoutMs: number = 30_000;
+}
+
+export class TracingConfig {
+  /**
+   * Record prompt and completion text on spans (`gen_ai.input.messages`, `gen_ai.output.messages`). Off by
+   * default: traces then carry no message content. Tracing itself is switched on by OTEL_EXPORTER_OTLP_ENDPOINT.
+   */
+  @IsBoolean() recordContent: boolean = false;
+}
+
+export class ObservabilityConfig {
+  @ValidateNested() @Type(() => TracingConfig) tracing: TracingConfig = new TracingConfig();
 }
 
 export class GatewayConfig {
@@ -169,4 +196,6 @@ export class GatewayConfig {
   @ValidateNested() @Type(() => RateLimitConfig) rateLimit: RateLimitConfig = new RateLimitConfig();
 
   @ValidateNested() @Type(() => SecretsConfig) secrets: SecretsConfig = new SecretsConfig();
+
+  @ValidateNested() @Type(() => ObservabilityConfig) observability: ObservabilityConfig = new ObservabilityConfig();
 }

@@ -1,8 +1,10 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ANONYMOUS_KEY } from '../auth/gateway-key.js';
 import type { EmbeddingRequest } from '../common/openai.types.js';
 import { callContextFor } from '../common/request-context.js';
 import { routeHeaders } from '../routing/route-headers.js';
+import { formatUsd } from '../usage/pricing.js';
 import { EmbeddingRequestDto } from './embedding.dto.js';
 import { EmbeddingsService } from './embeddings.service.js';
 
@@ -17,10 +19,19 @@ export class EmbeddingsController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const { response, route } = await this.embeddings.embed(
-      body as unknown as EmbeddingRequest,
-      callContextFor(request, reply),
-    );
-    await reply.headers(routeHeaders(route)).send(response);
+    const telemetry = request.telemetry ?? undefined;
+    telemetry?.enterHandler();
+    try {
+      const { response, route, costUsd } = await this.embeddings.embed(
+        body as unknown as EmbeddingRequest,
+        callContextFor(request, reply),
+        (request.gatewayKey ?? ANONYMOUS_KEY).id,
+      );
+      const headers = routeHeaders(route);
+      if (costUsd !== undefined) headers['x-gateway-cost'] = formatUsd(costUsd);
+      await reply.headers(headers).send(response);
+    } finally {
+      telemetry?.handlerSettled();
+    }
   }
 }

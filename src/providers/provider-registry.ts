@@ -5,6 +5,7 @@
  */
 import { type OnApplicationShutdown } from '@nestjs/common';
 import type { GatewayConfig, ProviderConfig } from '../config/gateway-config.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SecretHandle, SecretsService } from '../secrets/secrets.service.js';
 import type { LlmProvider, ProviderFactory } from './llm-provider.js';
 
@@ -17,6 +18,7 @@ export class ProviderRegistry implements OnApplicationShutdown {
     config: GatewayConfig,
     factories: readonly ProviderFactory[],
     secrets: SecretsService,
+    metrics?: GatewayMetrics,
   ): Promise<ProviderRegistry> {
     const byType = new Map<string, ProviderFactory>();
     for (const factory of factories) {
@@ -29,6 +31,8 @@ export class ProviderRegistry implements OnApplicationShutdown {
       // The config loader already rejected unknown types; this guards programmatic configs.
       if (!factory) throw new Error(`providers.${provider.name}.type: unknown provider type '${provider.type}'`);
       const live = await withLiveCredentials(provider, secrets);
+      const retries = metrics?.provider(provider.name)?.retries;
+      if (retries) live.onTransportRetry = () => retries.inc();
       providers.set(provider.name, factory.create(live, (provider.options ?? {}) as object));
     }
     return new ProviderRegistry(providers);

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { SecretsService } from '../secrets/secrets.service.js';
 import type { ProviderFactory } from './llm-provider.js';
 import { PROVIDER_FACTORIES } from './provider-factories.js';
@@ -11,9 +12,13 @@ import { PROVIDER_FACTORY_LIST, ProviderRegistry } from './provider-registry.js'
     { provide: PROVIDER_FACTORY_LIST, useValue: PROVIDER_FACTORIES },
     {
       provide: ProviderRegistry,
-      inject: [GATEWAY_CONFIG, PROVIDER_FACTORY_LIST, SecretsService],
-      useFactory: (config: GatewayConfig, factories: readonly ProviderFactory[], secrets: SecretsService) =>
-        ProviderRegistry.create(config, factories, secrets),
+      inject: [GATEWAY_CONFIG, PROVIDER_FACTORY_LIST, SecretsService, GatewayMetrics],
+      useFactory: (
+        config: GatewayConfig,
+        factories: readonly ProviderFactory[],
+        secrets: SecretsService,
+        metrics: GatewayMetrics,
+      ) => ProviderRegistry.create(config, factories, secrets, metrics),
     },
   ],
   exports: [ProviderRegistry],

@@ -8,7 +8,7 @@ import { closeRedisClient } from '../cache/redis-client.js';
 import { MemoryBucketStore } from './memory-token-bucket.js';
 import type { RateLimitConfig } from './rate-limit.config.js';
 import { BUCKET_STORE, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limiter.service.js';
-import { createRateLimitRedisClient, RedisBucketStore } from './redis-token-bucket.js';
+import { createRateLimitRedisClient, RedisBucketStore, waitForRedis } from './redis-token-bucket.js';
 import type { BucketStore } from './token-bucket.js';
 
 export const RATE_LIMIT_REDIS = Symbol('RATE_LIMIT_REDIS');
@@ -34,7 +34,16 @@ export class RateLimitModule {
         { provide: RATE_LIMIT_CONFIG, useValue: config },
         {
           provide: RATE_LIMIT_REDIS,
-          useFactory: () => (config.enabled && config.redis ? createRateLimitRedisClient(config.redis) : null),
+          // Start-up waits (boundedly) for the connection, so the first requests do not meet a Redis that is
+          // still connecting — in failClosed mode they would be refused.
+          useFactory: async () => {
+            if (!config.enabled || !config.redis) return null;
+            const client = createRateLimitRedisClient(config.redis);
+            await waitForRedis(client, config.redis.connectTimeoutMs).catch((error: unknown) =>
+              new Logger('RateLimiter').warn(`Redis not ready at start-up, applying ${config.failureMode}: ${(error as Error).message}`),
+            );
+            return client;
+          },
         },
         {
           provide: BUCKET_STORE,

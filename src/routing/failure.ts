@@ -1,5 +1,5 @@
 /** The failure taxonomy routing decisions are made on. */
-import { ClientClosedError, GatewayError } from '../common/errors/gateway.error.js';
+import { ClientClosedError, GatewayError, UpstreamTimeoutError } from '../common/errors/gateway.error.js';
 
 export type FailureClass =
   | 'caller_error'
@@ -42,4 +42,22 @@ export function movesToNextDeployment(failure: FailureClass): boolean {
 /** What counts against a deployment's circuit breaker: its own faults, not the caller's. */
 export function countsAgainstDeployment(failure: FailureClass): boolean {
   return movesToNextDeployment(failure);
+}
+
+/** Not a GatewayError, thrown by an attempt: a gateway bug, not an upstream answer (clients see a 502). */
+export class UnexpectedAttemptError extends GatewayError {
+  constructor(cause: unknown) {
+    super(502, 'server_error', 'The upstream call failed.', { code: 'upstream_error', retryable: true, cause });
+  }
+}
+
+/**
+ * Whose failure a failed attempt was, for metrics: `upstream` when the provider answered with an error (an HTTP
+ * error status, an error event in its stream, a body that is not valid) or its connection failed; `gateway` when
+ * the gateway gave up by its own rule (first-byte, total, time-to-first-token, idle and request deadlines) or
+ * failed itself.
+ */
+export function errorOrigin(error: GatewayError): 'upstream' | 'gateway' {
+  if (error instanceof UpstreamTimeoutError || error instanceof UnexpectedAttemptError) return 'gateway';
+  return error.code === 'ttft_timeout' || error.code === 'idle_timeout' ? 'gateway' : 'upstream';
 }

@@ -43,6 +43,8 @@ export const CLOCK = Symbol('CLOCK');
 @Injectable()
 export class ModelRouter {
   private readonly groups = new Map<string, ModelGroup>();
+  /** Each deployment once, though several groups may use it. */
+  private readonly uniqueDeployments: readonly Deployment[];
   readonly modelObjects: readonly ModelObject[];
 
   constructor(
@@ -78,6 +80,7 @@ export class ModelRouter {
       objects.push({ id: model.name, object: 'model', created, owned_by: model.ownedBy ?? 'llm-gateway' });
     }
     this.modelObjects = objects;
+    this.uniqueDeployments = [...deployments.values()];
   }
 
   group(model: string): ModelGroup {
@@ -88,6 +91,10 @@ export class ModelRouter {
 
   allGroups(): IterableIterator<ModelGroup> {
     return this.groups.values();
+  }
+
+  deployments(): readonly Deployment[] {
+    return this.uniqueDeployments;
   }
 
   /**

@@ -4,6 +4,7 @@
  * until their first content chunk so a failure before any output can still fall back invisibly.
  */
 import { Inject, Injectable } from '@nestjs/common';
+import { context as otelContext } from '@opentelemetry/api';
 import {
   ClientClosedError,
   GatewayError,
@@ -18,9 +19,19 @@ import type {
   EmbeddingRequest,
   EmbeddingResponse,
 } from '../common/openai.types.js';
+import { GatewayMetrics, type ModelSeries } from '../metrics/gateway-metrics.js';
+import type { RequestTelemetry } from '../observability/request-telemetry.js';
 import { supportsEmbeddings } from '../providers/llm-provider.js';
+import { DeadlineExceeded, type LinkedAbort, linkedAbort } from '../upstream/linked-abort.js';
 import { AttemptBudget } from './attempt-budget.js';
-import { classifyFailure, countsAgainstDeployment, movesToNextDeployment } from './failure.js';
+import {
+  classifyFailure,
+  countsAgainstDeployment,
+  errorOrigin,
+  type FailureClass,
+  movesToNextDeployment,
+  UnexpectedAttemptError,
+} from './failure.js';
 import { CLOCK, type Deployment, type ModelGroup, ModelRouter } from './model-router.js';
 import { ewma } from './selection.js';
 
@@ -30,12 +41,16 @@ export interface RouteRequestContext {
   requestId: string;
   /** A shorter deadline the client asked for (x-gateway-timeout-ms); capped by the group's timeout. */
   timeoutMs?: number;
+  /** The API request's telemetry (absent for calls made through LlmClient). */
+  telemetry?: RequestTelemetry;
 }
 
 export interface RouteInfo {
   /** The public model (group) that served: differs from the requested one after a fallback. */
   model: string;
   deployment: string;
+  /** The configured name of the deployment's provider. */
+  provider: string;
   attempts: number;
 }
 
@@ -72,19 +87,29 @@ function hasOutput(chunk: ChatCompletionChunk): boolean {
 interface RequestPlan {
   budget: AttemptBudget;
   clientSignal: AbortSignal;
-  deadline: AbortSignal;
   /** Client and deadline together: every attempt's signal derives from it. */
   signal: AbortSignal;
+  /** Clears the deadline timer and detaches from the client's signal once the request is over. */
+  dispose: () => void;
   deadlineMs: number;
   requestId: string;
+  telemetry: RequestTelemetry | undefined;
+  /** A stream's successful attempt is measured until the stream ends, not when routing returns. */
+  stream: boolean;
 }
+
+/** A failed attempt for the upstream error metric: the client leaving is nobody's failure. */
+type CountedFailure = Exclude<FailureClass, 'client_closed'>;
 
 @Injectable()
 export class RouterService {
   constructor(
     private readonly router: ModelRouter,
     @Inject(CLOCK) private readonly now: () => number,
-  ) {}
+    private readonly metrics: GatewayMetrics,
+  ) {
+    metrics.watchBreakers(() => router.deployments());
+  }
 
   /** Throws 404 model_not_found for a model that is not configured. */
   assertModelExists(model: string): void {
@@ -93,32 +118,52 @@ export class RouterService {
 
   async complete(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedCompletion> {
     const primary = this.router.group(request.model);
-    const plan = this.plan(primary, context);
-    return this.run(primary, plan, async (group, deployment) => {
-      const attempt = new AbortController();
-      const signal = AbortSignal.any([plan.signal, attempt.signal]);
-      const started = this.now();
-      deployment.stats.inFlight++;
-      let completion: ChatCompletion;
-      try {
-        completion = await deployment.provider.chat(
-          { ...request, model: deployment.model },
-          { signal, requestId: plan.requestId, budget: plan.budget },
-        );
-      } catch (thrown) {
-        throw this.normalise(thrown, plan, attempt.signal);
-      } finally {
-        deployment.stats.inFlight--;
-      }
-      deployment.stats.latencyEwmaMs = ewma(deployment.stats.latencyEwmaMs, this.now() - started);
-      deployment.breaker.onSuccess();
-      return { completion, route: this.route(group, deployment, plan) };
-    });
+    const plan = this.plan(primary, context, false);
+    try {
+      return await this.run(primary, plan, (group, deployment) => this.completeAttempt(request, plan, group, deployment));
+    } finally {
+      plan.dispose();
+    }
+  }
+
+  private async completeAttempt(
+    request: ChatCompletionRequest,
+    plan: RequestPlan,
+    group: ModelGroup,
+    deployment: Deployment,
+  ): Promise<RoutedCompletion> {
+    const attempt = linkedAbort(plan.signal);
+    const signal = attempt.signal;
+    const started = this.now();
+    deployment.stats.inFlight++;
+    let completion: ChatCompletion;
+    try {
+      completion = await deployment.provider.chat(
+        { ...request, model: deployment.model },
+        { signal, requestId: plan.requestId, budget: plan.budget },
+      );
+    } catch (thrown) {
+      throw this.normalise(thrown, plan, attempt.signal);
+    } finally {
+      deployment.stats.inFlight--;
+      attempt.dispose();
+    }
+    deployment.stats.latencyEwmaMs = ewma(deployment.stats.latencyEwmaMs, this.now() - started);
+    deployment.breaker.onSuccess();
+    return { completion, route: this.route(group, deployment, plan) };
   }
 
   async embed(request: EmbeddingRequest, context: RouteRequestContext): Promise<{ response: EmbeddingResponse; route: RouteInfo }> {
     const primary = this.router.group(request.model);
-    const plan = this.plan(primary, context);
+    const plan = this.plan(primary, context, false);
+    try {
+      return await this.embedAttempts(request, primary, plan);
+    } finally {
+      plan.dispose();
+    }
+  }
+
+  private embedAttempts(request: EmbeddingRequest, primary: ModelGroup, plan: RequestPlan) {
     return this.run(primary, plan, async (group, deployment) => {
       const provider = deployment.provider;
       if (!supportsEmbeddings(provider)) {
@@ -142,35 +187,59 @@ export class RouterService {
 
   async stream(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedStream> {
     const primary = this.router.group(request.model);
-    const plan = this.plan(primary, context);
-    return this.run(primary, plan, (group, deployment) => this.openStream(group, deployment, request, plan));
+    const plan = this.plan(primary, context, true);
+    try {
+      // The plan (deadline timer) is released when the stream ends: see continueStream.
+      return await this.run(primary, plan, (group, deployment, startedAt) =>
+        this.openStream(group, deployment, request, plan, startedAt),
+      );
+    } catch (error) {
+      plan.dispose();
+      throw error;
+    }
   }
 
-  private plan(group: ModelGroup, context: RouteRequestContext): RequestPlan {
+  private plan(group: ModelGroup, context: RouteRequestContext, stream: boolean): RequestPlan {
     const deadlineMs =
       context.timeoutMs === undefined ? group.config.timeoutMs : Math.min(context.timeoutMs, group.config.timeoutMs);
-    const deadline = AbortSignal.timeout(deadlineMs);
+    const deadline = linkedAbort(context.signal, deadlineMs);
+    const budget = new AttemptBudget(group.config.maxAttempts);
+    const telemetry = context.telemetry;
+    if (telemetry) {
+      telemetry.budget = budget;
+      telemetry.trace?.startRoute(group.name);
+    }
     return {
-      budget: new AttemptBudget(group.config.maxAttempts),
+      budget,
       clientSignal: context.signal,
-      deadline,
-      signal: AbortSignal.any([context.signal, deadline]),
+      signal: deadline.signal,
+      dispose: deadline.dispose,
       deadlineMs,
       requestId: context.requestId,
+      telemetry,
+      stream,
     };
   }
 
-  /** The attempt loop: deployments of the group, then fallback groups (breadth-first, never revisited). */
+  /**
+   * The attempt loop: deployments of the group, then fallback groups (breadth-first, never revisited). Each
+   * attempt is timed from here (`startedAt`, performance.now() ms): upstream wait, model latency, spans.
+   */
   private async run<T>(
     primary: ModelGroup,
     plan: RequestPlan,
-    attempt: (group: ModelGroup, deployment: Deployment) => Promise<T>,
+    attempt: (group: ModelGroup, deployment: Deployment, startedAt: number) => Promise<T>,
   ): Promise<T> {
     const queue: ModelGroup[] = [primary];
+    /** The group whose fallback list queued each group, for the fallback metric (only once there is one). */
+    let via: Map<ModelGroup, ModelGroup> | undefined;
     const visited = new Set<string>([primary.name]);
+    const telemetry = plan.telemetry;
     let lastError: GatewayError | undefined;
     for (let g = 0; g < queue.length; g++) {
       const group = queue[g];
+      const from = via?.get(group);
+      if (from) this.metrics.fallback(from.name, group.name)?.inc();
       const tried = new Set<Deployment>();
       for (;;) {
         const deployment = this.router.choose(group, tried);
@@ -181,12 +250,20 @@ export class RouterService {
         }
         tried.add(deployment);
         deployment.stats.requests++;
+        const startedAt = performance.now();
+        const traceContext = telemetry?.trace?.startAttempt(deployment, group.name, startedAt);
         let result: T;
         try {
-          result = await attempt(group, deployment);
+          // With tracing on, the attempt runs in its span's context: the upstream request carries its traceparent.
+          result = await (traceContext
+            ? otelContext.with(traceContext, attempt, undefined, group, deployment, startedAt)
+            : attempt(group, deployment, startedAt));
         } catch (thrown) {
+          const endedAt = performance.now();
           const error = this.normalise(thrown, plan);
           const failure = classifyFailure(error);
+          telemetry?.attemptEnded(startedAt, endedAt);
+          if (failure !== 'client_closed') this.countFailure(deployment, failure, error, telemetry, endedAt);
           if (countsAgainstDeployment(failure)) {
             deployment.stats.failures++;
             deployment.breaker.onFailure(failure === 'rate_limited' ? error.retryAfterMs : undefined);
@@ -197,21 +274,41 @@ export class RouterService {
           lastError = error;
           continue;
         }
+        const endedAt = performance.now();
+        if (telemetry) {
+          telemetry.attemptEnded(startedAt, endedAt);
+          telemetry.trace?.attemptSucceeded(endedAt);
+        }
+        if (!plan.stream) this.metrics.model(group.name).latency.observe((endedAt - startedAt) / 1_000);
         return result;
       }
       for (const fallback of group.config.fallbacks) {
         if (visited.has(fallback)) continue;
         visited.add(fallback);
-        queue.push(this.router.group(fallback));
+        const next = this.router.group(fallback);
+        (via ??= new Map()).set(next, group);
+        queue.push(next);
       }
     }
     throw lastError ?? new ServiceUnavailableError('No deployment is available for this model.');
   }
 
+  private countFailure(
+    deployment: Deployment,
+    failure: CountedFailure,
+    error: GatewayError,
+    telemetry: RequestTelemetry | undefined,
+    endedAt: number,
+  ): void {
+    const origin = errorOrigin(error);
+    this.metrics.provider(deployment.provider.name)?.errors[failure][origin].inc();
+    telemetry?.trace?.attemptFailed(endedAt, error.code ?? failure, origin);
+  }
+
   /** Turns aborts into what caused them: the client leaving, the deadline, or our own stream timeouts. */
   private normalise(thrown: unknown, plan: RequestPlan, attemptSignal?: AbortSignal): GatewayError {
     if (plan.clientSignal.aborted) return new ClientClosedError();
-    if (plan.deadline.aborted) {
+    if (plan.signal.reason instanceof DeadlineExceeded) {
       return new UpstreamTimeoutError(`The request did not complete within its deadline of ${plan.deadlineMs} ms.`);
     }
     const reason = attemptSignal?.reason;
@@ -223,11 +320,16 @@ export class RouterService {
       });
     }
     if (thrown instanceof GatewayError) return thrown;
-    return new GatewayError(502, 'server_error', 'The upstream call failed.', { code: 'upstream_error', retryable: true });
+    return new UnexpectedAttemptError(thrown);
   }
 
   private route(group: ModelGroup, deployment: Deployment, plan: RequestPlan): RouteInfo {
-    return { model: group.name, deployment: deployment.id, attempts: plan.budget.attempts };
+    return {
+      model: group.name,
+      deployment: deployment.id,
+      provider: deployment.provider.name,
+      attempts: plan.budget.attempts,
+    };
   }
 
   /**
@@ -239,12 +341,15 @@ export class RouterService {
     deployment: Deployment,
     request: ChatCompletionRequest,
     plan: RequestPlan,
+    startedAt: number,
   ): Promise<RoutedStream> {
     const settings = group.config.stream;
-    const attempt = new AbortController();
+    const attempt = linkedAbort(plan.signal);
     const stream: StreamAttempt = {
       deployment,
       plan,
+      model: this.metrics.model(group.name),
+      startedAt,
       attempt,
       iterator: undefined,
       buffered: [],
@@ -262,7 +367,7 @@ export class RouterService {
     try {
       const chunks = await deployment.provider.chatStream(
         { ...request, model: deployment.model },
-        { signal: AbortSignal.any([plan.signal, attempt.signal]), requestId: plan.requestId, budget: plan.budget },
+        { signal: attempt.signal, requestId: plan.requestId, budget: plan.budget },
       );
       const iterator = chunks[Symbol.asyncIterator]();
       stream.iterator = iterator;
@@ -287,6 +392,7 @@ export class RouterService {
       }
     } catch (thrown) {
       deployment.stats.inFlight--;
+      attempt.dispose();
       clearTimeout(stream.ttftTimer);
       void stream.iterator?.return?.()?.catch(() => undefined);
       throw this.normalise(thrown, plan, attempt.signal);
@@ -304,22 +410,31 @@ export class RouterService {
     deployment.breaker.onSuccess();
   }
 
-  /** Yields the held chunks, then the rest, watching time to first token and silence between chunks. */
+  /**
+   * Yields the held chunks, then the rest, watching time to first token and silence between chunks. Once output
+   * flows, each wait for the next chunk is measured (upstream silence only: not the time a slow client takes).
+   */
   private async *continueStream(stream: StreamAttempt): AsyncGenerator<ChatCompletionChunk> {
     const { deployment, attempt, iterator } = stream;
+    const telemetry = stream.plan.telemetry;
     // Only upstream silence counts as idle, not time spent waiting for a slow client to read.
     let waiting = false;
     const idleTimer = setTimeout(() => {
       if (waiting) attempt.abort(new AttemptTimeout('idle_timeout', stream.idleTimeoutMs));
     }, stream.idleTimeoutMs);
     let finished = stream.ended;
+    let failed = false;
     try {
       for (let i = 0; i < stream.buffered.length; i++) yield stream.buffered[i];
       stream.buffered = [];
       let pending = stream.pending;
       while (!finished && iterator) {
         waiting = true;
-        if (stream.sawOutput) idleTimer.refresh();
+        let waitedFrom = 0;
+        if (stream.sawOutput) {
+          idleTimer.refresh();
+          waitedFrom = performance.now();
+        }
         const next = await (pending ?? iterator.next());
         pending = undefined;
         waiting = false;
@@ -327,12 +442,16 @@ export class RouterService {
           finished = true;
           break;
         }
-        if (!stream.sawOutput && hasOutput(next.value)) this.firstOutput(stream);
+        if (waitedFrom) stream.model.interChunk.observe((performance.now() - waitedFrom) / 1_000);
+        else if (hasOutput(next.value)) this.firstOutput(stream);
         yield next.value;
       }
     } catch (thrown) {
+      failed = true;
       const error = this.normalise(thrown, stream.plan, attempt.signal);
-      if (countsAgainstDeployment(classifyFailure(error))) {
+      const failure = classifyFailure(error);
+      if (failure !== 'client_closed') this.countFailure(deployment, failure, error, telemetry, performance.now());
+      if (countsAgainstDeployment(failure)) {
         deployment.stats.failures++;
         deployment.breaker.onFailure();
       }
@@ -341,10 +460,17 @@ export class RouterService {
       clearTimeout(stream.ttftTimer);
       clearTimeout(idleTimer);
       deployment.stats.inFlight--;
+      if (!failed) {
+        const endedAt = performance.now();
+        if (finished) stream.model.latency.observe((endedAt - stream.startedAt) / 1_000);
+        telemetry?.trace?.attemptSucceeded(endedAt);
+      }
       if (!finished) {
         attempt.abort(new ClientClosedError());
         void iterator?.return?.()?.catch(() => undefined);
       }
+      attempt.dispose();
+      stream.plan.dispose();
     }
   }
 }
@@ -352,7 +478,11 @@ export class RouterService {
 interface StreamAttempt {
   deployment: Deployment;
   plan: RequestPlan;
-  attempt: AbortController;
+  /** Series of the group being served, for model latency and inter-chunk waits. */
+  model: ModelSeries;
+  /** performance.now() when the attempt started (`started` is the routing clock's). */
+  startedAt: number;
+  attempt: LinkedAbort;
   iterator: AsyncIterator<ChatCompletionChunk> | undefined;
   buffered: ChatCompletionChunk[];
   /** A read that was still running when the hold-back window closed. */

@@ -14,10 +14,12 @@ export interface RunningGateway {
 
 /**
  * Tests that do not exercise authentication run with it explicitly off (as a deployment would have to say);
- * those that do pass their own `auth` section.
+ * those that do pass their own `auth` section. The per-request log lines are off unless `server.logRequests`
+ * says otherwise (they would fill the test output).
  */
 export async function startGateway(document: Record<string, unknown>): Promise<RunningGateway> {
-  const config = validateGatewayConfig({ auth: { enabled: false }, ...document }, 'test');
+  const server = { logRequests: false, ...(document.server as Record<string, unknown> | undefined) };
+  const config = validateGatewayConfig({ auth: { enabled: false }, ...document, server }, 'test');
   const app = await createGatewayApp(config, { logLevels: false });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

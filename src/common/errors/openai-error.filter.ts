@@ -48,6 +48,7 @@ export class OpenAiErrorFilter implements ExceptionFilter {
       return;
     }
     const error = toGatewayError(exception, this.config.server.bodyLimitBytes);
+    if (request?.telemetry) request.telemetry.errorCode = error.code ?? undefined;
     if (error.status >= 500 && !(exception instanceof GatewayError)) {
       this.logger.error({ msg: 'unhandled error', requestId: request?.id, error: describe(exception) });
     }

@@ -1,12 +1,23 @@
 /**
- * The global validation pipe. It validates a transformed copy and hands the handler the client's own object,
- * so unknown fields survive (they are forwarded to OpenAI-compatible upstreams). The first failure becomes a
- * 400 with `param` naming the field, as OpenAI reports it.
+ * The global validation pipe: class-validator DTOs, run synchronously on a transformed copy, handing the
+ * handler the client's own object so unknown fields survive (they are forwarded to OpenAI-compatible
+ * upstreams). The first failure becomes a 400 with `param` naming the field, as OpenAI reports it.
+ *
+ * Leaner than Nest's ValidationPipe on the hot path (no prototype-key stripping — Fastify's JSON parser
+ * already rejects `__proto__` —, no binary-value scan, no async validation round trip), which the profile
+ * showed costing more than the validation itself.
  */
-import { type ArgumentMetadata, ValidationPipe } from '@nestjs/common';
-import type { ValidationError } from 'class-validator';
+import { type ArgumentMetadata, Injectable, type PipeTransform } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { type ValidationError, validateSync, type ValidatorOptions } from 'class-validator';
 import { InvalidRequestError } from '../errors/gateway.error.js';
 import { formatValidationErrors } from './format-errors.js';
+
+const VALIDATOR_OPTIONS: ValidatorOptions = {
+  forbidUnknownValues: false,
+  stopAtFirstError: true,
+  validationError: { target: false, value: false },
+};
 
 export function firstValidationProblem(errors: ValidationError[]): { param: string; message: string } {
   const [line = 'body: invalid request'] = formatValidationErrors(errors);
@@ -14,26 +25,19 @@ export function firstValidationProblem(errors: ValidationError[]): { param: stri
   return { param: line.slice(0, separator), message: line.slice(separator + 2) };
 }
 
-/** Also rejects bodies that are valid JSON but not an object (an array, a string), which DTOs cannot describe. */
-class OpenAiValidationPipe extends ValidationPipe {
-  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+@Injectable()
+export class OpenAiValidationPipe implements PipeTransform {
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
+    const metatype = metadata.metatype;
+    if (metadata.type !== 'body' || !metatype || metatype === Object) return value;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new InvalidRequestError('The request body must be a JSON object.', null, 'invalid_json');
     }
-    return super.transform(value, metadata);
-  }
-}
-
-export function openAiValidationPipe(): ValidationPipe {
-  return new OpenAiValidationPipe({
-    transform: false,
-    whitelist: false,
-    forbidUnknownValues: false,
-    stopAtFirstError: true,
-    validationError: { target: false, value: false },
-    exceptionFactory: (errors) => {
+    const errors = validateSync(plainToInstance(metatype as new () => object, value) as object, VALIDATOR_OPTIONS);
+    if (errors.length > 0) {
       const { param, message } = firstValidationProblem(errors);
-      return new InvalidRequestError(`Invalid value for '${param}': ${message}`, param, 'invalid_value');
-    },
-  });
+      throw new InvalidRequestError(`Invalid value for '${param}': ${message}`, param, 'invalid_value');
+    }
+    return value;
+  }
 }

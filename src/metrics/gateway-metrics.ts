@@ -1,0 +1,366 @@
+/**
+ * The gateway's Prometheus metrics. Every label value comes from the config (model, provider, deployment names)
+ * or from a fixed vocabulary (status codes, failure classes, cache results, rate-limit scopes), never from raw
+ * request input: a request for an unknown model is counted under `model="unknown"`.
+ *
+ * Series are created once at start-up and handed out as objects, so the request path never builds or hashes a
+ * label set. Counters are plain numbers on those objects, copied into prom-client when Prometheus scrapes
+ * (`collect`); histograms are prom-client children, created at start-up too.
+ *
+ * Each app has its own registry (tests run several gateways in one process); Node's default metrics describe the
+ * process and live in one registry per process, appended to every scrape.
+ */
+import {
+  collectDefaultMetrics,
+  Counter,
+  exponentialBuckets,
+  Gauge,
+  Histogram,
+  type LabelValues,
+  Registry,
+} from 'prom-client';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import type { FailureClass } from '../routing/failure.js';
+import type { BreakerState } from '../routing/circuit-breaker.js';
+
+export const UNKNOWN_MODEL = 'unknown';
+
+/** Request and upstream latency: 0.1 s × 2^n, 10 buckets (0.1 s … 51.2 s). */
+export const LATENCY_BUCKETS = exponentialBuckets(0.1, 2, 10);
+/** Gateway overhead: 0.1 ms × 2^n, 16 buckets (0.1 ms … 3.3 s). */
+export const OVERHEAD_BUCKETS = exponentialBuckets(0.0001, 2, 16);
+/** Time to first token: 25 ms … 51.2 s. */
+export const TTFT_BUCKETS = exponentialBuckets(0.025, 2, 12);
+/** Wait for the next stream chunk: 1 ms … 8.2 s. */
+export const INTER_CHUNK_BUCKETS = exponentialBuckets(0.001, 2, 14);
+
+export type CacheResult = 'hit' | 'miss' | 'bypass';
+export type RateLimitedScope = 'key' | 'model' | 'global' | 'budget';
+/** `upstream`: the provider answered with an error or its connection failed; `gateway`: we gave up or broke. */
+export type ErrorOrigin = 'upstream' | 'gateway';
+export type DependencyState = 'up' | 'degraded' | 'disabled';
+
+const FAILURE_CLASSES: readonly Exclude<FailureClass, 'client_closed'>[] = [
+  'caller_error',
+  'auth_error',
+  'rate_limited',
+  'overloaded',
+  'server_error',
+  'timeout',
+  'connection_error',
+];
+const BREAKER_STATE_VALUES: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+const DEPENDENCY_STATE_VALUES: Record<Exclude<DependencyState, 'disabled'>, number> = { up: 0, degraded: 1 };
+
+/** Every metric the gateway exports (besides Node's defaults), with its help text. */
+const HELP = {
+  llm_requests_total:
+    'API requests answered, by requested public model and HTTP status code (499: the client left first).',
+  llm_request_duration_seconds:
+    'Time from request arrival to the end of the response (streams: the end of the stream).',
+  llm_model_latency_seconds:
+    'Successful upstream calls, until the whole answer (streams: the last chunk), by the model that served.',
+  llm_time_to_first_token_seconds:
+    'Streams answered from upstream: time from request arrival to the first chunk sent to the client.',
+  llm_inter_chunk_latency_seconds:
+    'Streams: wait for each next upstream chunk after the first output, by the model that served.',
+  llm_gateway_overhead_seconds:
+    'Time spent in the gateway: request time (streams: to the first byte sent) minus time waiting on upstream attempts.',
+  llm_tokens_total:
+    'Tokens by model that served, provider and type (prompt | completion); aborted streams are estimated.',
+  llm_cost_usd_total: 'Cost in USD from the configured model prices, by model that served and provider.',
+  llm_cache_lookups_total: 'Response cache results: hit, miss, or bypass (not cacheable or Cache-Control: no-store).',
+  llm_rate_limited_total:
+    'Requests refused with 429 by scope: key, model, global (rate limits) or budget (token budget).',
+  llm_upstream_errors_total:
+    'Failed upstream attempts by provider, failure class and origin (upstream: an error answer or a failed connection; ' +
+    'gateway: a gateway deadline or internal failure).',
+  llm_upstream_retries_total: 'Transport retries (network errors, 429, 5xx) by provider.',
+  llm_fallbacks_total: 'Moves to a fallback model after every deployment of a model failed.',
+  llm_requests_in_flight: 'API requests being served.',
+  llm_streams_open: 'SSE streams open to clients.',
+  llm_circuit_breaker_state: 'Circuit breaker of each deployment: 0 closed, 1 half-open, 2 open.',
+  llm_dependency_degraded:
+    'Configured dependencies: 1 while degraded (unreachable or failing; the gateway falls back), 0 when up.',
+  llm_rate_limit_redis_errors_total:
+    'Rate-limit bucket calls Redis could not serve, by scope and the failure mode applied.',
+} as const;
+
+type MetricName = keyof typeof HELP;
+
+/** One counter series: incremented as a number, exported at scrape time. */
+export class CounterSeries {
+  value = 0;
+  exported = 0;
+  constructor(readonly labels: LabelValues<string>) {}
+
+  inc(amount = 1): void {
+    this.value += amount;
+  }
+}
+
+/** A prom-client Counter fed from {@link CounterSeries} objects when scraped. */
+class SeriesCounter<L extends string> {
+  private readonly series: CounterSeries[] = [];
+  private readonly counter: Counter<L>;
+
+  constructor(registry: Registry, name: MetricName, labelNames: readonly L[]) {
+    const series = this.series;
+    this.counter = new Counter<L>({
+      name,
+      help: HELP[name],
+      labelNames,
+      registers: [registry],
+      collect() {
+        for (const s of series) {
+          if (s.value === s.exported) continue;
+          this.inc(s.labels as LabelValues<L>, s.value - s.exported);
+          s.exported = s.value;
+        }
+      },
+    });
+  }
+
+  /** A new series, exported at 0 until it is incremented. */
+  create(labels: LabelValues<L>): CounterSeries {
+    const series = new CounterSeries(labels);
+    this.counter.inc(labels, 0);
+    this.series.push(series);
+    return series;
+  }
+}
+
+/** The series of one public model (or `unknown`). */
+export interface ModelSeries {
+  readonly name: string;
+  /** A configured model: usage and cost are counted for it. */
+  readonly known: boolean;
+  readonly duration: Histogram.Internal<'model'>;
+  readonly ttft: Histogram.Internal<'model'>;
+  readonly latency: Histogram.Internal<'model'>;
+  readonly interChunk: Histogram.Internal<'model'>;
+  /** `llm_requests_total` by status code; 200 exists from the start, other codes on first use. */
+  readonly requests: (CounterSeries | undefined)[];
+  /** Token and cost series by provider name (the providers of this model's deployments). */
+  readonly usage: ReadonlyMap<string, UsageSeries>;
+}
+
+export interface UsageSeries {
+  readonly promptTokens: CounterSeries;
+  readonly completionTokens: CounterSeries;
+  readonly costUsd: CounterSeries;
+}
+
+export interface ProviderSeries {
+  readonly retries: CounterSeries;
+  /** `llm_upstream_errors_total` by failure class, then origin. */
+  readonly errors: Record<Exclude<FailureClass, 'client_closed'>, Record<ErrorOrigin, CounterSeries>>;
+}
+
+export interface BreakerSource {
+  readonly id: string;
+  readonly breaker: { state(): BreakerState };
+}
+
+let processRegistry: Registry | undefined;
+
+/** Node's default metrics (CPU, memory, event loop lag, GC), registered once per process. */
+function defaultMetricsRegistry(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly unknownModel: ModelSeries;
+  readonly cacheLookups: Record<CacheResult, CounterSeries>;
+  readonly rateLimited: Record<RateLimitedScope, CounterSeries>;
+  readonly overhead: { stream: Histogram.Internal<'stream'>; nonStream: Histogram.Internal<'stream'> };
+  /** Requests being served and SSE streams open, exported as gauges at scrape time. */
+  inFlight = 0;
+  openStreams = 0;
+
+  private readonly models = new Map<string, ModelSeries>();
+  private readonly providers = new Map<string, ProviderSeries>();
+  private readonly fallbackSeries = new Map<string, Map<string, CounterSeries>>();
+  private readonly requestsCounter: SeriesCounter<'model' | 'status'>;
+  private readonly rateLimitRedisErrors: Counter<'scope' | 'mode'>;
+  private breakers: () => Iterable<BreakerSource> = () => [];
+  private readonly dependencies = new Map<string, () => DependencyState>();
+
+  constructor(config: GatewayConfig) {
+    const registry = this.registry;
+    this.requestsCounter = new SeriesCounter(registry, 'llm_requests_total', ['model', 'status']);
+    const duration = histogram(registry, 'llm_request_duration_seconds', ['model'], LATENCY_BUCKETS);
+    const latency = histogram(registry, 'llm_model_latency_seconds', ['model'], LATENCY_BUCKETS);
+    const ttft = histogram(registry, 'llm_time_to_first_token_seconds', ['model'], TTFT_BUCKETS);
+    const interChunk = histogram(registry, 'llm_inter_chunk_latency_seconds', ['model'], INTER_CHUNK_BUCKETS);
+    const overhead = histogram(registry, 'llm_gateway_overhead_seconds', ['stream'], OVERHEAD_BUCKETS);
+    this.overhead = { stream: overhead.labels('true'), nonStream: overhead.labels('false') };
+    const tokens = new SeriesCounter(registry, 'llm_tokens_total', ['model', 'provider', 'type']);
+    const cost = new SeriesCounter(registry, 'llm_cost_usd_total', ['model', 'provider']);
+
+    const modelSeries = (name: string, providers: readonly string[]): ModelSeries => {
+      const requests: (CounterSeries | undefined)[] = [];
+      requests[200] = this.requestsCounter.create({ model: name, status: '200' });
+      const usage = new Map<string, UsageSeries>();
+      for (const provider of providers) {
+        if (usage.has(provider)) continue;
+        usage.set(provider, {
+          promptTokens: tokens.create({ model: name, provider, type: 'prompt' }),
+          completionTokens: tokens.create({ model: name, provider, type: 'completion' }),
+          costUsd: cost.create({ model: name, provider }),
+        });
+      }
+      duration.zero({ model: name });
+      return {
+        name,
+        known: providers.length > 0,
+        duration: duration.labels(name),
+        ttft: ttft.labels(name),
+        latency: latency.labels(name),
+        interChunk: interChunk.labels(name),
+        requests,
+        usage,
+      };
+    };
+    for (const model of config.models) {
+      this.models.set(model.name, modelSeries(model.name, model.deployments.map((d) => d.provider)));
+    }
+    this.unknownModel = modelSeries(UNKNOWN_MODEL, []);
+
+    const cacheLookups = new SeriesCounter(registry, 'llm_cache_lookups_total', ['result']);
+    this.cacheLookups = {
+      hit: cacheLookups.create({ result: 'hit' }),
+      miss: cacheLookups.create({ result: 'miss' }),
+      bypass: cacheLookups.create({ result: 'bypass' }),
+    };
+    const rateLimited = new SeriesCounter(registry, 'llm_rate_limited_total', ['scope']);
+    this.rateLimited = {
+      key: rateLimited.create({ scope: 'key' }),
+      model: rateLimited.create({ scope: 'model' }),
+      global: rateLimited.create({ scope: 'global' }),
+      budget: rateLimited.create({ scope: 'budget' }),
+    };
+
+    const errors = new SeriesCounter(registry, 'llm_upstream_errors_total', ['provider', 'class', 'origin']);
+    const retries = new SeriesCounter(registry, 'llm_upstream_retries_total', ['provider']);
+    for (const { name: provider } of config.providers) {
+      const byClass = {} as ProviderSeries['errors'];
+      for (const failure of FAILURE_CLASSES) {
+        byClass[failure] = {
+          upstream: errors.create({ provider, class: failure, origin: 'upstream' }),
+          gateway: errors.create({ provider, class: failure, origin: 'gateway' }),
+        };
+      }
+      this.providers.set(provider, { retries: retries.create({ provider }), errors: byClass });
+    }
+
+    const fallbacks = new SeriesCounter(registry, 'llm_fallbacks_total', ['from', 'to']);
+    for (const model of config.models) {
+      const targets = new Map<string, CounterSeries>();
+      for (const to of model.fallbacks) targets.set(to, fallbacks.create({ from: model.name, to }));
+      this.fallbackSeries.set(model.name, targets);
+    }
+
+    const self = this;
+    new Gauge({
+      name: 'llm_requests_in_flight',
+      help: HELP.llm_requests_in_flight,
+      registers: [registry],
+      collect() {
+        this.set(self.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'llm_streams_open',
+      help: HELP.llm_streams_open,
+      registers: [registry],
+      collect() {
+        this.set(self.openStreams);
+      },
+    });
+    new Gauge({
+      name: 'llm_circuit_breaker_state',
+      help: HELP.llm_circuit_breaker_state,
+      labelNames: ['deployment'],
+      registers: [registry],
+      collect() {
+        for (const { id, breaker } of self.breakers()) this.set({ deployment: id }, BREAKER_STATE_VALUES[breaker.state()]);
+      },
+    });
+    new Gauge({
+      name: 'llm_dependency_degraded',
+      help: HELP.llm_dependency_degraded,
+      labelNames: ['dependency'],
+      registers: [registry],
+      collect() {
+        for (const [dependency, probe] of self.dependencies) {
+          const state = probe();
+          if (state === 'disabled') this.remove({ dependency });
+          else this.set({ dependency }, DEPENDENCY_STATE_VALUES[state]);
+        }
+      },
+    });
+    this.rateLimitRedisErrors = new Counter({
+      name: 'llm_rate_limit_redis_errors_total',
+      help: HELP.llm_rate_limit_redis_errors_total,
+      labelNames: ['scope', 'mode'],
+      registers: [registry],
+    });
+  }
+
+  /** The series of a configured public model; `unknown` for anything else. */
+  model(name: string | undefined): ModelSeries {
+    return (name !== undefined && this.models.get(name)) || this.unknownModel;
+  }
+
+  requestsFor(model: ModelSeries, status: number): CounterSeries {
+    return (model.requests[status] ??= this.requestsCounter.create({ model: model.name, status: String(status) }));
+  }
+
+  provider(name: string): ProviderSeries | undefined {
+    return this.providers.get(name);
+  }
+
+  fallback(from: string, to: string): CounterSeries | undefined {
+    return this.fallbackSeries.get(from)?.get(to);
+  }
+
+  /** Called by the rate limiter's Redis store for each bucket call Redis could not serve (scope: key, model, global). */
+  rateLimitRedisError(scope: string, mode: string): void {
+    this.rateLimitRedisErrors.inc({ scope, mode });
+  }
+
+  /** Breaker states are read when Prometheus scrapes (they change with time alone: open turns half-open). */
+  watchBreakers(source: () => Iterable<BreakerSource>): void {
+    this.breakers = source;
+  }
+
+  /** A dependency whose state is read at scrape time; `disabled` (not configured) exports nothing. */
+  watchDependency(name: string, probe: () => DependencyState): void {
+    this.dependencies.set(name, probe);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text: the gateway's metrics, then the process's. */
+  async render(): Promise<string> {
+    const [own, process] = await Promise.all([this.registry.metrics(), defaultMetricsRegistry().metrics()]);
+    return own + process;
+  }
+}
+
+function histogram<L extends string>(
+  registry: Registry,
+  name: MetricName,
+  labelNames: readonly L[],
+  buckets: number[],
+): Histogram<L> {
+  return new Histogram<L>({ name, help: HELP[name], labelNames, buckets, registers: [registry] });
+}

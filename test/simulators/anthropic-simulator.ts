@@ -27,6 +27,7 @@ import type {
   AnthropicStopReason,
   AnthropicStreamEvent,
 } from '../../src/providers/anthropic/anthropic.types.js';
+import { abortedOf, type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
 
 export interface AnthropicSimulatorFault {
   /** Answer with this status and an Anthropic error body. */
@@ -97,11 +98,6 @@ const DEFAULT_ERRORS: Record<number, { type: string; message: string }> = {
   504: { type: 'timeout_error', message: 'Request timed out' },
   529: { type: 'overloaded_error', message: 'Overloaded' },
 };
-
-interface ParsedBody {
-  valid: boolean;
-  value: unknown;
-}
 
 interface Exchange {
   req: IncomingMessage;
@@ -658,32 +654,6 @@ function streamEvents(message: AnthropicMessagesResponse): AnthropicStreamEvent[
   });
   events.push({ type: 'message_stop' });
   return events;
-}
-
-function writeJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return Buffer.concat(parts).toString('utf8');
-}
-
-function parseJson(text: string): ParsedBody {
-  if (text === '') return { valid: true, value: undefined };
-  try {
-    return { valid: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { valid: false, value: text };
-  }
-}
-
-function abortedOf(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function isObject(value: unknown): value is Json {

@@ -29,6 +29,7 @@ import type {
   ModelObject,
   Usage,
 } from '../../src/common/openai.types.js';
+import { abortedOf, type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
 
 export interface SimulatorFault {
   /** Answer with this status and an OpenAI error body (or `body`, sent as is). */
@@ -99,11 +100,6 @@ const TOOL_ARGUMENTS = '{"city":"Paris"}';
 const TOOL_ARGUMENT_FRAGMENT_CHARS = 4;
 const MODEL_CREATED = 1_721_172_741;
 const MODEL_IDS = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'text-embedding-3-small', 'text-embedding-3-large'];
-
-interface ParsedBody {
-  valid: boolean;
-  value: unknown;
-}
 
 /** One request being answered, with what the close handler needs to tell a hang-up from a deliberate drop. */
 interface Exchange {
@@ -501,32 +497,6 @@ export class OpenAiSimulator {
     exchange.res.writeHead(status, this.headers(exchange, contentType, { 'content-length': Buffer.byteLength(text) }));
     exchange.res.end(text);
   }
-}
-
-function writeJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return Buffer.concat(parts).toString('utf8');
-}
-
-function parseJson(text: string): ParsedBody {
-  if (text === '') return { valid: true, value: undefined };
-  try {
-    return { valid: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { valid: false, value: text };
-  }
-}
-
-function abortedOf(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -11,6 +11,7 @@ import { GatewayError, ServiceUnavailableError } from './common/errors/gateway.e
 import { TrafficService } from './lifecycle/traffic.service.js';
 import { ApiKeyService } from './auth/api-key.service.js';
 import { RequestObserver } from './observability/request-telemetry.js';
+import { ChatCompletionsRoute } from './completions/chat-completions.route.js';
 
 const UNSUPPORTED_MEDIA_TYPE_BODY = new GatewayError(
   415,
@@ -92,5 +93,6 @@ export async function createGatewayApp(
     reply.raw.once('close', () => traffic.end());
     done();
   });
+  app.get(ChatCompletionsRoute).register(fastify);
   return app;
 }

@@ -21,6 +21,7 @@ import type { RateLimitConfig } from '../rate-limit/rate-limit.config.js';
 import { routeHeaders } from '../routing/route-headers.js';
 import { type RouteInfo, type RouteRequestContext, RouterService } from '../routing/router.service.js';
 import { formatUsd, type TokenUsage, tokenUsage } from '../usage/pricing.js';
+import { RAW_JSON, type WithRawJson } from '../providers/llm-provider.js';
 import { UsageService } from '../usage/usage.service.js';
 import { completionToChunks, isUsageChunk, StreamAccumulator } from './stream-accumulator.js';
 
@@ -79,7 +80,8 @@ export class ChatCompletionsService {
     if (!noCache(call.cacheControl)) {
       const cached = await this.lookup(cacheKey, call);
       if (cached !== undefined) {
-        const completion = JSON.parse(cached) as ChatCompletion;
+        const completion = JSON.parse(cached) as WithRawJson<ChatCompletion>;
+        completion[RAW_JSON] = cached;
         this.cacheResult(call, admission, 'hit');
         this.accountCompletion(call, admission, request.model, completion, undefined, 0);
         return { completion, headers: admission.headers };
@@ -92,7 +94,7 @@ export class ChatCompletionsService {
       const fresh = await this.upstream(request, call, admission.headers);
       served = fresh.route;
       if (fresh.completion.choices.every((choice) => choice.finish_reason !== null)) {
-        void this.cache.set(cacheKey, JSON.stringify(fresh.completion), cacheTtlMs(this.cacheConfig, request.model));
+        void this.cache.set(cacheKey, jsonText(fresh.completion), cacheTtlMs(this.cacheConfig, request.model));
       }
       return fresh.completion;
     });
@@ -290,6 +292,10 @@ export class ChatCompletionsService {
       }
     }
   }
+}
+
+function jsonText(completion: WithRawJson<ChatCompletion>): string {
+  return completion[RAW_JSON] ?? JSON.stringify(completion);
 }
 
 function finishReasons(completion: ChatCompletion): string[] {

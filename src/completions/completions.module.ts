@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
 import { RoutingModule } from '../routing/routing.module.js';
-import { ChatCompletionsController } from './chat-completions.controller.js';
+import { ChatCompletionsRoute } from './chat-completions.route.js';
 import { ChatCompletionsService } from './chat-completions.service.js';
 
 @Module({
   imports: [RoutingModule],
-  controllers: [ChatCompletionsController],
-  providers: [ChatCompletionsService],
-  exports: [ChatCompletionsService],
+  providers: [ChatCompletionsService, ChatCompletionsRoute],
+  exports: [ChatCompletionsService, ChatCompletionsRoute],
 })
 export class CompletionsModule {}

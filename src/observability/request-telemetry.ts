@@ -19,6 +19,7 @@ import type { AttemptBudget } from '../routing/attempt-budget.js';
 import type { RouteInfo } from '../routing/router.service.js';
 import type { GenAiOperation } from '../tracing/gen-ai-attributes.js';
 import { RequestTrace } from '../tracing/request-trace.js';
+import { stdoutLines } from './line-writer.js';
 import type { TokenUsage } from '../usage/pricing.js';
 
 /** The routes reported per request, with the GenAI operation each one is. */
@@ -40,6 +41,7 @@ declare module 'fastify' {
 export class RequestObserver {
   readonly logRequests: boolean;
   readonly recordContent: boolean;
+  readonly logLines = stdoutLines();
 
   constructor(
     readonly metrics: GatewayMetrics,
@@ -206,7 +208,7 @@ export class RequestTelemetry {
       cache: this.cache ?? null,
       error: this.errorCode ?? null,
     };
-    process.stdout.write(`${JSON.stringify(line)}\n`);
+    this.observer.logLines.writeLine(JSON.stringify(line));
   }
 
   private spanAttributes(): Record<string, string | number | boolean> {

@@ -56,8 +56,8 @@ export interface ProviderFactory<Options extends object = object> {
 }
 
 /**
- * The exact JSON text a chunk arrived as, when it was forwarded unchanged: the SSE writer sends it as is
- * instead of serialising the object again.
+ * The exact JSON text a chunk or completion arrived as, when it is forwarded unchanged: the SSE writer, the
+ * chat route and the cache use it as is instead of serialising the object again.
  */
 export const RAW_JSON = Symbol('rawJson');
 export type WithRawJson<T> = T & { [RAW_JSON]?: string };

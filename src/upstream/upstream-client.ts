@@ -163,14 +163,14 @@ export class UpstreamClient {
     }
   }
 
-  /** Sends the request and parses the whole JSON answer. */
-  async json<T>(request: UpstreamRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T }> {
+  /** Sends the request and parses the whole JSON answer (`text` is the answer as received). */
+  async json<T>(request: UpstreamRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T; text: string }> {
     const response = await this.send(request);
     const text = await readBody(response.body, MAX_JSON_BODY_BYTES).catch((error: unknown) => {
       throw this.toGatewayError(error, request.signal, request.signal);
     });
     try {
-      return { status: response.status, headers: response.headers, data: JSON.parse(text) as T };
+      return { status: response.status, headers: response.headers, data: JSON.parse(text) as T, text };
     } catch {
       throw new UpstreamError(`Provider '${this.provider.name}' returned a body that is not valid JSON.`, {
         code: 'upstream_invalid_response',

@@ -1,6 +1,7 @@
 /**
- * class-validator constraints for the OpenAI request fields whose type is a union (content, stop, tool_choice,
- * embedding input): the decorators alone cannot express "string or array of parts".
+ * Checks for the OpenAI request fields whose type is a union: message content (used by the chat request
+ * validator) and embedding input (a class-validator constraint: the decorators alone cannot express "a string or
+ * an array of tokens").
  */
 import {
   registerDecorator,
@@ -90,44 +91,6 @@ function constraint(
   };
 }
 
-/** `content` of a chat message: string, or parts allowed for the message's role; null only for assistant. */
-export const IsMessageContent = (options?: ValidationOptions) =>
-  constraint(
-    'isMessageContent',
-    (value, args) => messageContentProblem(value, (args.object as { role?: unknown }).role),
-    options,
-  );
-
-/** `stop`: a string or up to 4 strings. */
-export const IsStopSequences = (options?: ValidationOptions) =>
-  constraint(
-    'isStopSequences',
-    (value) => {
-      if (typeof value === 'string') return undefined;
-      if (Array.isArray(value) && value.length <= 4 && value.every((s) => typeof s === 'string')) return undefined;
-      return 'stop must be a string or an array of at most 4 strings';
-    },
-    options,
-  );
-
-/** `tool_choice`: none / auto / required or a named function (or an allowed_tools object). */
-export const IsToolChoice = (options?: ValidationOptions) =>
-  constraint(
-    'isToolChoice',
-    (value) => {
-      if (value === 'none' || value === 'auto' || value === 'required') return undefined;
-      if (value !== null && typeof value === 'object') {
-        const choice = value as { type?: unknown; function?: { name?: unknown }; allowed_tools?: unknown };
-        if (choice.type === 'function' && typeof choice.function?.name === 'string') return undefined;
-        if (choice.type === 'allowed_tools' && choice.allowed_tools !== null && typeof choice.allowed_tools === 'object') {
-          return undefined;
-        }
-      }
-      return "tool_choice must be 'none', 'auto', 'required' or {type: 'function', function: {name}}";
-    },
-    options,
-  );
-
 /** Embedding `input`: a string, strings, a token array or token arrays; never empty. */
 export const IsEmbeddingInput = (options?: ValidationOptions) =>
   constraint(
@@ -142,16 +105,5 @@ export const IsEmbeddingInput = (options?: ValidationOptions) =>
       }
       return 'input must be a non-empty string, array of strings, array of tokens or array of token arrays';
     },
-    options,
-  );
-
-/** `stream_options` is rejected unless `stream` is true, as OpenAI does. */
-export const IsOnlyWithStream = (options?: ValidationOptions) =>
-  constraint(
-    'isOnlyWithStream',
-    (_value, args) =>
-      (args.object as { stream?: unknown }).stream === true
-        ? undefined
-        : `${args.property} is only allowed when 'stream' is true`,
     options,
   );

@@ -12,7 +12,14 @@ import type {
 } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
 import { UpstreamClient } from '../../upstream/upstream-client.js';
-import type { EmbeddingProvider, ChatCompletionProvider, ProviderCallContext, ProviderFactory } from '../llm-provider.js';
+import {
+  type ChatCompletionProvider,
+  type EmbeddingProvider,
+  type ProviderCallContext,
+  type ProviderFactory,
+  RAW_JSON,
+  type WithRawJson,
+} from '../llm-provider.js';
 import { encodeEmbeddingsBase64, readOpenAiChunks, toGatewayErrorFromOpenAi } from './openai.mapper.js';
 
 export class OpenAiCompatibleProvider implements ChatCompletionProvider, EmbeddingProvider {
@@ -33,14 +40,17 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
     );
   }
 
-  async chat(request: ChatCompletionRequest, context: ProviderCallContext): Promise<ChatCompletion> {
-    const response = await this.client.json<ChatCompletion>({
+  /** The completion as the upstream sent it, its bytes kept under RAW_JSON so the gateway need not re-serialise it. */
+  async chat(request: ChatCompletionRequest, context: ProviderCallContext): Promise<WithRawJson<ChatCompletion>> {
+    const response = await this.client.json<WithRawJson<ChatCompletion>>({
       path: '/chat/completions',
       body: request,
       signal: context.signal,
       budget: context.budget,
     });
-    return response.data;
+    const completion = response.data;
+    completion[RAW_JSON] = response.text;
+    return completion;
   }
 
   async chatStream(

@@ -1,0 +1,64 @@
+/**
+ * `POST /v1/chat/completions`, registered on Fastify directly rather than through a Nest controller: it is the
+ * request path every call takes, and Nest's per-request pipeline (execution context, pipe and interceptor
+ * chains, parameter factories, promise hops) cost more than the route does itself (see the README's
+ * performance section). Errors thrown here still reach the gateway's one exception filter (Nest installs it as
+ * Fastify's error handler), so they leave in OpenAI's format like everywhere else.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ANONYMOUS_KEY } from '../auth/gateway-key.js';
+import { toGatewayError } from '../common/errors/to-gateway-error.js';
+import { callContextFor } from '../common/request-context.js';
+import { GATEWAY_CONFIG } from '../config/config.tokens.js';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import { RAW_JSON, type WithRawJson } from '../providers/llm-provider.js';
+import { ChatCompletionsService, type GatewayCall } from './chat-completions.service.js';
+import { validateChatRequest } from './chat-request.validator.js';
+import { writeSseStream } from './sse-writer.js';
+
+export const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
+
+@Injectable()
+export class ChatCompletionsRoute {
+  private readonly bodyLimitBytes: number;
+  private readonly toError = (error: unknown) => toGatewayError(error, this.bodyLimitBytes);
+
+  constructor(
+    private readonly completions: ChatCompletionsService,
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+  ) {
+    this.bodyLimitBytes = config.server.bodyLimitBytes;
+  }
+
+  register(fastify: FastifyInstance): void {
+    fastify.post(CHAT_COMPLETIONS_PATH, (request, reply) => this.handle(request, reply));
+  }
+
+  async handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const chatRequest = validateChatRequest(request.body);
+    const telemetry = request.telemetry ?? undefined;
+    const call: GatewayCall = {
+      key: request.gatewayKey ?? ANONYMOUS_KEY,
+      context: callContextFor(request, reply),
+      cacheControl: request.headers['cache-control'],
+      bodyBytes: Number(request.headers['content-length'] ?? 0),
+    };
+    telemetry?.enterHandler();
+    try {
+      if (chatRequest.stream === true) {
+        const { chunks, headers } = await this.completions.stream(chatRequest, call);
+        await writeSseStream(reply, chunks, { headers, toError: this.toError, telemetry });
+        return reply;
+      }
+      const { completion, headers } = await this.completions.complete(chatRequest, call);
+      // The upstream's own bytes when it was not translated: no second serialisation.
+      const raw = (completion as WithRawJson<typeof completion>)[RAW_JSON];
+      reply.code(200).headers(headers);
+      if (raw === undefined) return await reply.send(completion);
+      return await reply.type('application/json; charset=utf-8').send(raw);
+    } finally {
+      telemetry?.handlerSettled();
+    }
+  }
+}

@@ -43,3 +43,22 @@ console.log(`samples: ${total}, busy: ${busy} (${((100 * busy) / total).toFixed(
 for (const [pkg, count] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(count)}  ${pkg}`);
 console.log('\nself time by function (of busy):');
 for (const [fn, count] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(count)}  ${fn}`);
+
+// Inclusive time of the gateway's own functions (each counted once per sample, however deep it recurses):
+// what a function costs with everything it calls, e.g. the rate limiter's check or the request log.
+const parentOf = new Map();
+for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+const inclusive = new Map();
+for (const [id, count] of selfSamples) {
+  const seen = new Set();
+  for (let at = id; at !== undefined; at = parentOf.get(at)) {
+    const frame = byId.get(at).callFrame;
+    if (!frame.url.includes('/dist/src/')) continue;
+    const key = `${frame.functionName || '(anonymous)'}  ${frame.url.split('/dist/')[1]}:${frame.lineNumber + 1}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    inclusive.set(key, (inclusive.get(key) ?? 0) + count);
+  }
+}
+console.log('\ninclusive time of gateway functions (of busy):');
+for (const [fn, count] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(count)}  ${fn}`);

@@ -28,5 +28,11 @@ export function callContextFor(request: FastifyRequest, reply: FastifyReply): Ro
   response.once('close', () => {
     if (!response.writableFinished) controller.abort(new ClientClosedError());
   });
-  return { signal: controller.signal, requestId: request.id, timeoutMs, telemetry: request.telemetry ?? undefined };
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    requestId: request.id,
+    timeoutMs,
+    telemetry: request.telemetry ?? undefined,
+  };
 }

@@ -19,6 +19,8 @@ export interface ProviderCallContext {
   requestId: string;
   /** The request's upstream attempt budget; transport retries draw from it too. */
   budget?: AttemptBudget;
+  /** When `signal` fires at the latest (performance.now() ms): the transport needs no timer of its own past it. */
+  deadlineAt?: number;
 }
 
 /** Chat is what every provider must do. `request.model` is already the upstream model name. */

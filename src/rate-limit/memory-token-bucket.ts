@@ -26,6 +26,7 @@ interface MemoryBucket extends BucketState {
   fullAtMs: number;
 }
 
+/** Also a SyncBucketStore: the rate limiter calls `takeNow`/`adjustNow` without promises. */
 export class MemoryBucketStore implements BucketStore {
   private readonly buckets = new Map<string, MemoryBucket>();
   private readonly now: () => number;
@@ -46,6 +47,14 @@ export class MemoryBucketStore implements BucketStore {
   }
 
   async take(key: string, cost: number, limits: BucketLimits): Promise<TakeResult> {
+    return this.takeNow(key, cost, limits);
+  }
+
+  async adjust(key: string, delta: number, limits: BucketLimits): Promise<BucketSnapshot> {
+    return this.adjustNow(key, delta, limits);
+  }
+
+  takeNow(key: string, cost: number, limits: BucketLimits): TakeResult {
     assertValidLimits(limits);
     const nowMs = this.now();
     const step = take(this.buckets.get(key), cost, nowMs, limits);
@@ -53,7 +62,7 @@ export class MemoryBucketStore implements BucketStore {
     return step.result;
   }
 
-  async adjust(key: string, delta: number, limits: BucketLimits): Promise<BucketSnapshot> {
+  adjustNow(key: string, delta: number, limits: BucketLimits): BucketSnapshot {
     assertValidLimits(limits);
     const nowMs = this.now();
     const step = adjust(this.buckets.get(key), delta, nowMs, limits);
@@ -64,7 +73,7 @@ export class MemoryBucketStore implements BucketStore {
   private save(key: string, state: BucketState, resetMs: number, nowMs: number): void {
     this.buckets.delete(key);
     if (resetMs > 0) {
-      this.buckets.set(key, { ...state, fullAtMs: nowMs + resetMs });
+      this.buckets.set(key, { tokens: state.tokens, updatedAtMs: state.updatedAtMs, fullAtMs: nowMs + resetMs });
       if (this.buckets.size > this.maxEntries) this.buckets.delete(this.buckets.keys().next().value as string);
     }
     if (nowMs - this.lastSweepMs >= this.sweepIntervalMs) this.sweep(nowMs);

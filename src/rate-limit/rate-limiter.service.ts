@@ -64,83 +64,115 @@ export type RateLimitDecision = RateLimitAllowed | RateLimitDenied;
 
 interface PlannedBucket extends ReservedBucket {
   kind: RateLimitKind;
-  cost: number;
+}
+
+/** The buckets of one (gateway key, model) pair; built once and reused, since limits come from the config. */
+interface BucketPlan {
+  keyLimits: Limits | undefined;
+  buckets: readonly PlannedBucket[];
+  /** The tokens buckets, in the shape a reservation keeps. */
+  tokenBuckets: readonly ReservedBucket[];
+}
+
+/** A store without I/O (memory): the limiter calls it synchronously, with no promise per bucket. */
+export interface SyncBucketStore {
+  takeNow(key: string, cost: number, limits: BucketLimits): TakeResult;
+  adjustNow(key: string, delta: number, limits: BucketLimits): BucketSnapshot;
+}
+
+function isSyncStore(store: BucketStore): store is BucketStore & SyncBucketStore {
+  return typeof (store as Partial<SyncBucketStore>).takeNow === 'function';
 }
 
 const NO_RESERVATION: RateLimitReservation = { reservedTokens: 0, buckets: [] };
+/** Plans are per configured key and model; the bound only guards against callers inventing names. */
+const MAX_CACHED_PLANS = 10_000;
 
 @Injectable()
 export class RateLimiter {
+  private readonly plans = new Map<string, BucketPlan>();
+  private readonly syncStore: SyncBucketStore | undefined;
+
   constructor(
     @Inject(RATE_LIMIT_CONFIG) private readonly config: RateLimitConfig,
     @Inject(BUCKET_STORE) private readonly store: BucketStore,
-  ) {}
+  ) {
+    this.syncStore = isSyncStore(store) ? store : undefined;
+  }
 
   /** Consumes from every applicable bucket or from none. Rejects with RateLimitUnavailableError in failClosed mode. */
   async check(request: RateLimitRequest): Promise<RateLimitDecision> {
     if (!this.config.enabled) return { allowed: true, reservation: NO_RESERVATION };
-    const buckets = this.plan(request);
-    const settled = await Promise.allSettled(
-      buckets.map((bucket) => this.store.take(bucket.key, bucket.cost, bucket.limits, bucket.scope)),
-    );
-    const results = new Map<PlannedBucket, TakeResult>();
-    let failure: unknown;
-    settled.forEach((outcome, i) => {
-      if (outcome.status === 'fulfilled') results.set(buckets[i], outcome.value);
-      else failure ??= outcome.reason;
-    });
-    const denied = buckets.filter((bucket) => results.get(bucket)?.allowed === false);
-
-    if (failure === undefined && denied.length === 0) {
-      return {
-        allowed: true,
-        ...tightest(buckets, results),
-        reservation: {
-          reservedTokens: request.reservedTokens,
-          buckets: buckets.filter((b) => b.kind === 'tokens').map(({ key, scope, limits }) => ({ key, scope, limits })),
-        },
-      };
+    const requestCost = request.requestCost ?? 1;
+    if (!(requestCost >= 0) || !(request.reservedTokens >= 0)) {
+      throw new RangeError('requestCost and reservedTokens must be >= 0');
+    }
+    const plan = this.plan(request);
+    const buckets = plan.buckets;
+    const costs = buckets.map((bucket) => (bucket.kind === 'requests' ? requestCost : request.reservedTokens));
+    const sync = this.syncStore;
+    if (sync) {
+      const results = buckets.map((bucket, i) => sync.takeNow(bucket.key, costs[i], bucket.limits));
+      if (results.every((result) => result.allowed)) return allowed(buckets, results, plan, request.reservedTokens);
+      const snapshots: BucketSnapshot[] = results.slice();
+      buckets.forEach((bucket, i) => {
+        if (results[i].allowed && costs[i] > 0) snapshots[i] = sync.adjustNow(bucket.key, -costs[i], bucket.limits);
+      });
+      return denied(buckets, results, snapshots);
     }
 
-    const taken = buckets.filter((bucket) => results.get(bucket)?.allowed && bucket.cost > 0);
+    const settled = await Promise.allSettled(
+      buckets.map((bucket, i) => this.store.take(bucket.key, costs[i], bucket.limits, bucket.scope)),
+    );
+    let failure: unknown;
+    const results = settled.map((outcome) => {
+      if (outcome.status === 'fulfilled') return outcome.value;
+      failure ??= outcome.reason;
+      return undefined;
+    });
+    if (failure === undefined && results.every((result) => result!.allowed)) {
+      return allowed(buckets, results as TakeResult[], plan, request.reservedTokens);
+    }
+    const taken = buckets.flatMap((bucket, i) => (results[i]?.allowed && costs[i] > 0 ? [i] : []));
     const refunds = await Promise.allSettled(
-      taken.map((bucket) => this.store.adjust(bucket.key, -bucket.cost, bucket.limits, bucket.scope)),
+      taken.map((i) => this.store.adjust(buckets[i].key, -costs[i], buckets[i].limits, buckets[i].scope)),
     );
     if (failure !== undefined) throw failure;
-    const snapshots = new Map<PlannedBucket, BucketSnapshot>(results);
-    refunds.forEach((outcome, i) => {
-      if (outcome.status === 'fulfilled') snapshots.set(taken[i], outcome.value);
+    const snapshots: BucketSnapshot[] = (results as TakeResult[]).slice();
+    refunds.forEach((outcome, j) => {
+      if (outcome.status === 'fulfilled') snapshots[taken[j]] = outcome.value;
       else rethrowUnlessUnavailable(outcome.reason);
     });
-
-    const denier = denied.reduce((worst, bucket) =>
-      results.get(bucket)!.retryAfterMs > results.get(worst)!.retryAfterMs ? bucket : worst,
-    );
-    return {
-      allowed: false,
-      ...tightest(buckets, snapshots),
-      [denier.kind]: toSnapshot(snapshots.get(denier)!),
-      scope: denier.scope,
-      kind: denier.kind,
-      retryAfterMs: results.get(denier)!.retryAfterMs,
-    };
+    return denied(buckets, results as TakeResult[], snapshots);
   }
 
   /** Settles a reservation with the tokens actually used: gives back the rest, or takes the overrun (floor 0). */
   async reconcile(reservation: RateLimitReservation, actualTokens: number): Promise<void> {
     const delta = actualTokens - reservation.reservedTokens;
     if (delta === 0) return;
+    const sync = this.syncStore;
+    if (sync) {
+      for (const bucket of reservation.buckets) sync.adjustNow(bucket.key, delta, bucket.limits);
+      return;
+    }
     const outcomes = await Promise.allSettled(
       reservation.buckets.map((bucket) => this.store.adjust(bucket.key, delta, bucket.limits, bucket.scope)),
     );
     for (const outcome of outcomes) if (outcome.status === 'rejected') rethrowUnlessUnavailable(outcome.reason);
   }
 
-  private plan(request: RateLimitRequest): PlannedBucket[] {
-    const requestCost = request.requestCost ?? 1;
-    if (!(requestCost >= 0) || !(request.reservedTokens >= 0)) {
-      throw new RangeError('requestCost and reservedTokens must be >= 0');
-    }
+  private plan(request: RateLimitRequest): BucketPlan {
+    const cacheKey = `${request.keyId}\u0000${request.model}`;
+    const cached = this.plans.get(cacheKey);
+    // A key's own limits replace the defaults: a cached plan holds for the same limits object only.
+    if (cached !== undefined && cached.keyLimits === request.limits) return cached;
+    const plan = this.buildPlan(request);
+    if (this.plans.size >= MAX_CACHED_PLANS) this.plans.clear();
+    this.plans.set(cacheKey, plan);
+    return plan;
+  }
+
+  private buildPlan(request: RateLimitRequest): BucketPlan {
     const perModel = this.config.perModel;
     const modelLimits = perModel && Object.hasOwn(perModel, request.model) ? perModel[request.model] : undefined;
     const scopes: Array<[RateLimitScope, string, Limits | undefined]> = [
@@ -155,7 +187,6 @@ export class RateLimiter {
           scope,
           kind: 'requests',
           key: `${id}:requests`,
-          cost: requestCost,
           limits: { capacity: limits.burst ?? limits.requestsPerMinute, ratePerSecond: limits.requestsPerMinute / 60 },
         });
       }
@@ -164,27 +195,58 @@ export class RateLimiter {
           scope,
           kind: 'tokens',
           key: `${id}:tokens`,
-          cost: request.reservedTokens,
           limits: { capacity: limits.tokensPerMinute, ratePerSecond: limits.tokensPerMinute / 60 },
         });
       }
     }
-    return buckets;
+    const tokenBuckets = buckets.filter((b) => b.kind === 'tokens').map(({ key, scope, limits }) => ({ key, scope, limits }));
+    return { keyLimits: request.limits, buckets, tokenBuckets };
   }
 }
 
+function allowed(
+  buckets: readonly PlannedBucket[],
+  results: readonly TakeResult[],
+  plan: BucketPlan,
+  reservedTokens: number,
+): RateLimitAllowed {
+  return { allowed: true, ...tightest(buckets, results), reservation: { reservedTokens, buckets: plan.tokenBuckets } };
+}
+
+/** The denial names the bucket with the longest wait; the headers show the buckets after the give-backs. */
+function denied(
+  buckets: readonly PlannedBucket[],
+  results: readonly TakeResult[],
+  snapshots: readonly BucketSnapshot[],
+): RateLimitDenied {
+  let denier = -1;
+  results.forEach((result, i) => {
+    if (!result.allowed && (denier < 0 || result.retryAfterMs > results[denier].retryAfterMs)) denier = i;
+  });
+  const bucket = buckets[denier];
+  return {
+    allowed: false,
+    ...tightest(buckets, snapshots),
+    [bucket.kind]: toSnapshot(snapshots[denier]),
+    scope: bucket.scope,
+    kind: bucket.kind,
+    retryAfterMs: results[denier].retryAfterMs,
+  };
+}
+
 /** Per kind, the bucket with the fewest whole tokens left (ties: the one that takes longest to refill). */
-function tightest(buckets: PlannedBucket[], snapshots: Map<PlannedBucket, BucketSnapshot>): RateLimitStatus {
+function tightest(buckets: readonly PlannedBucket[], snapshots: readonly BucketSnapshot[]): RateLimitStatus {
   const status: RateLimitStatus = {};
-  for (const bucket of buckets) {
-    const candidate = snapshots.get(bucket)!;
-    const current = status[bucket.kind];
+  for (let i = 0; i < buckets.length; i++) {
+    const kind = buckets[i].kind;
+    const candidate = snapshots[i];
+    const current = status[kind];
     if (
       current === undefined ||
       candidate.remaining < current.remaining ||
       (candidate.remaining === current.remaining && candidate.resetMs > current.resetMs)
     ) {
-      status[bucket.kind] = toSnapshot(candidate);
+      status[kind] = toSnapshot(candidate);
     }
   }
   return status;

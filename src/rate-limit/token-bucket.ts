@@ -84,15 +84,13 @@ export function take(
 ): BucketStep<TakeResult> {
   if (!(cost >= 0)) throw new RangeError(`cost must be >= 0, got ${cost} (use refund to give tokens back)`);
   const current = refill(state, nowMs, limits);
-  if (cost > limits.capacity) {
-    return { state: current, result: { ...snapshot(current.tokens, limits), allowed: false, retryAfterMs: Infinity } };
-  }
+  if (cost > limits.capacity) return { state: current, result: takeResult(current.tokens, limits, false, Infinity) };
   if (current.tokens + TOKEN_EPSILON < cost) {
     const retryAfterMs = ceilMs(((cost - current.tokens) * 1000) / limits.ratePerSecond);
-    return { state: current, result: { ...snapshot(current.tokens, limits), allowed: false, retryAfterMs } };
+    return { state: current, result: takeResult(current.tokens, limits, false, retryAfterMs) };
   }
-  const next = { tokens: Math.max(0, current.tokens - cost), updatedAtMs: current.updatedAtMs };
-  return { state: next, result: { ...snapshot(next.tokens, limits), allowed: true, retryAfterMs: 0 } };
+  current.tokens = Math.max(0, current.tokens - cost);
+  return { state: current, result: takeResult(current.tokens, limits, true, 0) };
 }
 
 /** Consumes `delta` tokens (negative gives back) whether or not they are there, staying within [0, capacity]. */
@@ -117,13 +115,22 @@ export function refund(
   return adjust(state, -amount, nowMs, limits);
 }
 
+function takeResult(tokens: number, limits: BucketLimits, allowed: boolean, retryAfterMs: number): TakeResult {
+  return { limit: limits.capacity, remaining: remainingOf(tokens), resetMs: resetMsOf(tokens, limits), allowed, retryAfterMs };
+}
+
 function snapshot(tokens: number, limits: BucketLimits): BucketSnapshot {
+  return { limit: limits.capacity, remaining: remainingOf(tokens), resetMs: resetMsOf(tokens, limits) };
+}
+
+function remainingOf(tokens: number): number {
+  return Math.floor(tokens + TOKEN_EPSILON);
+}
+
+/** Milliseconds until the bucket is full. */
+function resetMsOf(tokens: number, limits: BucketLimits): number {
   const missing = limits.capacity - tokens;
-  return {
-    limit: limits.capacity,
-    remaining: Math.floor(tokens + TOKEN_EPSILON),
-    resetMs: missing <= TOKEN_EPSILON ? 0 : ceilMs((missing * 1000) / limits.ratePerSecond),
-  };
+  return missing <= TOKEN_EPSILON ? 0 : ceilMs((missing * 1000) / limits.ratePerSecond);
 }
 
 function ceilMs(ms: number): number {

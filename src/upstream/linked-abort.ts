@@ -29,7 +29,7 @@ export function linkedAbort(parent: AbortSignal, timeoutMs?: number): LinkedAbor
   if (parent.aborted) {
     controller.abort(parent.reason);
   } else {
-    parent.addEventListener('abort', onParentAbort, { once: true });
+    parent.addEventListener('abort', onParentAbort);
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => controller.abort(new DeadlineExceeded(timeoutMs)), timeoutMs);
       timer.unref();

@@ -37,6 +37,8 @@ export interface UpstreamRequest {
   signal: AbortSignal;
   /** Transport retries are taken from the request's budget; without one, `retry.retries` alone bounds them. */
   budget?: AttemptBudget;
+  /** When `signal` fires at the latest (performance.now() ms); see ProviderCallContext. */
+  deadlineAt?: number;
 }
 
 export interface UpstreamResponse {
@@ -104,7 +106,7 @@ export class UpstreamClient {
    * GatewayError otherwise. The call's total deadline keeps running while the caller reads the body.
    */
   async send(request: UpstreamRequest): Promise<UpstreamResponse> {
-    const call = linkedAbort(request.signal, this.provider.timeouts.totalMs);
+    const call = this.callSignal(request);
     const { origin, path } = this.target(request.path);
     let headers = this.authHeaders
       ? { ...this.defaultHeaders, ...request.headers, ...this.authHeaders() }
@@ -201,6 +203,18 @@ export class UpstreamClient {
     });
   }
 
+  /**
+   * The call's signal: the caller's, plus the provider's total timeout — unless the caller's deadline comes first
+   * anyway (the usual case), which spares a controller, a listener and a timer per call.
+   */
+  private callSignal(request: UpstreamRequest): { signal: AbortSignal; dispose: () => void } {
+    const totalMs = this.provider.timeouts.totalMs;
+    if (request.deadlineAt !== undefined && performance.now() + totalMs >= request.deadlineAt) {
+      return { signal: request.signal, dispose: noop };
+    }
+    return linkedAbort(request.signal, totalMs);
+  }
+
   private target(path: string): { origin: string; path: string } {
     if (path.startsWith('http://') || path.startsWith('https://')) {
       const url = new URL(path);
@@ -209,6 +223,8 @@ export class UpstreamClient {
     return { origin: this.origin, path: `${this.basePath}${path}` };
   }
 }
+
+function noop(): void {}
 
 function isRetryableNetworkFailure(error: GatewayError): boolean {
   if (error.code !== 'upstream_connection_error') return false;

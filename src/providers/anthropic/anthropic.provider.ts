@@ -61,6 +61,7 @@ export class AnthropicProvider implements ChatCompletionProvider {
       path: '/messages',
       body,
       signal: context.signal,
+      deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
     return fromAnthropicResponse(response.data, request.model, this.name);
@@ -76,6 +77,7 @@ export class AnthropicProvider implements ChatCompletionProvider {
       body,
       headers: { accept: 'text/event-stream' },
       signal: context.signal,
+      deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
     const state = createAnthropicStreamState({

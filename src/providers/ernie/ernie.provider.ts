@@ -151,6 +151,7 @@ export class ErnieProvider implements ChatCompletionProvider {
         body,
         headers: body.stream ? { accept: 'text/event-stream' } : undefined,
         signal: context.signal,
+        deadlineAt: context.deadlineAt,
         budget: context.budget,
       });
       const opened = await open(upstream);

@@ -46,6 +46,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       path: '/chat/completions',
       body: request,
       signal: context.signal,
+      deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
     const completion = response.data;
@@ -62,6 +63,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       body: request.stream === true ? request : { ...request, stream: true },
       headers: { accept: 'text/event-stream' },
       signal: context.signal,
+      deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
     return readOpenAiChunks(response.body, this.name);
@@ -74,6 +76,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       path: '/embeddings',
       body: request.encoding_format === 'float' ? request : { ...request, encoding_format: 'float' },
       signal: context.signal,
+      deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
     return wantsBase64 ? encodeEmbeddingsBase64(response.data) : response.data;

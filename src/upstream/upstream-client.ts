@@ -168,7 +168,7 @@ export class UpstreamClient {
   /** Sends the request and parses the whole JSON answer (`text` is the answer as received). */
   async json<T>(request: UpstreamRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T; text: string }> {
     const response = await this.send(request);
-    const text = await readBody(response.body, MAX_JSON_BODY_BYTES).catch((error: unknown) => {
+    const text = await readWholeBody(response, MAX_JSON_BODY_BYTES).catch((error: unknown) => {
       throw this.toGatewayError(error, request.signal, request.signal);
     });
     try {
@@ -230,6 +230,19 @@ function isRetryableNetworkFailure(error: GatewayError): boolean {
   if (error.code !== 'upstream_connection_error') return false;
   const code = (error.cause as { code?: string } | undefined)?.code;
   return code !== undefined && RETRYABLE_NETWORK_CODES.has(code);
+}
+
+/**
+ * Reads a 2xx body as UTF-8. With a Content-Length within `limit`, undici's own consumer (no async iterator, one
+ * concatenation); otherwise chunk by chunk with the limit enforced as it goes.
+ */
+function readWholeBody(response: UpstreamResponse, limit: number): Promise<string> {
+  const length = Number(response.headers['content-length']);
+  if (length >= 0 && length <= limit) {
+    const body = response.body as Readable & { text?: () => Promise<string> };
+    if (typeof body.text === 'function') return body.text();
+  }
+  return readBody(response.body, limit);
 }
 
 /** Reads a whole body as UTF-8, failing past `limit` bytes. */

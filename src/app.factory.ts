@@ -90,7 +90,7 @@ export async function createGatewayApp(
       return;
     }
     traffic.begin();
-    reply.raw.once('close', () => traffic.end());
+    reply.raw.on('close', () => traffic.end());
     done();
   });
   app.get(ChatCompletionsRoute).register(fastify);

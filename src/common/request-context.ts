@@ -25,7 +25,7 @@ export function callContextFor(request: FastifyRequest, reply: FastifyReply): Ro
   const timeoutMs = requestedTimeoutMs(request.headers[TIMEOUT_HEADER]);
   const controller = new AbortController();
   const response = reply.raw;
-  response.once('close', () => {
+  response.on('close', () => {
     if (!response.writableFinished) controller.abort(new ClientClosedError());
   });
   return {

@@ -58,7 +58,8 @@ export class RequestObserver {
     if (operation === undefined || request.method !== 'POST') return undefined;
     const telemetry = new RequestTelemetry(this, request, operation, routePath!);
     const response = reply.raw;
-    response.once('close', () =>
+    // 'close' fires once per response: `on` spares the wrapper `once` allocates.
+    response.on('close', () =>
       telemetry.responseClosed(response.writableFinished ? response.statusCode : CLIENT_CLOSED_STATUS),
     );
     return telemetry;

@@ -23,6 +23,7 @@ import { tracingEnabled } from '../instrumentation.js';
 import type { AttemptBudget } from '../routing/attempt-budget.js';
 import { backoffDelayMs, parseRetryAfterMs } from './backoff.js';
 import { linkedAbort } from './linked-abort.js';
+import { requestWholeBody } from './whole-body-request.js';
 
 /** Turns an upstream's non-2xx answer into a GatewayError; each provider knows its own error format. */
 export type UpstreamErrorMapper = (status: number, body: unknown, headers: IncomingHttpHeaders) => GatewayError;
@@ -46,6 +47,26 @@ export interface UpstreamResponse {
   headers: IncomingHttpHeaders;
   body: Readable;
 }
+
+interface CallSignal {
+  signal: AbortSignal;
+  dispose: () => void;
+}
+
+/** One way of receiving an upstream answer: its status and headers, then its body as the caller needs it. */
+interface TransportAnswer<T> {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The result for a 2xx answer. */
+  success: () => T;
+  /** An error answer's body, parsed when it is JSON. */
+  errorBody: () => Promise<unknown>;
+}
+
+type Transport<T> = (
+  options: { origin: string; path: string; method: 'GET' | 'POST'; headers: Record<string, string>; body: string | undefined },
+  call: CallSignal,
+) => Promise<TransportAnswer<T>>;
 
 export interface UpstreamClientOptions {
   /** Credential headers, read per request so a rotated secret is used at once. */
@@ -105,7 +126,55 @@ export class UpstreamClient {
    * Sends the request; resolves when a 2xx answer's headers arrive (the body still streaming), rejects with a
    * GatewayError otherwise. The call's total deadline keeps running while the caller reads the body.
    */
-  async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+  send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    return this.exchange(request, async (options, call) => {
+      const response = await this.dispatcher.request({ ...options, signal: call.signal });
+      const status = response.statusCode;
+      const headers = response.headers as IncomingHttpHeaders;
+      const body = response.body as unknown as Readable;
+      return {
+        status,
+        headers,
+        success: () => {
+          body.once('close', call.dispose);
+          return { status, headers, body };
+        },
+        errorBody: () => readErrorBody(body),
+      };
+    });
+  }
+
+  /**
+   * Sends the request and parses the whole JSON answer (`text` is the answer as received). The answer is read
+   * whole by a dispatch handler, without a body stream: this is the most frequent upstream call.
+   */
+  async json<T>(request: UpstreamRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T; text: string }> {
+    const response = await this.exchange(request, async (options, call) => {
+      const whole = await requestWholeBody(this.dispatcher, options, call.signal, MAX_JSON_BODY_BYTES);
+      return {
+        status: whole.status,
+        headers: whole.headers,
+        success: () => {
+          call.dispose();
+          return whole;
+        },
+        errorBody: async () => parseErrorBody(whole.text.slice(0, MAX_ERROR_BODY_BYTES)),
+      };
+    });
+    try {
+      return { status: response.status, headers: response.headers, data: JSON.parse(response.text) as T, text: response.text };
+    } catch {
+      throw new UpstreamError(`Provider '${this.provider.name}' returned a body that is not valid JSON.`, {
+        code: 'upstream_invalid_response',
+      });
+    }
+  }
+
+  /**
+   * The transport retry loop around one way of receiving the answer (`transport`): network errors before a
+   * response, 429 and 5xx are retried with backoff within the attempt budget; a 2xx answer is the result.
+   */
+  private async exchange<T>(request: UpstreamRequest, transport: Transport<T>): Promise<T> {
     const call = this.callSignal(request);
     const { origin, path } = this.target(request.path);
     let headers = this.authHeaders
@@ -113,13 +182,14 @@ export class UpstreamClient {
       : { ...this.defaultHeaders, ...request.headers };
     if (tracingEnabled()) propagation.inject(context.active(), headers);
     const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const method = request.method ?? 'POST';
     const retry = this.provider.retry;
     for (let retries = 0; ; retries++) {
       let failure: GatewayError | undefined;
       let retryAfterMs: number | undefined;
-      let response: Awaited<ReturnType<Agent['request']>> | undefined;
+      let answer: TransportAnswer<T> | undefined;
       try {
-        response = await this.dispatcher.request({ origin, path, method: request.method ?? 'POST', headers, body, signal: call.signal });
+        answer = await transport({ origin, path, method, headers, body }, call);
       } catch (error) {
         failure = this.toGatewayError(error, call.signal, request.signal);
         if (!isRetryableNetworkFailure(failure)) {
@@ -127,15 +197,10 @@ export class UpstreamClient {
           throw failure;
         }
       }
-      if (response) {
-        const status = response.statusCode;
-        const responseHeaders = response.headers as IncomingHttpHeaders;
-        if (status >= 200 && status < 300) {
-          const stream = response.body as unknown as Readable;
-          stream.once('close', call.dispose);
-          return { status, headers: responseHeaders, body: stream };
-        }
-        const errorBody = await readErrorBody(response.body as unknown as Readable);
+      if (answer) {
+        const { status, headers: responseHeaders } = answer;
+        if (status >= 200 && status < 300) return answer.success();
+        const errorBody = await answer.errorBody();
         if (status === 401) this.provider.onCredentialRejected?.();
         failure = this.mapError(status, errorBody, responseHeaders);
         retryAfterMs = parseRetryAfterMs(responseHeaders as Record<string, unknown>);
@@ -162,21 +227,6 @@ export class UpstreamClient {
         throw this.toGatewayError(error, call.signal, request.signal);
       }
       if (this.authHeaders) headers = { ...headers, ...this.authHeaders() };
-    }
-  }
-
-  /** Sends the request and parses the whole JSON answer (`text` is the answer as received). */
-  async json<T>(request: UpstreamRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T; text: string }> {
-    const response = await this.send(request);
-    const text = await readWholeBody(response, MAX_JSON_BODY_BYTES).catch((error: unknown) => {
-      throw this.toGatewayError(error, request.signal, request.signal);
-    });
-    try {
-      return { status: response.status, headers: response.headers, data: JSON.parse(text) as T, text };
-    } catch {
-      throw new UpstreamError(`Provider '${this.provider.name}' returned a body that is not valid JSON.`, {
-        code: 'upstream_invalid_response',
-      });
     }
   }
 
@@ -207,7 +257,7 @@ export class UpstreamClient {
    * The call's signal: the caller's, plus the provider's total timeout — unless the caller's deadline comes first
    * anyway (the usual case), which spares a controller, a listener and a timer per call.
    */
-  private callSignal(request: UpstreamRequest): { signal: AbortSignal; dispose: () => void } {
+  private callSignal(request: UpstreamRequest): CallSignal {
     const totalMs = this.provider.timeouts.totalMs;
     if (request.deadlineAt !== undefined && performance.now() + totalMs >= request.deadlineAt) {
       return { signal: request.signal, dispose: noop };
@@ -230,19 +280,6 @@ function isRetryableNetworkFailure(error: GatewayError): boolean {
   if (error.code !== 'upstream_connection_error') return false;
   const code = (error.cause as { code?: string } | undefined)?.code;
   return code !== undefined && RETRYABLE_NETWORK_CODES.has(code);
-}
-
-/**
- * Reads a 2xx body as UTF-8. With a Content-Length within `limit`, undici's own consumer (no async iterator, one
- * concatenation); otherwise chunk by chunk with the limit enforced as it goes.
- */
-function readWholeBody(response: UpstreamResponse, limit: number): Promise<string> {
-  const length = Number(response.headers['content-length']);
-  if (length >= 0 && length <= limit) {
-    const body = response.body as Readable & { text?: () => Promise<string> };
-    if (typeof body.text === 'function') return body.text();
-  }
-  return readBody(response.body, limit);
 }
 
 /** Reads a whole body as UTF-8, failing past `limit` bytes. */
@@ -274,6 +311,10 @@ async function readErrorBody(body: Readable): Promise<unknown> {
   } catch {
     // A broken error body still leaves us the status code.
   }
+  return parseErrorBody(text);
+}
+
+function parseErrorBody(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

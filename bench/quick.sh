@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick A/B loop for hot-path work (not the reference run, which is `npm run bench`): the bench's mock
 # upstream and wrk on CPU 0, one target on CPU 1, wrk for DURATION s (default 5) at each of CONC (default
-# "1 64"), then req/s, latency p50/p99 and the target's CPU µs per request from /proc.
+# "1 64"), then req/s, latency p50/p99, the target's CPU µs per request and its peak RSS from /proc.
+# NODE_FLAGS adds node options to the gateway's command line.
 #   bash bench/quick.sh ours|floor [stream]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,4 +37,5 @@ for c in $CONC; do
   awk -v t="$TARGET" -v c="$c" -v n="$reqs" -v d="$DURATION" -v p50="$p50" -v p99="$p99" -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "%-6s c=%-3d %7.0f req/s  p50 %.2f ms  p99 %.2f ms  CPU %4.0f µs/req\n", t, c, n / d, p50, p99, ticks / hz * 1e6 / n }'
 done
+echo "$TARGET peak RSS $(awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GW/status")"
 grep -i -m3 error "$OUT/target.log" || true

@@ -38,4 +38,4 @@ for c in $CONC; do
     'BEGIN { printf "%-6s c=%-3d %7.0f req/s  p50 %.2f ms  p99 %.2f ms  CPU %4.0f µs/req\n", t, c, n / d, p50, p99, ticks / hz * 1e6 / n }'
 done
 echo "$TARGET peak RSS $(awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$GW/status")"
-grep -i -m3 error "$OUT/target.log" || true
+grep -m3 '"level":"error"' "$OUT/target.log" || true

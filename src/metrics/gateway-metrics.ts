@@ -5,7 +5,7 @@
  *
  * Series are created once at start-up and handed out as objects, so the request path never builds or hashes a
  * label set. Counters are plain numbers on those objects, copied into prom-client when Prometheus scrapes
- * (`collect`); histograms are prom-client children, created at start-up too.
+ * (`collect`); histograms count into typed arrays that prom-client formats at scrape time (SeriesHistogram).
  *
  * Each app has its own registry (tests run several gateways in one process); Node's default metrics describe the
  * process and live in one registry per process, appended to every scrape.
@@ -15,8 +15,9 @@ import {
   Counter,
   exponentialBuckets,
   Gauge,
-  Histogram,
   type LabelValues,
+  type Metric,
+  type MetricValueWithName,
   Registry,
 } from 'prom-client';
 import type { GatewayConfig } from '../config/gateway-config.js';
@@ -135,10 +136,10 @@ export interface ModelSeries {
   readonly name: string;
   /** A configured model: usage and cost are counted for it. */
   readonly known: boolean;
-  readonly duration: Histogram.Internal<'model'>;
-  readonly ttft: Histogram.Internal<'model'>;
-  readonly latency: Histogram.Internal<'model'>;
-  readonly interChunk: Histogram.Internal<'model'>;
+  readonly duration: HistogramSeries;
+  readonly ttft: HistogramSeries;
+  readonly latency: HistogramSeries;
+  readonly interChunk: HistogramSeries;
   /** `llm_requests_total` by status code; 200 exists from the start, other codes on first use. */
   readonly requests: (CounterSeries | undefined)[];
   /** Token and cost series by provider name (the providers of this model's deployments). */
@@ -178,7 +179,7 @@ export class GatewayMetrics {
   readonly unknownModel: ModelSeries;
   readonly cacheLookups: Record<CacheResult, CounterSeries>;
   readonly rateLimited: Record<RateLimitedScope, CounterSeries>;
-  readonly overhead: { stream: Histogram.Internal<'stream'>; nonStream: Histogram.Internal<'stream'> };
+  readonly overhead: { stream: HistogramSeries; nonStream: HistogramSeries };
   /** Requests being served and SSE streams open, exported as gauges at scrape time. */
   inFlight = 0;
   openStreams = 0;
@@ -194,11 +195,11 @@ export class GatewayMetrics {
   constructor(config: GatewayConfig) {
     const registry = this.registry;
     this.requestsCounter = new SeriesCounter(registry, 'llm_requests_total', ['model', 'status']);
-    const duration = histogram(registry, 'llm_request_duration_seconds', ['model'], LATENCY_BUCKETS);
-    const latency = histogram(registry, 'llm_model_latency_seconds', ['model'], LATENCY_BUCKETS);
-    const ttft = histogram(registry, 'llm_time_to_first_token_seconds', ['model'], TTFT_BUCKETS);
-    const interChunk = histogram(registry, 'llm_inter_chunk_latency_seconds', ['model'], INTER_CHUNK_BUCKETS);
-    const overhead = histogram(registry, 'llm_gateway_overhead_seconds', ['stream'], OVERHEAD_BUCKETS);
+    const duration = new SeriesHistogram(registry, 'llm_request_duration_seconds', ['model'], LATENCY_BUCKETS);
+    const latency = new SeriesHistogram(registry, 'llm_model_latency_seconds', ['model'], LATENCY_BUCKETS);
+    const ttft = new SeriesHistogram(registry, 'llm_time_to_first_token_seconds', ['model'], TTFT_BUCKETS);
+    const interChunk = new SeriesHistogram(registry, 'llm_inter_chunk_latency_seconds', ['model'], INTER_CHUNK_BUCKETS);
+    const overhead = new SeriesHistogram(registry, 'llm_gateway_overhead_seconds', ['stream'], OVERHEAD_BUCKETS);
     this.overhead = { stream: overhead.labels('true'), nonStream: overhead.labels('false') };
     const tokens = new SeriesCounter(registry, 'llm_tokens_total', ['model', 'provider', 'type']);
     const cost = new SeriesCounter(registry, 'llm_cost_usd_total', ['model', 'provider']);
@@ -215,7 +216,7 @@ export class GatewayMetrics {
           costUsd: cost.create({ model: name, provider }),
         });
       }
-      duration.zero({ model: name });
+      duration.zero(name);
       return {
         name,
         known: providers.length > 0,
@@ -356,11 +357,96 @@ export class GatewayMetrics {
   }
 }
 
-function histogram<L extends string>(
-  registry: Registry,
-  name: MetricName,
-  labelNames: readonly L[],
-  buckets: number[],
-): Histogram<L> {
-  return new Histogram<L>({ name, help: HELP[name], labelNames, buckets, registers: [registry] });
+/**
+ * One label set of a histogram: bucket counts in a typed array, updated with no label hashing or validation per
+ * observation (prom-client's `observe` does both, on every call); exported at scrape time.
+ */
+export class HistogramSeries {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  /** Exported once observed or zeroed, as prom-client does for a label set. */
+  visible = false;
+
+  constructor(
+    readonly labels: LabelValues<string>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(value: number): void {
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]) {
+        this.counts[i]++;
+        break;
+      }
+    }
+    this.sum += value;
+    this.count++;
+    this.visible = true;
+  }
+}
+
+/** A histogram whose label sets are created up front and observed directly; prom-client formats it. */
+class SeriesHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly help: string;
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(
+    registry: Registry,
+    readonly name: MetricName,
+    private readonly labelNames: readonly string[],
+    private readonly bounds: readonly number[],
+  ) {
+    this.help = HELP[name];
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The series for these label values (in `labelNames` order), created on first use. */
+  labels(...values: string[]): HistogramSeries {
+    const id = values.join('\u0000');
+    let series = this.series.get(id);
+    if (!series) {
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((label, i) => (labels[label] = values[i]));
+      series = new HistogramSeries(labels, this.bounds);
+      this.series.set(id, series);
+    }
+    return series;
+  }
+
+  /** Exports the series with zero counts before its first observation. */
+  zero(...values: string[]): void {
+    this.labels(...values).visible = true;
+  }
+
+  /** What prom-client's registry formats (its typings declare `type` as an enum; at run time it is this string). */
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: MetricValueWithName<string>[] }> {
+    const values: MetricValueWithName<string>[] = [];
+    const bucketName = `${this.name}_bucket`;
+    for (const series of this.series.values()) {
+      if (!series.visible) continue;
+      let cumulative = 0;
+      this.bounds.forEach((bound, i) => {
+        cumulative += series.counts[i];
+        values.push({ metricName: bucketName, labels: { ...series.labels, le: bound }, value: cumulative });
+      });
+      values.push({ metricName: bucketName, labels: { ...series.labels, le: '+Inf' }, value: series.count });
+      values.push({ metricName: `${this.name}_sum`, labels: series.labels, value: series.sum });
+      values.push({ metricName: `${this.name}_count`, labels: series.labels, value: series.count });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
+  }
+
+  reset(): void {
+    for (const series of this.series.values()) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
+  }
 }

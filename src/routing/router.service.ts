@@ -105,6 +105,11 @@ interface RequestPlan {
   stream: boolean;
 }
 
+/** The request as the deployment receives it: under its upstream model name (the same object when unchanged). */
+function forDeployment<R extends { model: string }>(request: R, deployment: Deployment): R {
+  return request.model === deployment.model ? request : { ...request, model: deployment.model };
+}
+
 /** The request's signal, ending at `deadlineMs`: the request's own controller when it has one, else a linked one. */
 function deadlineFor(context: RouteRequestContext, deadlineMs: number): { signal: AbortSignal; dispose: () => void } {
   const abort = context.abort;
@@ -154,7 +159,7 @@ export class RouterService {
     try {
       // No signal of its own: only streams have per-attempt timeouts.
       completion = await deployment.provider.chat(
-        { ...request, model: deployment.model },
+        forDeployment(request, deployment),
         { signal: plan.signal, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
       );
     } catch (thrown) {
@@ -186,7 +191,7 @@ export class RouterService {
       deployment.stats.inFlight++;
       try {
         const response = await provider.embed(
-          { ...request, model: deployment.model },
+          forDeployment(request, deployment),
           { signal: plan.signal, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
         );
         deployment.breaker.onSuccess();
@@ -382,7 +387,7 @@ export class RouterService {
     deployment.stats.inFlight++;
     try {
       const chunks = await deployment.provider.chatStream(
-        { ...request, model: deployment.model },
+        forDeployment(request, deployment),
         { signal: attempt.signal, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
       );
       const iterator = chunks[Symbol.asyncIterator]();

@@ -69,7 +69,10 @@ type Transport<T> = (
 ) => Promise<TransportAnswer<T>>;
 
 export interface UpstreamClientOptions {
-  /** Credential headers, read per request so a rotated secret is used at once. */
+  /**
+   * Credential headers, read per request so a rotated secret is used at once; the same object while the credential
+   * is unchanged (see `credentialHeaders`), which lets the client reuse its merged headers.
+   */
   authHeaders?: () => Record<string, string>;
   random?: () => number;
 }
@@ -96,6 +99,9 @@ export class UpstreamClient {
   private readonly basePath: string;
   private readonly defaultHeaders: Record<string, string>;
   private readonly authHeaders: (() => Record<string, string>) | undefined;
+  /** The default and credential headers merged, for the credential headers object they were merged with. */
+  private mergedHeaders: Record<string, string> = {};
+  private mergedFor: Record<string, string> | undefined;
   private readonly random: () => number;
 
   constructor(
@@ -177,10 +183,11 @@ export class UpstreamClient {
   private async exchange<T>(request: UpstreamRequest, transport: Transport<T>): Promise<T> {
     const call = this.callSignal(request);
     const { origin, path } = this.target(request.path);
-    let headers = this.authHeaders
-      ? { ...this.defaultHeaders, ...request.headers, ...this.authHeaders() }
-      : { ...this.defaultHeaders, ...request.headers };
-    if (tracingEnabled()) propagation.inject(context.active(), headers);
+    let headers = this.headersFor(request);
+    if (tracingEnabled()) {
+      headers = { ...headers };
+      propagation.inject(context.active(), headers);
+    }
     const body = request.body === undefined ? undefined : JSON.stringify(request.body);
     const method = request.method ?? 'POST';
     const retry = this.provider.retry;
@@ -253,6 +260,18 @@ export class UpstreamClient {
     });
   }
 
+  /** Request headers: the caller's never override the credential. Shared between calls: never mutate. */
+  private headersFor(request: UpstreamRequest): Record<string, string> {
+    const auth = this.authHeaders?.();
+    if (request.headers) return { ...this.defaultHeaders, ...request.headers, ...auth };
+    if (auth === undefined) return this.defaultHeaders;
+    if (auth !== this.mergedFor) {
+      this.mergedFor = auth;
+      this.mergedHeaders = { ...this.defaultHeaders, ...auth };
+    }
+    return this.mergedHeaders;
+  }
+
   /**
    * The call's signal: the caller's, plus the provider's total timeout — unless the caller's deadline comes first
    * anyway (the usual case), which spares a controller, a listener and a timer per call.
@@ -275,6 +294,23 @@ export class UpstreamClient {
 }
 
 function noop(): void {}
+
+/** Credential headers built from `read()` (a secret that may rotate), rebuilt only when its value changes. */
+export function credentialHeaders(
+  read: () => string | undefined,
+  build: (credential: string) => Record<string, string>,
+): () => Record<string, string> {
+  let credential: string | undefined;
+  let headers: Record<string, string> = {};
+  return () => {
+    const current = read();
+    if (current !== credential) {
+      credential = current;
+      headers = current ? build(current) : {};
+    }
+    return headers;
+  };
+}
 
 function isRetryableNetworkFailure(error: GatewayError): boolean {
   if (error.code !== 'upstream_connection_error') return false;

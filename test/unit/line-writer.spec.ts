@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { BatchedLineWriter } from '../../src/observability/line-writer.js';
 
@@ -9,16 +9,16 @@ function sink() {
 }
 
 describe('BatchedLineWriter', () => {
-  it('writes the lines of one event-loop turn in one write, newline-terminated, after the turn', async () => {
+  it('writes the lines of one interval in one write, newline-terminated, after the interval', async () => {
     const target = sink();
-    const writer = new BatchedLineWriter(target);
+    const writer = new BatchedLineWriter(target, 64 * 1024, 5);
     writer.writeLine('{"a":1}');
     writer.writeLine('{"b":2}');
     assert.deepEqual(target.writes, []);
-    await nextTurn();
+    await sleep(30);
     assert.deepEqual(target.writes, ['{"a":1}\n{"b":2}\n']);
     writer.writeLine('{"c":3}');
-    await nextTurn();
+    await sleep(30);
     assert.deepEqual(target.writes, ['{"a":1}\n{"b":2}\n', '{"c":3}\n']);
   });
 

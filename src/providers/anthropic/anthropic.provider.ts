@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
-import { UpstreamClient } from '../../upstream/upstream-client.js';
+import { credentialHeaders, UpstreamClient } from '../../upstream/upstream-client.js';
 import type { ChatCompletionProvider, ProviderCallContext, ProviderFactory } from '../llm-provider.js';
 import {
   type AnthropicRequestDefaults,
@@ -51,7 +51,7 @@ export class AnthropicProvider implements ChatCompletionProvider {
       { ...config, headers: { ...config.headers, ...headers } },
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromAnthropic(this.name, status, body, responseHeaders),
-      { authHeaders: (): Record<string, string> => (config.apiKey ? { 'x-api-key': config.apiKey } : {}) },
+      { authHeaders: credentialHeaders(() => config.apiKey, (key) => ({ 'x-api-key': key })) },
     );
   }
 

@@ -11,7 +11,7 @@ import type {
   EmbeddingResponse,
 } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
-import { UpstreamClient } from '../../upstream/upstream-client.js';
+import { credentialHeaders, UpstreamClient } from '../../upstream/upstream-client.js';
 import {
   type ChatCompletionProvider,
   type EmbeddingProvider,
@@ -36,7 +36,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       { ...config, headers: { ...config.headers, ...extraHeaders } },
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromOpenAi(this.name, status, body, responseHeaders),
-      { authHeaders: (): Record<string, string> => (config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}) },
+      { authHeaders: credentialHeaders(() => config.apiKey, (key) => ({ authorization: `Bearer ${key}` })) },
     );
   }
 

@@ -71,4 +71,6 @@ COPY config ./config
 EXPOSE 8080
 USER 65532:65532
 ENTRYPOINT ["/usr/bin/tini", "--", "/nodejs/bin/node"]
-CMD ["dist/src/main.js"]
+# The same command as `npm start`: V8 grows the old generation by 100 % of the live heap at most (not up to 4x), which
+# keeps the peak RSS under load ~60 MiB lower at no measured CPU cost (README, Benchmark and performance).
+CMD ["--heap-growing-percent=100", "dist/src/main.js"]

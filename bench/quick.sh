@@ -10,11 +10,12 @@ HARNESS=${BENCH_HARNESS:-$ROOT/../shared/bench}
 TARGET=${1:-ours}; STREAM=${2:-false}; [ "$STREAM" = stream ] && STREAM=true
 DURATION=${DURATION:-5}; CONC=${CONC:-1 64}
 OUT=$(mktemp -d)
+START_FLAGS=$(cd "$ROOT" && node -p "require('./package.json').scripts.start.split(' ').slice(1, -1).join(' ')")
 taskset -c 0 node "$HARNESS/upstream.mjs" --port 18080 >"$OUT/upstream.log" 2>&1 & UP=$!
 if [ "$TARGET" = floor ]; then
   taskset -c 1 node "$HARNESS/floor-proxy.mjs" --port 3000 >"$OUT/target.log" 2>&1 & GW=$!
 else
-  (cd "$ROOT" && GATEWAY_CONFIG=config/bench.yaml PORT=3000 exec taskset -c 1 node ${NODE_FLAGS:-} dist/src/main.js) >"$OUT/target.log" 2>&1 & GW=$!
+  (cd "$ROOT" && GATEWAY_CONFIG=config/bench.yaml PORT=3000 exec taskset -c 1 node $START_FLAGS ${NODE_FLAGS:-} dist/src/main.js) >"$OUT/target.log" 2>&1 & GW=$!
 fi
 trap 'kill $UP $GW 2>/dev/null || true; rm -rf "$OUT"' EXIT
 for _ in $(seq 1 100); do curl -s -o /dev/null -X POST localhost:3000/v1/chat/completions && break; sleep 0.1; done

@@ -12,10 +12,12 @@ HARNESS=${BENCH_HARNESS:-$ROOT/../shared/bench}
 OUT=${BENCH_OUT:-$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 PORT=${BENCH_PORT:-3000}
+# What `npm start` runs (node flags included), without npm's own process.
+START=$(cd "$ROOT" && node -p "require('./package.json').scripts.start")
 exec "$HARNESS/compare.sh" \
   --targets "${BENCH_TARGETS:-direct,floor,portkey,ours}" \
   --name ours \
-  --cmd "cd '$ROOT' && GATEWAY_CONFIG=config/bench.yaml exec node dist/src/main.js" \
+  --cmd "cd '$ROOT' && GATEWAY_CONFIG=config/bench.yaml exec $START" \
   --url "http://127.0.0.1:$PORT/v1" \
   -H "Authorization: Bearer ${BENCH_API_KEY:-bench-key-0123456789abcdef}" \
   --out "$OUT" \

@@ -84,7 +84,9 @@ async function waitForPort(port) {
 
 async function main() {
   const upstream = spawn(process.execPath, [path.join(HARNESS, 'upstream.mjs'), '--port', String(UP_PORT)], { stdio: 'ignore' });
-  const gateway = spawn(process.execPath, ['dist/src/main.js'], {
+  // What `npm start` runs: its node flags, then the entry point.
+  const startArgs = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start.split(' ').slice(1);
+  const gateway = spawn(process.execPath, startArgs, {
     cwd: ROOT,
     env: { ...process.env, GATEWAY_CONFIG: 'config/bench.yaml', PORT: String(GW_PORT), UPSTREAM_BASE_URL: `http://127.0.0.1:${UP_PORT}/v1` },
     stdio: 'ignore',

@@ -2,8 +2,16 @@
  * One way to open Redis for the gateway (cache, rate limiter): fail fast while Redis is down, reconnect on
  * its own, and log trouble without flooding the log.
  */
+import { createRequire } from 'node:module';
 import type { LoggerService } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+
+const requireModule = createRequire(import.meta.url);
+
+/** ioredis's client class, loaded on first use: a gateway configured without Redis does not load it (~10 MB RSS). */
+export function redisClass(): typeof Redis {
+  return (requireModule('ioredis') as typeof import('ioredis')).Redis;
+}
 
 export type RedisLogger = Pick<LoggerService, 'log' | 'warn'>;
 
@@ -25,7 +33,8 @@ const FIRST_RECONNECT_DELAY_MS = 50;
  * Pass a {@link ThrottledLogger} to keep an outage to one warning per interval.
  */
 export function createRedisClient(url: string, options: RedisClientOptions, logger: RedisLogger): Redis {
-  const client = new Redis(url, {
+  const RedisClient = redisClass();
+  const client = new RedisClient(url, {
     connectTimeout: options.connectTimeoutMs,
     // How long a close waits for the server before dropping the socket (it keeps the process alive meanwhile).
     disconnectTimeout: options.connectTimeoutMs,

@@ -14,7 +14,8 @@
  * counted through `onRedisError` and logged at most once per `logIntervalMs`.
  */
 import { Logger } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { redisClass } from '../cache/redis-client.js';
 import { GatewayError } from '../common/errors/gateway.error.js';
 import { MemoryBucketStore } from './memory-token-bucket.js';
 import { DEFAULT_RATE_LIMIT_KEY_PREFIX, type FailureMode, type RateLimitRedisConfig } from './rate-limit.config.js';
@@ -219,7 +220,8 @@ export class RedisBucketStore implements BucketStore {
  * never stalls a request. Reconnects in the background with a capped backoff.
  */
 export function createRateLimitRedisClient(config: RateLimitRedisConfig): Redis {
-  const client = new Redis(config.url, {
+  const RedisClient = redisClass();
+  const client = new RedisClient(config.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,

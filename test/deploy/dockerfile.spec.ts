@@ -110,8 +110,9 @@ describe('Dockerfile', () => {
       assert.ok(cmd, `${stage.name}: CMD in exec form`);
       assert.ok(!cmd.some((word) => /^(npm|sh|bash)$|^-c$/.test(word)), `${stage.name}: no npm or shell in CMD`);
     }
-    const [main] = execForm(lastInstruction(runtime, 'CMD')!.args)!;
-    assert.equal(packageJson.scripts.start, `node ${main}`, 'the image runs what `npm start` runs');
+    const runtimeCmd = execForm(lastInstruction(runtime, 'CMD')!.args)!;
+    const main = runtimeCmd.at(-1)!;
+    assert.equal(packageJson.scripts.start, `node ${runtimeCmd.join(' ')}`, 'the image runs what `npm start` runs');
     assert.ok(existsSync(repoPath(main.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), `${main} is compiled from a source file`);
     assert.deepEqual(execForm(lastInstruction(simulators, 'CMD')!.args), ['dist/scripts/run-simulators.js']);
   });

@@ -1,8 +1,9 @@
 /**
- * Per-request facts the providers need: the request id and a signal that fires when the client leaves; and the
+ * Per-request facts the providers need: the request id and a cancellation that fires when the client leaves; and the
  * request's telemetry, which routing reports its attempts to.
  */
 import { randomUUID } from 'node:crypto';
+import { Cancellation } from './cancellation.js';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ClientClosedError } from './errors/gateway.error.js';
@@ -18,19 +19,18 @@ export function requestIdFor(request: IncomingMessage): string {
 }
 
 /**
- * The response's 'close' before it finished means the client hung up; the signal then aborts every upstream
+ * The response's 'close' before it finished means the client hung up; the cancellation then stops every upstream
  * call made for this request.
  */
 export function callContextFor(request: FastifyRequest, reply: FastifyReply): RouteRequestContext {
   const timeoutMs = requestedTimeoutMs(request.headers[TIMEOUT_HEADER]);
-  const controller = new AbortController();
+  const cancellation = new Cancellation();
   const response = reply.raw;
   response.on('close', () => {
-    if (!response.writableFinished) controller.abort(new ClientClosedError());
+    if (!response.writableFinished) cancellation.cancel(new ClientClosedError());
   });
   return {
-    signal: controller.signal,
-    abort: (reason) => controller.abort(reason),
+    cancellation,
     requestId: request.id,
     timeoutMs,
     telemetry: request.telemetry ?? undefined,

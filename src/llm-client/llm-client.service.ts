@@ -3,6 +3,8 @@
  * whole or streamed, through the same routing and providers as the HTTP API.
  */
 import { randomUUID } from 'node:crypto';
+import { Cancellation } from '../common/cancellation.js';
+import { ClientClosedError } from '../common/errors/gateway.error.js';
 import { Injectable } from '@nestjs/common';
 import { INTERNAL_KEY } from '../auth/gateway-key.js';
 import type { ChatCompletionRequest, ChatMessage } from '../common/openai.types.js';
@@ -27,26 +29,25 @@ export class LlmClient {
   async complete(prompt: string | ChatMessage[], options: LlmCompleteOptions): Promise<string> {
     const { completion } = await this.completions.complete(this.request(prompt, options, false), {
       key: INTERNAL_KEY,
-      context: { signal: options.signal ?? new AbortController().signal, requestId: randomUUID() },
+      context: { cancellation: Cancellation.following(options.signal), requestId: randomUUID() },
     });
     return completion.choices[0]?.message.content ?? '';
   }
 
   /** Yields the first choice's text deltas as they arrive; breaking out of the loop cancels the upstream call. */
   async *streamComplete(prompt: string | ChatMessage[], options: LlmCompleteOptions): AsyncGenerator<string> {
-    const controller = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    const cancellation = Cancellation.following(options.signal);
     try {
       const { chunks } = await this.completions.stream(this.request(prompt, options, true), {
         key: INTERNAL_KEY,
-        context: { signal, requestId: randomUUID() },
+        context: { cancellation, requestId: randomUUID() },
       });
       for await (const chunk of chunks) {
         const text = chunk.choices[0]?.delta.content;
         if (text) yield text;
       }
     } finally {
-      controller.abort();
+      cancellation.cancel(new ClientClosedError());
     }
   }
 

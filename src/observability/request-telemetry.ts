@@ -53,10 +53,14 @@ export class RequestObserver {
 
   /** Starts observing a request to an API route (Fastify onRequest); undefined for other routes. */
   begin(request: FastifyRequest, reply: FastifyReply): RequestTelemetry | undefined {
-    const routePath = request.routeOptions.url;
-    const operation = routePath === undefined ? undefined : OPERATIONS[routePath];
-    if (operation === undefined || request.method !== 'POST') return undefined;
-    const telemetry = new RequestTelemetry(this, request, operation, routePath!);
+    if (request.method !== 'POST') return undefined;
+    // The URL's path rather than Fastify's `routeOptions`, which builds a new object on every read.
+    const url = request.url;
+    const query = url.indexOf('?');
+    const routePath = query < 0 ? url : url.slice(0, query);
+    const operation = Object.hasOwn(OPERATIONS, routePath) ? OPERATIONS[routePath] : undefined;
+    if (operation === undefined) return undefined;
+    const telemetry = new RequestTelemetry(this, request, operation, routePath);
     const response = reply.raw;
     // 'close' fires once per response: `on` spares the wrapper `once` allocates.
     response.on('close', () =>

@@ -2,6 +2,7 @@
  * The provider strategy contract. A provider translates between the gateway's OpenAI-format types and one
  * vendor's wire format; transport concerns (pools, timeouts, retries) live in the shared UpstreamClient.
  */
+import type { Cancellation } from '../common/cancellation.js';
 import type { ClassConstructor } from 'class-transformer';
 import type {
   ChatCompletion,
@@ -14,12 +15,12 @@ import type { ProviderConfig } from '../config/gateway-config.js';
 import type { AttemptBudget } from '../routing/attempt-budget.js';
 
 export interface ProviderCallContext {
-  /** Aborted when the client disconnects or the gateway gives up; providers pass it to the transport. */
-  signal: AbortSignal;
+  /** Cancelled when the client disconnects or the gateway gives up; providers pass it to the transport. */
+  cancellation: Cancellation;
   requestId: string;
   /** The request's upstream attempt budget; transport retries draw from it too. */
   budget?: AttemptBudget;
-  /** When `signal` fires at the latest (performance.now() ms): the transport needs no timer of its own past it. */
+  /** When `cancellation` fires at the latest (performance.now() ms): the transport needs no timer of its own past it. */
   deadlineAt?: number;
 }
 

@@ -12,13 +12,19 @@ export interface RateLimitHeaderSource {
 }
 
 export function rateLimitHeaders(source: RateLimitHeaderSource): Record<string, string> {
+  // Literal header names: names built per call would be new strings to hash on every request.
   const headers: Record<string, string> = {};
-  for (const kind of ['requests', 'tokens'] as const) {
-    const status = source[kind];
-    if (status === undefined) continue;
-    headers[`x-ratelimit-limit-${kind}`] = String(status.limit);
-    headers[`x-ratelimit-remaining-${kind}`] = String(status.remaining);
-    headers[`x-ratelimit-reset-${kind}`] = formatGoDuration(status.resetMs);
+  const requests = source.requests;
+  if (requests !== undefined) {
+    headers['x-ratelimit-limit-requests'] = String(requests.limit);
+    headers['x-ratelimit-remaining-requests'] = String(requests.remaining);
+    headers['x-ratelimit-reset-requests'] = formatGoDuration(requests.resetMs);
+  }
+  const tokens = source.tokens;
+  if (tokens !== undefined) {
+    headers['x-ratelimit-limit-tokens'] = String(tokens.limit);
+    headers['x-ratelimit-remaining-tokens'] = String(tokens.remaining);
+    headers['x-ratelimit-reset-tokens'] = formatGoDuration(tokens.resetMs);
   }
   if (source.retryAfterMs !== undefined && Number.isFinite(source.retryAfterMs)) {
     headers['retry-after'] = String(Math.max(1, Math.ceil(source.retryAfterMs / 1000)));

@@ -22,7 +22,7 @@ import type {
 import { GatewayMetrics, type ModelSeries } from '../metrics/gateway-metrics.js';
 import type { RequestTelemetry } from '../observability/request-telemetry.js';
 import { supportsEmbeddings } from '../providers/llm-provider.js';
-import { DeadlineExceeded, type LinkedAbort, linkedAbort } from '../upstream/linked-abort.js';
+import { Cancellation, DeadlineExceeded, type LinkedCancellation } from '../common/cancellation.js';
 import { AttemptBudget } from './attempt-budget.js';
 import {
   classifyFailure,
@@ -36,13 +36,11 @@ import { CLOCK, type Deployment, type ModelGroup, ModelRouter } from './model-ro
 import { ewma } from './selection.js';
 
 export interface RouteRequestContext {
-  /** Aborted when the client leaves. */
-  signal: AbortSignal;
   /**
-   * Aborts `signal`, when its controller belongs to this request alone: the router then ends the request at its
-   * deadline through it instead of linking a controller of its own (one fewer per request).
+   * Cancelled when the client leaves. It belongs to this request (or LlmClient call) alone: the router also
+   * cancels it when the request's deadline passes.
    */
-  abort?: (reason: unknown) => void;
+  cancellation: Cancellation;
   requestId: string;
   /** A shorter deadline the client asked for (x-gateway-timeout-ms); capped by the group's timeout. */
   timeoutMs?: number;
@@ -91,13 +89,12 @@ function hasOutput(chunk: ChatCompletionChunk): boolean {
 
 interface RequestPlan {
   budget: AttemptBudget;
-  clientSignal: AbortSignal;
-  /** Client and deadline together: every attempt's signal derives from it. */
-  signal: AbortSignal;
-  /** Clears the deadline timer and detaches from the client's signal once the request is over. */
+  /** The request's cancellation: the client leaving, or the deadline; every attempt derives from it. */
+  cancellation: Cancellation;
+  /** Clears the deadline timer once the request is over. */
   dispose: () => void;
   deadlineMs: number;
-  /** performance.now() ms at which `signal` fires. */
+  /** performance.now() ms at which the deadline cancels the request. */
   deadlineAt: number;
   requestId: string;
   telemetry: RequestTelemetry | undefined;
@@ -110,13 +107,11 @@ function forDeployment<R extends { model: string }>(request: R, deployment: Depl
   return request.model === deployment.model ? request : { ...request, model: deployment.model };
 }
 
-/** The request's signal, ending at `deadlineMs`: the request's own controller when it has one, else a linked one. */
-function deadlineFor(context: RouteRequestContext, deadlineMs: number): { signal: AbortSignal; dispose: () => void } {
-  const abort = context.abort;
-  if (abort === undefined) return linkedAbort(context.signal, deadlineMs);
-  const timer = setTimeout(() => abort(new DeadlineExceeded(deadlineMs)), deadlineMs);
+/** Cancels the request's cancellation when `deadlineMs` have passed; returns what clears the timer. */
+function deadlineFor(cancellation: Cancellation, deadlineMs: number): () => void {
+  const timer = setTimeout(() => cancellation.cancel(new DeadlineExceeded(deadlineMs)), deadlineMs);
   timer.unref();
-  return { signal: context.signal, dispose: () => clearTimeout(timer) };
+  return () => clearTimeout(timer);
 }
 
 /** A failed attempt for the upstream error metric: the client leaving is nobody's failure. */
@@ -157,10 +152,10 @@ export class RouterService {
     deployment.stats.inFlight++;
     let completion: ChatCompletion;
     try {
-      // No signal of its own: only streams have per-attempt timeouts.
+      // No cancellation of its own: only streams have per-attempt timeouts.
       completion = await deployment.provider.chat(
         forDeployment(request, deployment),
-        { signal: plan.signal, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
+        { cancellation: plan.cancellation, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
       );
     } catch (thrown) {
       throw this.normalise(thrown, plan);
@@ -192,7 +187,7 @@ export class RouterService {
       try {
         const response = await provider.embed(
           forDeployment(request, deployment),
-          { signal: plan.signal, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
+          { cancellation: plan.cancellation, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
         );
         deployment.breaker.onSuccess();
         return { response, route: this.route(group, deployment, plan) };
@@ -221,7 +216,7 @@ export class RouterService {
   private plan(group: ModelGroup, context: RouteRequestContext, stream: boolean): RequestPlan {
     const deadlineMs =
       context.timeoutMs === undefined ? group.config.timeoutMs : Math.min(context.timeoutMs, group.config.timeoutMs);
-    const deadline = deadlineFor(context, deadlineMs);
+    const dispose = deadlineFor(context.cancellation, deadlineMs);
     const budget = new AttemptBudget(group.config.maxAttempts);
     const telemetry = context.telemetry;
     if (telemetry) {
@@ -230,9 +225,8 @@ export class RouterService {
     }
     return {
       budget,
-      clientSignal: context.signal,
-      signal: deadline.signal,
-      dispose: deadline.dispose,
+      cancellation: context.cancellation,
+      dispose,
       deadlineMs,
       deadlineAt: performance.now() + deadlineMs,
       requestId: context.requestId,
@@ -290,7 +284,7 @@ export class RouterService {
           } else {
             deployment.breaker.release();
           }
-          if (!movesToNextDeployment(failure) || plan.signal.aborted) throw error;
+          if (!movesToNextDeployment(failure) || plan.cancellation.aborted) throw error;
           lastError = error;
           continue;
         }
@@ -326,13 +320,13 @@ export class RouterService {
   }
 
   /** Turns aborts into what caused them: the client leaving, the deadline, or our own stream timeouts. */
-  private normalise(thrown: unknown, plan: RequestPlan, attemptSignal?: AbortSignal): GatewayError {
-    // The deadline first: the client's signal may be the request's own, aborted at the deadline.
-    if (plan.signal.reason instanceof DeadlineExceeded) {
+  private normalise(thrown: unknown, plan: RequestPlan, attempt?: Cancellation): GatewayError {
+    const cancellation = plan.cancellation;
+    if (cancellation.reason instanceof DeadlineExceeded) {
       return new UpstreamTimeoutError(`The request did not complete within its deadline of ${plan.deadlineMs} ms.`);
     }
-    if (plan.clientSignal.aborted) return new ClientClosedError();
-    const reason = attemptSignal?.reason;
+    if (cancellation.aborted) return new ClientClosedError();
+    const reason = attempt?.reason;
     if (reason instanceof AttemptTimeout) {
       const what = reason.code === 'ttft_timeout' ? 'sent no output' : 'went silent';
       return new GatewayError(504, 'server_error', `The upstream ${what} for ${reason.ms} ms.`, {
@@ -365,7 +359,7 @@ export class RouterService {
     startedAt: number,
   ): Promise<RoutedStream> {
     const settings = group.config.stream;
-    const attempt = linkedAbort(plan.signal);
+    const attempt = plan.cancellation.child();
     const stream: StreamAttempt = {
       deployment,
       plan,
@@ -380,7 +374,7 @@ export class RouterService {
       started: this.now(),
       idleTimeoutMs: settings.idleTimeoutMs,
       ttftTimer: setTimeout(
-        () => attempt.abort(new AttemptTimeout('ttft_timeout', settings.ttftTimeoutMs)),
+        () => attempt.cancellation.cancel(new AttemptTimeout('ttft_timeout', settings.ttftTimeoutMs)),
         settings.ttftTimeoutMs,
       ),
     };
@@ -388,7 +382,7 @@ export class RouterService {
     try {
       const chunks = await deployment.provider.chatStream(
         forDeployment(request, deployment),
-        { signal: attempt.signal, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
+        { cancellation: attempt.cancellation, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
       );
       const iterator = chunks[Symbol.asyncIterator]();
       stream.iterator = iterator;
@@ -416,7 +410,7 @@ export class RouterService {
       attempt.dispose();
       clearTimeout(stream.ttftTimer);
       void stream.iterator?.return?.()?.catch(() => undefined);
-      throw this.normalise(thrown, plan, attempt.signal);
+      throw this.normalise(thrown, plan, attempt.cancellation);
     }
     if (stream.ended && !stream.sawOutput) this.firstOutput(stream);
     return { chunks: this.continueStream(stream), route: this.route(group, deployment, plan) };
@@ -441,7 +435,7 @@ export class RouterService {
     // Only upstream silence counts as idle, not time spent waiting for a slow client to read.
     let waiting = false;
     const idleTimer = setTimeout(() => {
-      if (waiting) attempt.abort(new AttemptTimeout('idle_timeout', stream.idleTimeoutMs));
+      if (waiting) attempt.cancellation.cancel(new AttemptTimeout('idle_timeout', stream.idleTimeoutMs));
     }, stream.idleTimeoutMs);
     let finished = stream.ended;
     let failed = false;
@@ -469,7 +463,7 @@ export class RouterService {
       }
     } catch (thrown) {
       failed = true;
-      const error = this.normalise(thrown, stream.plan, attempt.signal);
+      const error = this.normalise(thrown, stream.plan, attempt.cancellation);
       const failure = classifyFailure(error);
       if (failure !== 'client_closed') this.countFailure(deployment, failure, error, telemetry, performance.now());
       if (countsAgainstDeployment(failure)) {
@@ -487,7 +481,7 @@ export class RouterService {
         telemetry?.trace?.attemptSucceeded(endedAt);
       }
       if (!finished) {
-        attempt.abort(new ClientClosedError());
+        attempt.cancellation.cancel(new ClientClosedError());
         void iterator?.return?.()?.catch(() => undefined);
       }
       attempt.dispose();
@@ -503,7 +497,7 @@ interface StreamAttempt {
   model: ModelSeries;
   /** performance.now() when the attempt started (`started` is the routing clock's). */
   startedAt: number;
-  attempt: LinkedAbort;
+  attempt: LinkedCancellation;
   iterator: AsyncIterator<ChatCompletionChunk> | undefined;
   buffered: ChatCompletionChunk[];
   /** A read that was still running when the hold-back window closed. */

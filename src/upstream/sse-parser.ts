@@ -114,9 +114,9 @@ const DRAIN_TIMEOUT_MS = 1_000;
 /**
  * Reads SSE events from a byte stream as they arrive. A consumer that stops early (it saw `[DONE]` or
  * `message_stop`) leaves a Readable body to drain rather than destroying it: a body read to its end hands its
- * keep-alive connection back to the pool, a destroyed one closes it and the next stream pays a new connection
- * (~1 ms here). A body that does not end soon is destroyed; aborts (client gone, timeouts) destroy it through the
- * request's signal as before.
+ * keep-alive connection back to the pool, a destroyed one closes it and the next stream opens a new one. A body
+ * that does not end soon is destroyed; aborts (client gone, timeouts) destroy it through the request's
+ * cancellation as before.
  */
 export async function* readSseEvents(body: AsyncIterable<Buffer | string>): AsyncGenerator<SseEvent> {
   const parser = new SseParser();

@@ -2,7 +2,7 @@
  * The one HTTP client every provider uses: keep-alive pools (undici), connect / first-byte / total timeouts,
  * transport retries (network errors before a response, 429, 5xx) with full-jitter exponential backoff that
  * honours Retry-After and `x-should-retry`, drawn from the request's attempt budget, and cancellation by the
- * caller's AbortSignal. Providers only build requests and translate answers.
+ * caller's Cancellation. Providers only build requests and translate answers.
  *
  * Bodies come back as streams, so that headers (first byte) are observable and a JSON body is read once.
  * undici replaced axios + axios-retry here: see the README's Performance section for the figures.
@@ -19,10 +19,10 @@ import {
   UpstreamTimeoutError,
 } from '../common/errors/gateway.error.js';
 import type { ProviderConfig } from '../config/gateway-config.js';
+import { type Cancellation, DeadlineExceeded } from '../common/cancellation.js';
 import { tracingEnabled } from '../instrumentation.js';
 import type { AttemptBudget } from '../routing/attempt-budget.js';
 import { backoffDelayMs, parseRetryAfterMs } from './backoff.js';
-import { linkedAbort } from './linked-abort.js';
 import { requestWholeBody } from './whole-body-request.js';
 
 /** Turns an upstream's non-2xx answer into a GatewayError; each provider knows its own error format. */
@@ -34,11 +34,11 @@ export interface UpstreamRequest {
   method?: 'GET' | 'POST';
   body?: unknown;
   headers?: Record<string, string>;
-  /** Aborted when the client leaves or the caller gives up. */
-  signal: AbortSignal;
+  /** Cancelled when the client leaves or the caller gives up. */
+  cancellation: Cancellation;
   /** Transport retries are taken from the request's budget; without one, `retry.retries` alone bounds them. */
   budget?: AttemptBudget;
-  /** When `signal` fires at the latest (performance.now() ms); see ProviderCallContext. */
+  /** When `cancellation` fires at the latest (performance.now() ms); see ProviderCallContext. */
   deadlineAt?: number;
 }
 
@@ -48,8 +48,9 @@ export interface UpstreamResponse {
   body: Readable;
 }
 
-interface CallSignal {
-  signal: AbortSignal;
+/** One upstream call's cancellation: the caller's, or a child of it with the provider's total timeout. */
+interface CallCancellation {
+  cancellation: Cancellation;
   dispose: () => void;
 }
 
@@ -65,7 +66,7 @@ interface TransportAnswer<T> {
 
 type Transport<T> = (
   options: { origin: string; path: string; method: 'GET' | 'POST'; headers: Record<string, string>; body: string | undefined },
-  call: CallSignal,
+  call: CallCancellation,
 ) => Promise<TransportAnswer<T>>;
 
 export interface UpstreamClientOptions {
@@ -134,7 +135,7 @@ export class UpstreamClient {
    */
   send(request: UpstreamRequest): Promise<UpstreamResponse> {
     return this.exchange(request, async (options, call) => {
-      const response = await this.dispatcher.request({ ...options, signal: call.signal });
+      const response = await this.dispatcher.request({ ...options, signal: call.cancellation.signal });
       const status = response.statusCode;
       const headers = response.headers as IncomingHttpHeaders;
       const body = response.body as unknown as Readable;
@@ -156,7 +157,7 @@ export class UpstreamClient {
    */
   async json<T>(request: UpstreamRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T; text: string }> {
     const response = await this.exchange(request, async (options, call) => {
-      const whole = await requestWholeBody(this.dispatcher, options, call.signal, MAX_JSON_BODY_BYTES);
+      const whole = await requestWholeBody(this.dispatcher, options, call.cancellation, MAX_JSON_BODY_BYTES);
       return {
         status: whole.status,
         headers: whole.headers,
@@ -181,7 +182,7 @@ export class UpstreamClient {
    * response, 429 and 5xx are retried with backoff within the attempt budget; a 2xx answer is the result.
    */
   private async exchange<T>(request: UpstreamRequest, transport: Transport<T>): Promise<T> {
-    const call = this.callSignal(request);
+    const call = this.callCancellation(request);
     const { origin, path } = this.target(request.path);
     let headers = this.headersFor(request);
     if (tracingEnabled()) {
@@ -198,7 +199,7 @@ export class UpstreamClient {
       try {
         answer = await transport({ origin, path, method, headers, body }, call);
       } catch (error) {
-        failure = this.toGatewayError(error, call.signal, request.signal);
+        failure = this.toGatewayError(error, call.cancellation, request.cancellation);
         if (!isRetryableNetworkFailure(failure)) {
           call.dispose();
           throw failure;
@@ -228,10 +229,10 @@ export class UpstreamClient {
       }
       const delay = backoffDelayMs(retries + 1, retry, retryAfterMs, this.random) ?? 0;
       try {
-        await sleep(delay, undefined, { signal: call.signal });
+        await sleep(delay, undefined, { signal: call.cancellation.signal });
       } catch (error) {
         call.dispose();
-        throw this.toGatewayError(error, call.signal, request.signal);
+        throw this.toGatewayError(error, call.cancellation, request.cancellation);
       }
       if (this.authHeaders) headers = { ...headers, ...this.authHeaders() };
     }
@@ -242,11 +243,11 @@ export class UpstreamClient {
   }
 
   /** Maps transport failures; never includes request headers or URLs (they may hold credentials). */
-  toGatewayError(error: unknown, callSignal: AbortSignal, clientSignal: AbortSignal): GatewayError {
+  toGatewayError(error: unknown, call: Cancellation, caller: Cancellation): GatewayError {
     if (error instanceof GatewayError) return error;
-    if (clientSignal.aborted) return new ClientClosedError();
+    if (caller.aborted) return new ClientClosedError();
     if (
-      callSignal.aborted ||
+      call.aborted ||
       error instanceof undiciErrors.HeadersTimeoutError ||
       error instanceof undiciErrors.BodyTimeoutError ||
       error instanceof undiciErrors.ConnectTimeoutError
@@ -273,15 +274,15 @@ export class UpstreamClient {
   }
 
   /**
-   * The call's signal: the caller's, plus the provider's total timeout — unless the caller's deadline comes first
-   * anyway (the usual case), which spares a controller, a listener and a timer per call.
+   * The call's cancellation: the caller's, plus the provider's total timeout — unless the caller's deadline comes
+   * first anyway (the usual case), which spares a listener and a timer per call.
    */
-  private callSignal(request: UpstreamRequest): CallSignal {
+  private callCancellation(request: UpstreamRequest): CallCancellation {
     const totalMs = this.provider.timeouts.totalMs;
     if (request.deadlineAt !== undefined && performance.now() + totalMs >= request.deadlineAt) {
-      return { signal: request.signal, dispose: noop };
+      return { cancellation: request.cancellation, dispose: noop };
     }
-    return linkedAbort(request.signal, totalMs);
+    return request.cancellation.child(totalMs, () => new DeadlineExceeded(totalMs));
   }
 
   private target(path: string): { origin: string; path: string } {

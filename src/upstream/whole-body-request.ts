@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { Cancellation } from '../common/cancellation.js';
 import { UpstreamError } from '../common/errors/gateway.error.js';
 
 export interface WholeResponse {
@@ -40,20 +41,20 @@ class WholeBodyHandler {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private settled = false;
-  private readonly onAbort = () => this.abort(this.signal.reason as Error);
+  private readonly stopListening: () => void;
 
   constructor(
-    private readonly signal: AbortSignal,
+    private readonly cancellation: Cancellation,
     private readonly limit: number,
     private readonly resolve: (response: WholeResponse) => void,
     private readonly reject: (error: unknown) => void,
   ) {
-    signal.addEventListener('abort', this.onAbort);
+    this.stopListening = cancellation.onCancel(() => this.abort(cancellation.reason as Error));
   }
 
   onConnect(abort: (reason?: Error) => void): void {
     this.abortRequest = abort;
-    if (this.signal.aborted) abort(this.signal.reason as Error);
+    if (this.cancellation.aborted) abort(this.cancellation.reason as Error);
   }
 
   onHeaders(status: number, rawHeaders: Buffer[]): boolean {
@@ -94,23 +95,23 @@ class WholeBodyHandler {
   private finish(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    this.signal.removeEventListener('abort', this.onAbort);
+    this.stopListening();
     return true;
   }
 }
 
-/** Sends the request and reads the whole answer (any status), failing past `limit` bytes or when `signal` aborts. */
+/** Sends the request and reads the whole answer (any status), failing past `limit` bytes or when cancelled. */
 export function requestWholeBody(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
-  signal: AbortSignal,
+  cancellation: Cancellation,
   limit: number,
 ): Promise<WholeResponse> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
+    if (cancellation.aborted) {
+      reject(cancellation.reason);
       return;
     }
-    dispatcher.dispatch(options, new WholeBodyHandler(signal, limit, resolve, reject) as unknown as Dispatcher.DispatchHandler);
+    dispatcher.dispatch(options, new WholeBodyHandler(cancellation, limit, resolve, reject) as unknown as Dispatcher.DispatchHandler);
   });
 }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Cancellation } from '../../src/common/cancellation.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { GatewayError } from '../../src/common/errors/gateway.error.js';
@@ -13,8 +14,8 @@ const TOOLS: ChatCompletionRequest['tools'] = [
   { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
 ];
 
-function context(signal: AbortSignal = new AbortController().signal): ProviderCallContext {
-  return { signal, requestId: 'req-test' };
+function context(cancellation = new Cancellation()): ProviderCallContext {
+  return { cancellation, requestId: 'req-test' };
 }
 
 async function drain(stream: AsyncIterable<ChatCompletionChunk>): Promise<{ chunks: ChatCompletionChunk[]; error?: unknown }> {
@@ -226,7 +227,7 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
       const controller = new AbortController();
       const stream = await provider.chatStream(
         { model: MODEL, messages: [{ role: 'user', content: 'a long story' }], stream: true },
-        context(controller.signal),
+        context(Cancellation.following(controller.signal)),
       );
       const { error } = await drain(
         (async function* () {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Cancellation } from '../../src/common/cancellation.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,8 +16,8 @@ const API_KEY = 'ak-sim';
 const SECRET_KEY = 'sk-sim-secret';
 const APP_ID = 'app-123';
 
-function context(signal: AbortSignal = new AbortController().signal): ProviderCallContext {
-  return { signal, requestId: 'req-test' };
+function context(cancellation = new Cancellation()): ProviderCallContext {
+  return { cancellation, requestId: 'req-test' };
 }
 
 function chatRequest(overrides: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest {
@@ -252,7 +253,7 @@ describe('ErnieSimulator with the ernie provider', () => {
       const provider = ernieProviderFactory.create(providerConfig({ baseUrl: slowRoot }), new ErnieOptions());
       providers.push(provider);
       const controller = new AbortController();
-      const stream = await provider.chatStream(chatRequest({ stream: true }), context(controller.signal));
+      const stream = await provider.chatStream(chatRequest({ stream: true }), context(Cancellation.following(controller.signal)));
       const iterator = stream[Symbol.asyncIterator]();
       await iterator.next();
       controller.abort();

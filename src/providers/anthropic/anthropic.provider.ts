@@ -60,7 +60,7 @@ export class AnthropicProvider implements ChatCompletionProvider {
     const response = await this.client.json<AnthropicMessagesResponse>({
       path: '/messages',
       body,
-      signal: context.signal,
+      cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
@@ -76,7 +76,7 @@ export class AnthropicProvider implements ChatCompletionProvider {
       path: '/messages',
       body,
       headers: { accept: 'text/event-stream' },
-      signal: context.signal,
+      cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
       budget: context.budget,
     });

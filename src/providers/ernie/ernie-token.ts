@@ -4,6 +4,7 @@
  * is no longer valid. Neither the secret nor the token ever appears in an error message.
  */
 import { ClientClosedError, GatewayError } from '../../common/errors/gateway.error.js';
+import { Cancellation } from '../../common/cancellation.js';
 import type { UpstreamClient } from '../../upstream/upstream-client.js';
 import { upstreamErrors } from '../provider-errors.js';
 import type { ErnieTokenErrorBody, ErnieTokenResponse } from './ernie.types.js';
@@ -120,7 +121,7 @@ export function createErnieTokenFetcher(client: UpstreamClient, endpoint: ErnieT
     url.searchParams.set('client_secret', endpoint.secretKey);
     const path = url.toString();
     // Not tied to any one caller's signal: the fetch is shared. The client's total timeout still bounds it.
-    const response = await client.json<unknown>({ path, method: 'POST', signal: new AbortController().signal });
+    const response = await client.json<unknown>({ path, method: 'POST', cancellation: new Cancellation() });
     return toErnieTokenResponse(endpoint.provider, response.data);
   };
 }

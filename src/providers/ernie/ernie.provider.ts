@@ -4,6 +4,7 @@
  * OpenAI strategy with the `appid` header.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Cancellation } from '../../common/cancellation.js';
 import { IsIn, IsInt, IsOptional, IsUrl, Min, ValidateBy, type ValidationOptions } from 'class-validator';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
@@ -145,12 +146,12 @@ export class ErnieProvider implements ChatCompletionProvider {
     open: (upstream: UpstreamResponse) => Promise<OpenedErnieCall<T>>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const token = await this.tokens.getToken(context.signal);
+      const token = await this.tokens.getToken(context.cancellation.signal);
       const upstream = await this.client.send({
         path: `${ERNIE_CHAT_PATH}/${endpoint}?access_token=${encodeURIComponent(token)}`,
         body,
         headers: body.stream ? { accept: 'text/event-stream' } : undefined,
-        signal: context.signal,
+        cancellation: context.cancellation,
         deadlineAt: context.deadlineAt,
         budget: context.budget,
       });
@@ -168,7 +169,7 @@ export class ErnieProvider implements ChatCompletionProvider {
     upstream: UpstreamResponse,
     context: ProviderCallContext,
   ): Promise<OpenedErnieCall<ErnieChatResponse>> {
-    const body = await this.readJson(upstream, context.signal);
+    const body = await this.readJson(upstream, context.cancellation);
     if (isErnieError(body)) return { ok: false, error: body };
     if (body === null || typeof body !== 'object' || typeof (body as ErnieChatResponse).result !== 'string') {
       throw upstreamErrors.invalidResponse(this.name, 'the answer has no result');
@@ -185,7 +186,7 @@ export class ErnieProvider implements ChatCompletionProvider {
     context: ProviderCallContext,
   ): Promise<OpenedErnieCall<AsyncIterable<SseEvent>>> {
     if (String(upstream.headers['content-type'] ?? '').includes('application/json')) {
-      const body = await this.readJson(upstream, context.signal);
+      const body = await this.readJson(upstream, context.cancellation);
       if (isErnieError(body)) return { ok: false, error: body };
       throw upstreamErrors.invalidResponse(this.name, 'a JSON answer came back for a stream request');
     }
@@ -209,12 +210,12 @@ export class ErnieProvider implements ChatCompletionProvider {
     return { ok: true, value: prepend(first, events) };
   }
 
-  private async readJson(upstream: UpstreamResponse, signal: AbortSignal): Promise<unknown> {
+  private async readJson(upstream: UpstreamResponse, cancellation: Cancellation): Promise<unknown> {
     let text: string;
     try {
       text = await readBody(upstream.body, MAX_ANSWER_BYTES);
     } catch (error) {
-      throw this.client.toGatewayError(error, signal, signal);
+      throw this.client.toGatewayError(error, cancellation, cancellation);
     }
     try {
       return JSON.parse(text) as unknown;

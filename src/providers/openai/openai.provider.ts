@@ -45,7 +45,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
     const response = await this.client.json<WithRawJson<ChatCompletion>>({
       path: '/chat/completions',
       body: request,
-      signal: context.signal,
+      cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
@@ -62,7 +62,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       path: '/chat/completions',
       body: request.stream === true ? request : { ...request, stream: true },
       headers: { accept: 'text/event-stream' },
-      signal: context.signal,
+      cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
@@ -75,7 +75,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
     const response = await this.client.json<EmbeddingResponse>({
       path: '/embeddings',
       body: request.encoding_format === 'float' ? request : { ...request, encoding_format: 'float' },
-      signal: context.signal,
+      cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
       budget: context.budget,
     });

@@ -3,9 +3,9 @@
  * request's telemetry, which routing reports its attempts to.
  */
 import { randomUUID } from 'node:crypto';
-import { Cancellation } from './cancellation.js';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Cancellation } from './cancellation.js';
 import { ClientClosedError } from './errors/gateway.error.js';
 import type { RouteRequestContext } from '../routing/router.service.js';
 import { requestedTimeoutMs, TIMEOUT_HEADER } from './request-timeout.js';

@@ -3,10 +3,10 @@
  * whole or streamed, through the same routing and providers as the HTTP API.
  */
 import { randomUUID } from 'node:crypto';
-import { Cancellation } from '../common/cancellation.js';
-import { ClientClosedError } from '../common/errors/gateway.error.js';
 import { Injectable } from '@nestjs/common';
 import { INTERNAL_KEY } from '../auth/gateway-key.js';
+import { Cancellation } from '../common/cancellation.js';
+import { ClientClosedError } from '../common/errors/gateway.error.js';
 import type { ChatCompletionRequest, ChatMessage } from '../common/openai.types.js';
 import { ChatCompletionsService } from '../completions/chat-completions.service.js';
 

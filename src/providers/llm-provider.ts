@@ -2,8 +2,8 @@
  * The provider strategy contract. A provider translates between the gateway's OpenAI-format types and one
  * vendor's wire format; transport concerns (pools, timeouts, retries) live in the shared UpstreamClient.
  */
-import type { Cancellation } from '../common/cancellation.js';
 import type { ClassConstructor } from 'class-transformer';
+import type { Cancellation } from '../common/cancellation.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,

@@ -4,7 +4,8 @@
  * honours Retry-After and `x-should-retry`, drawn from the request's attempt budget, and cancellation by the
  * caller's Cancellation. Providers only build requests and translate answers.
  *
- * Bodies come back as streams, so that headers (first byte) are observable and a JSON body is read once.
+ * Streamed answers come back as body streams once their headers arrive (the first byte is observable); JSON
+ * answers are read whole by a dispatch handler (whole-body-request.ts), without a body stream.
  * undici replaced axios + axios-retry here: see the README's Performance section for the figures.
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -12,6 +13,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { Agent, errors as undiciErrors } from 'undici';
+import { type Cancellation, DeadlineExceeded } from '../common/cancellation.js';
 import {
   ClientClosedError,
   GatewayError,
@@ -19,7 +21,6 @@ import {
   UpstreamTimeoutError,
 } from '../common/errors/gateway.error.js';
 import type { ProviderConfig } from '../config/gateway-config.js';
-import { type Cancellation, DeadlineExceeded } from '../common/cancellation.js';
 import { tracingEnabled } from '../instrumentation.js';
 import type { AttemptBudget } from '../routing/attempt-budget.js';
 import { backoffDelayMs, parseRetryAfterMs } from './backoff.js';

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import { Cancellation } from '../../src/common/cancellation.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { Cancellation } from '../../src/common/cancellation.js';
 import { GatewayError } from '../../src/common/errors/gateway.error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatMessage } from '../../src/common/openai.types.js';
 import { ProviderConfig, RetryConfig } from '../../src/config/gateway-config.js';

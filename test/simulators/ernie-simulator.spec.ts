@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import { Cancellation } from '../../src/common/cancellation.js';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { Cancellation } from '../../src/common/cancellation.js';
 import { GatewayError } from '../../src/common/errors/gateway.error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../../src/common/openai.types.js';
 import { ProviderConfig } from '../../src/config/gateway-config.js';

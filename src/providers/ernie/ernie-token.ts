@@ -3,8 +3,8 @@
  * before it expires, fetched by one caller at a time however many wait for it, and dropped when Baidu says it
  * is no longer valid. Neither the secret nor the token ever appears in an error message.
  */
-import { ClientClosedError, GatewayError } from '../../common/errors/gateway.error.js';
 import { Cancellation } from '../../common/cancellation.js';
+import { ClientClosedError, GatewayError } from '../../common/errors/gateway.error.js';
 import type { UpstreamClient } from '../../upstream/upstream-client.js';
 import { upstreamErrors } from '../provider-errors.js';
 import type { ErnieTokenErrorBody, ErnieTokenResponse } from './ernie.types.js';

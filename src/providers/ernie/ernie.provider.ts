@@ -4,8 +4,8 @@
  * OpenAI strategy with the `appid` header.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Cancellation } from '../../common/cancellation.js';
 import { IsIn, IsInt, IsOptional, IsUrl, Min, ValidateBy, type ValidationOptions } from 'class-validator';
+import type { Cancellation } from '../../common/cancellation.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
 import { readSseEvents, type SseEvent } from '../../upstream/sse-parser.js';

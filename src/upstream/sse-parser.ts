@@ -2,7 +2,6 @@
  * Incremental parser for `text/event-stream` (WHATWG HTML, "event stream interpretation"): events may be split
  * across network chunks anywhere, even inside a UTF-8 sequence or between CR and LF.
  */
-import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 
 export interface SseEvent {
@@ -108,34 +107,15 @@ export class SseParser {
   }
 }
 
-/** How long the rest of a body may take to arrive after its consumer stopped at the end-of-stream event. */
-const DRAIN_TIMEOUT_MS = 1_000;
-
 /**
- * Reads SSE events from a byte stream as they arrive. A consumer that stops early (it saw `[DONE]` or
- * `message_stop`) leaves a Readable body to drain rather than destroying it: a body read to its end hands its
- * keep-alive connection back to the pool, a destroyed one closes it and the next stream opens a new one. A body
- * that does not end soon is destroyed; aborts (client gone, timeouts) destroy it through the request's
- * cancellation as before.
+ * Reads SSE events from a byte stream as they arrive. A consumer that stops early ends the iteration of `body`:
+ * an upstream BodyStream then drains the rest so its connection is reused (see body-stream.ts).
  */
 export async function* readSseEvents(body: AsyncIterable<Buffer | string>): AsyncGenerator<SseEvent> {
   const parser = new SseParser();
-  const readable = body instanceof Readable ? body : undefined;
-  try {
-    for await (const chunk of readable ? readable.iterator({ destroyOnReturn: false }) : body) {
-      const events = parser.push(chunk as Buffer | string);
-      for (let i = 0; i < events.length; i++) yield events[i];
-    }
-    yield* parser.end();
-  } finally {
-    if (readable && !readable.readableEnded && !readable.destroyed) drain(readable);
+  for await (const chunk of body) {
+    const events = parser.push(chunk);
+    for (let i = 0; i < events.length; i++) yield events[i];
   }
-}
-
-function drain(body: Readable): void {
-  const timer = setTimeout(() => body.destroy(), DRAIN_TIMEOUT_MS);
-  timer.unref();
-  body.once('close', () => clearTimeout(timer));
-  body.on('error', () => undefined);
-  body.resume();
+  yield* parser.end();
 }

@@ -9,7 +9,6 @@
  * undici replaced axios + axios-retry here: see the README's Performance section for the figures.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { Agent, errors as undiciErrors } from 'undici';
@@ -24,6 +23,7 @@ import type { ProviderConfig } from '../config/gateway-config.js';
 import { tracingEnabled } from '../instrumentation.js';
 import type { AttemptBudget } from '../routing/attempt-budget.js';
 import { backoffDelayMs, parseRetryAfterMs } from './backoff.js';
+import { type BodyStream, requestStream } from './body-stream.js';
 import { requestWholeBody } from './whole-body-request.js';
 
 /** Turns an upstream's non-2xx answer into a GatewayError; each provider knows its own error format. */
@@ -43,10 +43,13 @@ export interface UpstreamRequest {
   deadlineAt?: number;
 }
 
+/** A body read chunk by chunk that can be given up on (BodyStream, or a Readable in tests). */
+export type UpstreamBody = AsyncIterable<Buffer> & { destroy(reason?: Error): void };
+
 export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  body: Readable;
+  body: BodyStream;
 }
 
 /** One upstream call's cancellation: the caller's, or a child of it with the provider's total timeout. */
@@ -136,18 +139,15 @@ export class UpstreamClient {
    */
   send(request: UpstreamRequest): Promise<UpstreamResponse> {
     return this.exchange(request, async (options, call) => {
-      const response = await this.dispatcher.request({ ...options, signal: call.cancellation.signal });
-      const status = response.statusCode;
-      const headers = response.headers as IncomingHttpHeaders;
-      const body = response.body as unknown as Readable;
+      const response = await requestStream(this.dispatcher, options, call.cancellation);
       return {
-        status,
-        headers,
+        status: response.status,
+        headers: response.headers,
         success: () => {
-          body.once('close', call.dispose);
-          return { status, headers, body };
+          response.body.onEnd(call.dispose);
+          return response;
         },
-        errorBody: () => readErrorBody(body),
+        errorBody: () => readErrorBody(response.body),
       };
     });
   }
@@ -321,7 +321,7 @@ function isRetryableNetworkFailure(error: GatewayError): boolean {
 }
 
 /** Reads a whole body as UTF-8, failing past `limit` bytes. */
-export async function readBody(body: Readable, limit: number): Promise<string> {
+export async function readBody(body: UpstreamBody, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -336,7 +336,7 @@ export async function readBody(body: Readable, limit: number): Promise<string> {
 }
 
 /** An error body, parsed as JSON when it is JSON, else its text; truncated, never fails. */
-async function readErrorBody(body: Readable): Promise<unknown> {
+async function readErrorBody(body: UpstreamBody): Promise<unknown> {
   let text = '';
   try {
     for await (const chunk of body) {

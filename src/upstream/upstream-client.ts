@@ -4,8 +4,9 @@
  * honours Retry-After and `x-should-retry`, drawn from the request's attempt budget, and cancellation by the
  * caller's Cancellation. Providers only build requests and translate answers.
  *
- * Streamed answers come back as body streams once their headers arrive (the first byte is observable); JSON
- * answers are read whole by a dispatch handler (whole-body-request.ts), without a body stream.
+ * Both kinds of answer are read through undici's `dispatch` with small handlers, without Readable streams: JSON
+ * answers whole (whole-body-request.ts), streamed answers as soon as their headers arrive, their body through a
+ * chunk queue with backpressure (body-stream.ts).
  * undici replaced axios + axios-retry here: see the README's Performance section for the figures.
  */
 import type { IncomingHttpHeaders } from 'node:http';

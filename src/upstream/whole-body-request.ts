@@ -1,7 +1,7 @@
 /**
  * One undici request whose answer is read whole, through `dispatch` with a handler that collects the body's
  * buffers: no Readable stream, no async iterator, no stream ticks. For JSON calls (non-streaming completions,
- * embeddings, tokens), the most frequent upstream call; streams keep `request()` and its Readable body.
+ * embeddings, tokens), the most frequent upstream call; streamed answers use body-stream.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';

@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
 
 export interface ErnieSimulatorOptions {
   /** The application's API Key (OAuth `client_id`). */
@@ -178,21 +179,21 @@ export class ErnieSimulator {
     this.handle(exchange).catch(() => {
       if (exchange.signal.aborted) return;
       if (res.headersSent) res.destroy();
-      else sendJson(res, 500, { error_code: 1, error_msg: 'Unknown error' });
+      else writeJson(res, 500, { error_code: 1, error_msg: 'Unknown error' });
     });
   }
 
   private async handle(exchange: Exchange): Promise<void> {
-    const text = await readText(exchange.req);
+    const text = await readBody(exchange.req);
     const parsed = parseJson(text);
-    exchange.record.body = parsed.ok ? parsed.value : text || undefined;
+    exchange.record.body = parsed.valid ? parsed.value : text || undefined;
     const { pathname } = exchange.url;
     if (pathname === TOKEN_PATH) return this.token(exchange);
     if (pathname.startsWith(V1_CHAT_PREFIX) && exchange.req.method === 'POST') {
       return this.v1Chat(exchange, pathname.slice(V1_CHAT_PREFIX.length), parsed);
     }
     if (pathname === V2_CHAT_PATH && exchange.req.method === 'POST') return this.v2Chat(exchange, parsed);
-    sendJson(exchange.res, 404, ERRORS.unsupportedMethod);
+    writeJson(exchange.res, 404, ERRORS.unsupportedMethod);
   }
 
   /** OAuth client credentials from the query string (spec §2a "Auth"). */
@@ -201,19 +202,19 @@ export class ErnieSimulator {
     const query = exchange.url.searchParams;
     const { res } = exchange;
     if (query.get('grant_type') !== 'client_credentials' || !query.get('client_id') || !query.get('client_secret')) {
-      return sendJson(res, 400, { error: 'invalid_request', error_description: 'The request is missing a required parameter' });
+      return writeJson(res, 400, { error: 'invalid_request', error_description: 'The request is missing a required parameter' });
     }
     if (query.get('client_id') !== this.apiKey) {
-      return sendJson(res, 401, { error: 'invalid_client', error_description: 'unknown client id' });
+      return writeJson(res, 401, { error: 'invalid_client', error_description: 'unknown client id' });
     }
     if (query.get('client_secret') !== this.secretKey) {
-      return sendJson(res, 401, { error: 'invalid_client', error_description: 'Client authentication failed' });
+      return writeJson(res, 401, { error: 'invalid_client', error_description: 'Client authentication failed' });
     }
     const serial = ++this.counter;
     const issuedAt = Math.floor(Date.now() / 1000);
     const token = `24.${digest(`token:${serial}`)}.${this.expiresIn}.${issuedAt}.${serial}-sim`;
     this.tokens.set(token, undefined);
-    sendJson(res, 200, {
+    writeJson(res, 200, {
       access_token: token,
       expires_in: this.expiresIn,
       refresh_token: `25.${digest(`refresh:${serial}`)}`,
@@ -223,14 +224,14 @@ export class ErnieSimulator {
     });
   }
 
-  private async v1Chat(exchange: Exchange, endpoint: string, parsed: ParsedJson): Promise<void> {
+  private async v1Chat(exchange: Exchange, endpoint: string, parsed: ParsedBody): Promise<void> {
     const { res } = exchange;
     const token = exchange.url.searchParams.get('access_token');
-    if (!token || !this.tokens.has(token)) return sendJson(res, 200, ERRORS.tokenInvalid);
+    if (!token || !this.tokens.has(token)) return writeJson(res, 200, ERRORS.tokenInvalid);
     const tokenError = this.tokens.get(token);
-    if (tokenError) return sendJson(res, 200, tokenError);
-    if (this.endpoints && !this.endpoints.has(endpoint)) return sendJson(res, 200, ERRORS.unsupportedMethod);
-    if (!parsed.ok || !isObject(parsed.value)) return sendJson(res, 200, ERRORS.invalidJson);
+    if (tokenError) return writeJson(res, 200, tokenError);
+    if (this.endpoints && !this.endpoints.has(endpoint)) return writeJson(res, 200, ERRORS.unsupportedMethod);
+    if (!parsed.valid || !isObject(parsed.value)) return writeJson(res, 200, ERRORS.invalidJson);
 
     const request = parsed.value;
     const id = `as-sim${++this.counter}`;
@@ -243,12 +244,12 @@ export class ErnieSimulator {
         res.end(`data: ${JSON.stringify(error)}\n\n`);
         return;
       }
-      return sendJson(res, 200, error);
+      return writeJson(res, 200, error);
     }
     if (fault?.dropAfterChunks !== undefined && !streaming) return this.drop(exchange);
 
     const problem = v1RequestProblem(request, endpoint);
-    if (problem) return sendJson(res, 200, { error_code: problem.code, error_msg: problem.message, id });
+    if (problem) return writeJson(res, 200, { error_code: problem.code, error_msg: problem.message, id });
 
     const messages = request.messages as ErnieSimMessage[];
     const last = messages[messages.length - 1];
@@ -263,14 +264,14 @@ export class ErnieSimulator {
     if (typeof functionName === 'string' && last.role === 'user') {
       const call = { name: functionName, arguments: JSON.stringify({ query: String(last.content) }), thoughts: 'The user asked; call the function.' };
       const answer = { id, object: 'chat.completion', created, result: '', is_truncated: false, need_clear_history: false, finish_reason: 'function_call', function_call: call, usage: usageOf(promptTokens, 8) };
-      if (!streaming) return sendJson(res, 200, answer);
+      if (!streaming) return writeJson(res, 200, answer);
       return this.stream(exchange, [{ ...answer, sentence_id: 0, is_end: true }], fault);
     }
 
     const sentences = [`Hello `, `from ${endpoint}: `, String(last.content)];
     const completionTokens = countWords(sentences.join(''));
     if (!streaming) {
-      return sendJson(res, 200, {
+      return writeJson(res, 200, {
         id, object: 'chat.completion', created, result: sentences.join(''), is_truncated: false,
         need_clear_history: false, finish_reason: 'normal', usage: usageOf(promptTokens, completionTokens),
       });
@@ -302,18 +303,18 @@ export class ErnieSimulator {
   }
 
   /** v2: OpenAI format behind a bearer key and the `appid` header (spec §2b). */
-  private async v2Chat(exchange: Exchange, parsed: ParsedJson): Promise<void> {
+  private async v2Chat(exchange: Exchange, parsed: ParsedBody): Promise<void> {
     const { req, res } = exchange;
     const id = `as-sim${++this.counter}`;
     if (req.headers.authorization !== `Bearer ${this.v2ApiKey}`) {
-      return sendJson(res, 401, { error: { code: 'access_denied', message: 'Invalid API key', type: 'access_denied' }, id });
+      return writeJson(res, 401, { error: { code: 'access_denied', message: 'Invalid API key', type: 'access_denied' }, id });
     }
     if (this.appId !== undefined && req.headers.appid !== this.appId) {
-      return sendJson(res, 401, { error: { code: 'access_denied', message: 'No permission for this app', type: 'access_denied' }, id });
+      return writeJson(res, 401, { error: { code: 'access_denied', message: 'No permission for this app', type: 'access_denied' }, id });
     }
-    const request = parsed.ok && isObject(parsed.value) ? parsed.value : undefined;
+    const request = parsed.valid && isObject(parsed.value) ? parsed.value : undefined;
     if (!request || typeof request.model !== 'string' || !Array.isArray(request.messages) || request.messages.length === 0) {
-      return sendJson(res, 400, { error: { code: 'malformed_json', message: 'Invalid Argument', type: 'invalid_request_error' }, id });
+      return writeJson(res, 400, { error: { code: 'malformed_json', message: 'Invalid Argument', type: 'invalid_request_error' }, id });
     }
     const messages = request.messages as ErnieSimMessage[];
     const lastUser = [...messages].reverse().find((message) => message.role === 'user');
@@ -321,7 +322,7 @@ export class ErnieSimulator {
     const created = Math.floor(Date.now() / 1000);
     const usage = usageOf(messages.reduce((sum, message) => sum + countWords(String(message.content ?? '')), 0), countWords(text));
     if (request.stream !== true) {
-      return sendJson(res, 200, {
+      return writeJson(res, 200, {
         id, object: 'chat.completion', created, model: request.model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', flag: 0 }],
         usage,
@@ -386,29 +387,6 @@ function v1RequestProblem(request: Record<string, unknown>, endpoint: string): {
     range('penalty_score', (v) => v >= 1 && v <= 2, 'the range of penalty_score is [1.0, 2.0]') ??
     range('max_output_tokens', (v) => Number.isInteger(v) && v >= 2 && v <= maxOutput, `the range of max_output_tokens is [2, ${maxOutput}]`)
   );
-}
-
-type ParsedJson = { ok: true; value: unknown } | { ok: false };
-
-function parseJson(text: string): ParsedJson {
-  if (text === '') return { ok: true, value: undefined };
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
-async function readText(req: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return Buffer.concat(parts).toString('utf8');
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 /** Resolves once the bytes reached the socket, so that a drop that follows does not discard them. */

@@ -15,6 +15,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
 
 export interface VaultTokenPolicy {
   /** Lease of issued tokens in seconds. Default 3600. */
@@ -236,11 +237,11 @@ export class VaultSimulator {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, url: URL, record: VaultRecordedRequest): Promise<void> {
-    const text = await readText(req);
+    const text = await readBody(req);
     const body = parseJson(text);
-    record.body = body.ok ? body.value : text;
+    record.body = body.valid ? body.value : text;
     const route = url.pathname.startsWith('/v1/') ? url.pathname.slice('/v1/'.length) : '';
-    const exchange: Exchange = { res, url, body: body.ok ? body.value : undefined };
+    const exchange: Exchange = { res, url, body: body.valid ? body.value : undefined };
 
     const fault = this.takeFault(route);
     if (fault?.delayMs) await sleep(fault.delayMs);
@@ -248,7 +249,7 @@ export class VaultSimulator {
     if (fault?.status !== undefined) return sendErrors(res, fault.status, fault.errors ?? []);
     if (this.sealed) return sendErrors(res, 503, ['Vault is sealed']);
     if (!route) return sendErrors(res, 404, []);
-    if (!body.ok) return sendErrors(res, 400, ['failed to parse JSON input']);
+    if (!body.valid) return sendErrors(res, 400, ['failed to parse JSON input']);
 
     const method = req.method === 'PUT' ? 'POST' : req.method;
     const login = /^auth\/(.+)\/login$/.exec(route);
@@ -263,7 +264,7 @@ export class VaultSimulator {
     }
 
     if (route === 'auth/token/lookup-self') {
-      return method === 'GET' ? sendJson(res, 200, this.envelope({ data: lookupData(tokenValue, token) })) : methodNotAllowed(res);
+      return method === 'GET' ? writeJson(res, 200, this.envelope({ data: lookupData(tokenValue, token) })) : methodNotAllowed(res);
     }
     if (route === 'auth/token/renew-self') return method === 'POST' ? this.renew(exchange, tokenValue, token) : methodNotAllowed(res);
 
@@ -304,7 +305,7 @@ export class VaultSimulator {
   private sendLogin(res: ServerResponse, path: string, meta: Record<string, string>, policy: VaultTokenPolicy): void {
     const token = this.issueToken(path, meta, policy);
     const issued = this.tokens.get(token)!;
-    sendJson(res, 200, this.envelope({
+    writeJson(res, 200, this.envelope({
       auth: {
         client_token: token,
         accessor: issued.accessor,
@@ -331,7 +332,7 @@ export class VaultSimulator {
     const warnings = lease < requested
       ? [`TTL of "${requested}s" exceeded the effective max_ttl of "${lease}s"; TTL value is capped accordingly`]
       : null;
-    sendJson(res, 200, this.envelope({
+    writeJson(res, 200, this.envelope({
       auth: {
         client_token: value,
         accessor: token.accessor,
@@ -351,7 +352,7 @@ export class VaultSimulator {
     const version = asked > 0 ? asked : versions?.length ?? 0;
     const entry = versions?.[version - 1];
     if (!entry) return sendErrors(res, 404, []);
-    sendJson(res, 200, this.envelope({ data: { data: entry.data, metadata: metadataOf(entry, version) } }));
+    writeJson(res, 200, this.envelope({ data: { data: entry.data, metadata: metadataOf(entry, version) } }));
   }
 
   private writeSecret({ res, body }: Exchange, mount: string, path: string): void {
@@ -363,7 +364,7 @@ export class VaultSimulator {
     }
     const version = this.putSecret(mount, path, body.data);
     const entry = this.secrets.get(`${mount}\0${path}`)![version - 1]!;
-    sendJson(res, 200, this.envelope({ data: metadataOf(entry, version) }));
+    writeJson(res, 200, this.envelope({ data: metadataOf(entry, version) }));
   }
 
   private issueToken(path: string, meta: Record<string, string> | null, policy: VaultTokenPolicy): string {
@@ -458,31 +459,8 @@ function parseDurationSeconds(value: unknown): number | undefined {
   return Number(match[1]) * ({ '': 1, s: 1, m: 60, h: 3600 } as Record<string, number>)[match[2]!]!;
 }
 
-type ParsedJson = { ok: true; value: unknown } | { ok: false };
-
-function parseJson(text: string): ParsedJson {
-  if (text === '') return { ok: true, value: undefined };
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
-async function readText(req: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return Buffer.concat(parts).toString('utf8');
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 function sendErrors(res: ServerResponse, status: number, errors: string[]): void {
-  sendJson(res, status, { errors });
+  writeJson(res, status, { errors });
 }
 
 function methodNotAllowed(res: ServerResponse): void {

@@ -11,7 +11,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Cancellation } from '../common/cancellation.js';
-import { parseRawHeaders } from './whole-body-request.js';
+import { CancellableHandler, dispatchWith, parseRawHeaders } from './dispatch-handler.js';
 
 /** Queued chunks past which undici is asked to pause the socket. */
 const HIGH_WATER_CHUNKS = 16;
@@ -115,24 +115,15 @@ export class BodyStream implements AsyncIterableIterator<Buffer> {
   }
 }
 
-/** undici's legacy handler interface, which `dispatch` calls without wrapping. */
-class StreamingHandler {
-  private abortRequest: ((reason?: Error) => void) | undefined;
+class StreamingHandler extends CancellableHandler {
   private body: BodyStream | undefined;
-  private settled = false;
-  private readonly stopListening: () => void;
 
   constructor(
-    private readonly cancellation: Cancellation,
+    cancellation: Cancellation,
     private readonly resolve: (response: StreamedResponse) => void,
     private readonly reject: (error: unknown) => void,
   ) {
-    this.stopListening = cancellation.onCancel(() => this.abort(cancellation.reason as Error));
-  }
-
-  onConnect(abort: (reason?: Error) => void): void {
-    this.abortRequest = abort;
-    if (this.cancellation.aborted) abort(this.cancellation.reason as Error);
+    super(cancellation);
   }
 
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -157,17 +148,6 @@ class StreamingHandler {
     if (this.body) this.body.finish(error);
     else this.reject(error);
   }
-
-  private abort(reason: Error): void {
-    if (this.abortRequest) this.abortRequest(reason);
-    else this.onError(reason);
-  }
-
-  private settle(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.stopListening();
-  }
 }
 
 /** Sends the request; resolves with the answer's status and headers once they arrive, the body still streaming. */
@@ -176,11 +156,10 @@ export function requestStream(
   options: Dispatcher.DispatchOptions,
   cancellation: Cancellation,
 ): Promise<StreamedResponse> {
-  return new Promise((resolve, reject) => {
-    if (cancellation.aborted) {
-      reject(cancellation.reason);
-      return;
-    }
-    dispatcher.dispatch(options, new StreamingHandler(cancellation, resolve, reject) as unknown as Dispatcher.DispatchHandler);
-  });
+  return dispatchWith(
+    dispatcher,
+    options,
+    cancellation,
+    (resolve, reject) => new StreamingHandler(cancellation, resolve, reject),
+  );
 }

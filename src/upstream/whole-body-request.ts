@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Cancellation } from '../common/cancellation.js';
 import { UpstreamError } from '../common/errors/gateway.error.js';
+import { CancellableHandler, dispatchWith, parseRawHeaders } from './dispatch-handler.js';
 
 export interface WholeResponse {
   status: number;
@@ -15,46 +16,23 @@ export interface WholeResponse {
   text: string;
 }
 
-/** Lower-cased header names; repeated headers become arrays (set-cookie) as in Node's IncomingHttpHeaders. */
-export function parseRawHeaders(raw: Buffer[] | string[]): IncomingHttpHeaders {
-  const headers: Record<string, string | string[]> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i].toString().toLowerCase();
-    const value = raw[i + 1].toString();
-    const existing = headers[name];
-    if (existing === undefined) headers[name] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else headers[name] = [existing, value];
-  }
-  return headers as IncomingHttpHeaders;
-}
-
 function tooLarge(limit: number): UpstreamError {
   return new UpstreamError(`Upstream body exceeds ${limit} bytes.`, { code: 'upstream_invalid_response' });
 }
 
-/** undici's legacy handler interface, which `dispatch` calls without wrapping. */
-class WholeBodyHandler {
-  private abortRequest: ((reason?: Error) => void) | undefined;
+class WholeBodyHandler extends CancellableHandler {
   private status = 0;
   private headers: IncomingHttpHeaders = {};
   private readonly chunks: Buffer[] = [];
   private size = 0;
-  private settled = false;
-  private readonly stopListening: () => void;
 
   constructor(
-    private readonly cancellation: Cancellation,
+    cancellation: Cancellation,
     private readonly limit: number,
     private readonly resolve: (response: WholeResponse) => void,
     private readonly reject: (error: unknown) => void,
   ) {
-    this.stopListening = cancellation.onCancel(() => this.abort(cancellation.reason as Error));
-  }
-
-  onConnect(abort: (reason?: Error) => void): void {
-    this.abortRequest = abort;
-    if (this.cancellation.aborted) abort(this.cancellation.reason as Error);
+    super(cancellation);
   }
 
   onHeaders(status: number, rawHeaders: Buffer[]): boolean {
@@ -76,7 +54,7 @@ class WholeBodyHandler {
   }
 
   onComplete(): void {
-    if (this.finish()) {
+    if (this.settle()) {
       const chunks = this.chunks;
       const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
       this.resolve({ status: this.status, headers: this.headers, text });
@@ -84,19 +62,7 @@ class WholeBodyHandler {
   }
 
   onError(error: Error): void {
-    if (this.finish()) this.reject(error);
-  }
-
-  private abort(reason: Error): void {
-    if (this.abortRequest) this.abortRequest(reason);
-    else this.onError(reason);
-  }
-
-  private finish(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.stopListening();
-    return true;
+    if (this.settle()) this.reject(error);
   }
 }
 
@@ -107,11 +73,10 @@ export function requestWholeBody(
   cancellation: Cancellation,
   limit: number,
 ): Promise<WholeResponse> {
-  return new Promise((resolve, reject) => {
-    if (cancellation.aborted) {
-      reject(cancellation.reason);
-      return;
-    }
-    dispatcher.dispatch(options, new WholeBodyHandler(cancellation, limit, resolve, reject) as unknown as Dispatcher.DispatchHandler);
-  });
+  return dispatchWith(
+    dispatcher,
+    options,
+    cancellation,
+    (resolve, reject) => new WholeBodyHandler(cancellation, limit, resolve, reject),
+  );
 }

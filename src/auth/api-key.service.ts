@@ -3,7 +3,7 @@
  * kept; a request costs one hash and one Map lookup. Runs in the Fastify onRequest hook, before the body is
  * read, so an unauthenticated client cannot make the gateway parse a large body.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AuthenticationError, PermissionDeniedError } from '../common/errors/gateway.error.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
@@ -11,8 +11,9 @@ import type { GatewayConfig } from '../config/gateway-config.js';
 import { SecretsService } from '../secrets/secrets.service.js';
 import { ANONYMOUS_KEY, type GatewayKey } from './gateway-key.js';
 
+/** One-shot `crypto.hash` (Node >= 20.12): no Hash object per request. */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 @Injectable()

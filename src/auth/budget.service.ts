@@ -50,10 +50,16 @@ export class BudgetService implements OnModuleInit, OnApplicationShutdown {
     await waitForRedis(this.redis, 2_000).catch(() => this.logger.warn('Redis for token budgets is not ready at start-up'));
   }
 
+  /** Whether the key has a token budget to check (most keys do not: then no call, no promise). */
+  applies(key: GatewayKey): boolean {
+    const budget = key.budget;
+    return budget !== undefined && (Boolean(budget.tokensPerDay) || Boolean(budget.tokensPerMonth));
+  }
+
   /** Throws 429 insufficient_quota when the key has used its budget, 503 when the counters are unreadable. */
   async assertWithinBudget(key: GatewayKey): Promise<void> {
     const budget = key.budget;
-    if (!budget || (!budget.tokensPerDay && !budget.tokensPerMonth)) return;
+    if (!budget || !this.applies(key)) return;
     const periods = budgetPeriods(this.now());
     const [day, month] = await this.read(key.id, periods);
     if ((budget.tokensPerDay && day >= budget.tokensPerDay) || (budget.tokensPerMonth && month >= budget.tokensPerMonth)) {

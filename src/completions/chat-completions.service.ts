@@ -16,7 +16,13 @@ import { type GatewayError, RateLimitError } from '../common/errors/gateway.erro
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../common/openai.types.js';
 import { type CacheResult, GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers.js';
-import { RATE_LIMIT_CONFIG, type RateLimitReservation, RateLimiter } from '../rate-limit/rate-limiter.service.js';
+import {
+  RATE_LIMIT_CONFIG,
+  type RateLimitDecision,
+  type RateLimitRequest,
+  type RateLimitReservation,
+  RateLimiter,
+} from '../rate-limit/rate-limiter.service.js';
 import type { RateLimitConfig } from '../rate-limit/rate-limit.config.js';
 import { routeHeaders } from '../routing/route-headers.js';
 import { type RouteInfo, type RouteRequestContext, RouterService } from '../routing/router.service.js';
@@ -69,7 +75,8 @@ export class ChatCompletionsService {
   ) {}
 
   async complete(request: ChatCompletionRequest, call: GatewayCall): Promise<CompletionResult> {
-    const admission = await this.admit(request, call, false);
+    const admitted = this.admit(request, call, false);
+    const admission = admitted instanceof Promise ? await admitted : admitted;
     const cacheKey = this.cacheKey(request, call);
     if (cacheKey === undefined) {
       if (this.cacheConfig.enabled) this.cacheResult(call, admission, 'bypass');
@@ -103,7 +110,8 @@ export class ChatCompletionsService {
   }
 
   async stream(request: ChatCompletionRequest, call: GatewayCall): Promise<StreamResult> {
-    const admission = await this.admit(request, call, true);
+    const admitted = this.admit(request, call, true);
+    const admission = admitted instanceof Promise ? await admitted : admitted;
     const includeUsage = request.stream_options?.include_usage === true;
     const cacheKey = this.cacheKey(request, call);
     if (cacheKey !== undefined && !noCache(call.cacheControl)) {
@@ -128,8 +136,11 @@ export class ChatCompletionsService {
     return { chunks: observed, headers: admission.headers };
   }
 
-  /** Access, budget and rate limits; throws the error the client should see. */
-  private async admit(request: ChatCompletionRequest, call: GatewayCall, stream: boolean): Promise<Admission> {
+  /**
+   * Access, budget and rate limits; throws the error the client should see. Synchronous (no promise, no
+   * microtask hop on the request path) unless the key has a token budget or the limits live in Redis.
+   */
+  private admit(request: ChatCompletionRequest, call: GatewayCall, stream: boolean): Admission | Promise<Admission> {
     this.router.assertModelExists(request.model);
     const telemetry = call.context.telemetry;
     if (telemetry) {
@@ -137,21 +148,36 @@ export class ChatCompletionsService {
       telemetry.trace?.recordInput(request.messages);
     }
     assertModelAllowed(call.key, request.model);
+    if (this.budgets.applies(call.key)) return this.admitWithBudget(request, call);
+    return this.limit(request, call);
+  }
+
+  private async admitWithBudget(request: ChatCompletionRequest, call: GatewayCall): Promise<Admission> {
     try {
       await this.budgets.assertWithinBudget(call.key);
     } catch (error) {
       if ((error as GatewayError).code === 'insufficient_quota') this.metrics.rateLimited.budget.inc();
       throw error;
     }
+    return this.limit(request, call);
+  }
+
+  private limit(request: ChatCompletionRequest, call: GatewayCall): Admission | Promise<Admission> {
     if (!this.rateLimit.enabled) return { headers: {}, reservation: undefined };
     const maxOutput = request.max_completion_tokens ?? request.max_tokens ?? DEFAULT_RESERVED_COMPLETION_TOKENS;
-    const decision = await this.limiter.check({
+    const check: RateLimitRequest = {
       keyId: call.key.id,
       model: request.model,
       reservedTokens: Math.ceil((call.bodyBytes ?? 0) / 4) + maxOutput,
       limits: call.key.limits,
-    });
-    const headers = rateLimitHeaders(decision.allowed ? decision : { ...decision, retryAfterMs: decision.retryAfterMs });
+    };
+    const decision = this.limiter.checkNow(check);
+    if (decision !== undefined) return this.admission(decision);
+    return this.limiter.check(check).then((later) => this.admission(later));
+  }
+
+  private admission(decision: RateLimitDecision): Admission {
+    const headers = rateLimitHeaders(decision);
     if (!decision.allowed) {
       this.metrics.rateLimited[decision.scope].inc();
       throw new RateLimitError(

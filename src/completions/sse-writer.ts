@@ -11,6 +11,11 @@ import type { RequestTelemetry } from '../observability/request-telemetry.js';
 import { RAW_JSON, type WithRawJson } from '../providers/llm-provider.js';
 
 const DONE_FRAME = 'data: [DONE]\n\n';
+const SSE_HEADERS: OutgoingHttpHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+};
 
 export function sseFrame(chunk: WithRawJson<ChatCompletionChunk>): string {
   return `data: ${chunk[RAW_JSON] ?? JSON.stringify(chunk)}\n\n`;
@@ -55,13 +60,8 @@ export async function writeSseStream(
     return;
   }
   reply.hijack();
-  response.writeHead(200, {
-    ...(reply.getHeaders() as OutgoingHttpHeaders),
-    ...options.headers,
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-  });
+  // getHeaders() returns a new object: the stream's own headers are added to it rather than to another copy.
+  response.writeHead(200, Object.assign(reply.getHeaders() as OutgoingHttpHeaders, options.headers, SSE_HEADERS));
   options.telemetry?.streamOpened();
   try {
     while (!next.done) {

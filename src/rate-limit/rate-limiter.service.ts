@@ -101,25 +101,35 @@ export class RateLimiter {
   }
 
   /** Consumes from every applicable bucket or from none. Rejects with RateLimitUnavailableError in failClosed mode. */
-  async check(request: RateLimitRequest): Promise<RateLimitDecision> {
+  /**
+   * The decision without a promise when the bucket store answers synchronously (memory), undefined otherwise
+   * (Redis: use `check`). The request path calls this first: no promise or microtask hop for the usual store.
+   */
+  checkNow(request: RateLimitRequest): RateLimitDecision | undefined {
+    const sync = this.syncStore;
+    if (!sync) return undefined;
     if (!this.config.enabled) return { allowed: true, reservation: NO_RESERVATION };
-    const requestCost = request.requestCost ?? 1;
-    if (!(requestCost >= 0) || !(request.reservedTokens >= 0)) {
-      throw new RangeError('requestCost and reservedTokens must be >= 0');
-    }
+    const requestCost = costOf(request);
     const plan = this.plan(request);
     const buckets = plan.buckets;
     const costs = buckets.map((bucket) => (bucket.kind === 'requests' ? requestCost : request.reservedTokens));
-    const sync = this.syncStore;
-    if (sync) {
-      const results = buckets.map((bucket, i) => sync.takeNow(bucket.key, costs[i], bucket.limits));
-      if (results.every((result) => result.allowed)) return allowed(buckets, results, plan, request.reservedTokens);
-      const snapshots: BucketSnapshot[] = results.slice();
-      buckets.forEach((bucket, i) => {
-        if (results[i].allowed && costs[i] > 0) snapshots[i] = sync.adjustNow(bucket.key, -costs[i], bucket.limits);
-      });
-      return denied(buckets, results, snapshots);
-    }
+    const results = buckets.map((bucket, i) => sync.takeNow(bucket.key, costs[i], bucket.limits));
+    if (results.every((result) => result.allowed)) return allowed(buckets, results, plan, request.reservedTokens);
+    const snapshots: BucketSnapshot[] = results.slice();
+    buckets.forEach((bucket, i) => {
+      if (results[i].allowed && costs[i] > 0) snapshots[i] = sync.adjustNow(bucket.key, -costs[i], bucket.limits);
+    });
+    return denied(buckets, results, snapshots);
+  }
+
+  async check(request: RateLimitRequest): Promise<RateLimitDecision> {
+    const now = this.checkNow(request);
+    if (now !== undefined) return now;
+    if (!this.config.enabled) return { allowed: true, reservation: NO_RESERVATION };
+    const requestCost = costOf(request);
+    const plan = this.plan(request);
+    const buckets = plan.buckets;
+    const costs = buckets.map((bucket) => (bucket.kind === 'requests' ? requestCost : request.reservedTokens));
 
     const settled = await Promise.allSettled(
       buckets.map((bucket, i) => this.store.take(bucket.key, costs[i], bucket.limits, bucket.scope)),
@@ -259,4 +269,13 @@ function toSnapshot({ limit, remaining, resetMs }: BucketSnapshot): BucketSnapsh
 /** A give-back that Redis could not take is already counted and logged by the store; anything else is a bug. */
 function rethrowUnlessUnavailable(error: unknown): void {
   if (!(error instanceof RateLimitUnavailableError)) throw error;
+}
+
+/** The request's cost in requests (default 1), checked along with its reserved tokens. */
+function costOf(request: RateLimitRequest): number {
+  const requestCost = request.requestCost ?? 1;
+  if (!(requestCost >= 0) || !(request.reservedTokens >= 0)) {
+    throw new RangeError('requestCost and reservedTokens must be >= 0');
+  }
+  return requestCost;
 }

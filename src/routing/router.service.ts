@@ -91,8 +91,8 @@ interface RequestPlan {
   budget: AttemptBudget;
   /** The request's cancellation: the client leaving, or the deadline; every attempt derives from it. */
   cancellation: Cancellation;
-  /** Clears the deadline timer once the request is over. */
-  dispose: () => void;
+  /** Set by `armDeadline` once the first attempt is on its way; cleared by `disposePlan`. */
+  deadlineTimer: NodeJS.Timeout | undefined;
   deadlineMs: number;
   /** performance.now() ms at which the deadline cancels the request. */
   deadlineAt: number;
@@ -107,11 +107,20 @@ function forDeployment<R extends { model: string }>(request: R, deployment: Depl
   return request.model === deployment.model ? request : { ...request, model: deployment.model };
 }
 
-/** Cancels the request's cancellation when `deadlineMs` have passed; returns what clears the timer. */
-function deadlineFor(cancellation: Cancellation, deadlineMs: number): () => void {
-  const timer = setTimeout(() => cancellation.cancel(new DeadlineExceeded(deadlineMs)), deadlineMs);
-  timer.unref();
-  return () => clearTimeout(timer);
+/**
+ * Starts the request's deadline (its cancellation is cancelled when `deadlineMs` have passed). Called just after
+ * the attempt loop started: the first upstream request is dispatched synchronously, so the timer is set while it
+ * travels rather than before it leaves. `deadlineAt`, which upstream calls use, is fixed when the plan is made.
+ */
+function armDeadline(plan: RequestPlan): void {
+  const { cancellation, deadlineMs } = plan;
+  plan.deadlineTimer = setTimeout(() => cancellation.cancel(new DeadlineExceeded(deadlineMs)), deadlineMs);
+  plan.deadlineTimer.unref();
+}
+
+/** Clears the deadline timer once the request is over. */
+function disposePlan(plan: RequestPlan): void {
+  clearTimeout(plan.deadlineTimer);
 }
 
 /** A failed attempt for the upstream error metric: the client leaving is nobody's failure. */
@@ -135,10 +144,12 @@ export class RouterService {
   async complete(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedCompletion> {
     const primary = this.router.group(request.model);
     const plan = this.plan(primary, context, false);
+    const routed = this.run(primary, plan, (group, deployment) => this.completeAttempt(request, plan, group, deployment));
+    armDeadline(plan);
     try {
-      return await this.run(primary, plan, (group, deployment) => this.completeAttempt(request, plan, group, deployment));
+      return await routed;
     } finally {
-      plan.dispose();
+      disposePlan(plan);
     }
   }
 
@@ -170,10 +181,12 @@ export class RouterService {
   async embed(request: EmbeddingRequest, context: RouteRequestContext): Promise<{ response: EmbeddingResponse; route: RouteInfo }> {
     const primary = this.router.group(request.model);
     const plan = this.plan(primary, context, false);
+    const routed = this.embedAttempts(request, primary, plan);
+    armDeadline(plan);
     try {
-      return await this.embedAttempts(request, primary, plan);
+      return await routed;
     } finally {
-      plan.dispose();
+      disposePlan(plan);
     }
   }
 
@@ -202,13 +215,15 @@ export class RouterService {
   async stream(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedStream> {
     const primary = this.router.group(request.model);
     const plan = this.plan(primary, context, true);
+    const routed = this.run(primary, plan, (group, deployment, startedAt) =>
+      this.openStream(group, deployment, request, plan, startedAt),
+    );
+    armDeadline(plan);
     try {
       // The plan (deadline timer) is released when the stream ends: see continueStream.
-      return await this.run(primary, plan, (group, deployment, startedAt) =>
-        this.openStream(group, deployment, request, plan, startedAt),
-      );
+      return await routed;
     } catch (error) {
-      plan.dispose();
+      disposePlan(plan);
       throw error;
     }
   }
@@ -216,7 +231,6 @@ export class RouterService {
   private plan(group: ModelGroup, context: RouteRequestContext, stream: boolean): RequestPlan {
     const deadlineMs =
       context.timeoutMs === undefined ? group.config.timeoutMs : Math.min(context.timeoutMs, group.config.timeoutMs);
-    const dispose = deadlineFor(context.cancellation, deadlineMs);
     const budget = new AttemptBudget(group.config.maxAttempts);
     const telemetry = context.telemetry;
     if (telemetry) {
@@ -226,7 +240,7 @@ export class RouterService {
     return {
       budget,
       cancellation: context.cancellation,
-      dispose,
+      deadlineTimer: undefined,
       deadlineMs,
       deadlineAt: performance.now() + deadlineMs,
       requestId: context.requestId,
@@ -373,37 +387,44 @@ export class RouterService {
       sawOutput: false,
       started: this.now(),
       idleTimeoutMs: settings.idleTimeoutMs,
-      ttftTimer: setTimeout(
-        () => attempt.cancellation.cancel(new AttemptTimeout('ttft_timeout', settings.ttftTimeoutMs)),
-        settings.ttftTimeoutMs,
-      ),
+      ttftTimer: undefined,
     };
     deployment.stats.inFlight++;
     try {
-      const chunks = await deployment.provider.chatStream(
+      const opening = deployment.provider.chatStream(
         forDeployment(request, deployment),
         { cancellation: attempt.cancellation, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
       );
+      // Set after the call: an OpenAI-compatible provider has then already dispatched the request (synchronously).
+      stream.ttftTimer = setTimeout(
+        () => attempt.cancellation.cancel(new AttemptTimeout('ttft_timeout', settings.ttftTimeoutMs)),
+        settings.ttftTimeoutMs,
+      );
+      const chunks = await opening;
       const iterator = chunks[Symbol.asyncIterator]();
       stream.iterator = iterator;
-      const holdUntil = stream.started + settings.holdBackMs;
-      let pending = iterator.next();
-      for (;;) {
-        const result = await raceWithTimer(pending, holdUntil - this.now());
-        if (result === HOLD_EXPIRED) {
-          stream.pending = pending;
-          break;
+      const hold = holdWindow(stream.started + settings.holdBackMs - this.now());
+      try {
+        let pending = iterator.next();
+        for (;;) {
+          const result = await Promise.race([pending, hold.expired]);
+          if (result === HOLD_EXPIRED) {
+            stream.pending = pending;
+            break;
+          }
+          if (result.done) {
+            stream.ended = true;
+            break;
+          }
+          stream.buffered.push(result.value);
+          if (hasOutput(result.value)) {
+            this.firstOutput(stream);
+            break;
+          }
+          pending = iterator.next();
         }
-        if (result.done) {
-          stream.ended = true;
-          break;
-        }
-        stream.buffered.push(result.value);
-        if (hasOutput(result.value)) {
-          this.firstOutput(stream);
-          break;
-        }
-        pending = iterator.next();
+      } finally {
+        hold.close();
       }
     } catch (thrown) {
       deployment.stats.inFlight--;
@@ -485,7 +506,7 @@ export class RouterService {
         void iterator?.return?.()?.catch(() => undefined);
       }
       attempt.dispose();
-      stream.plan.dispose();
+      disposePlan(stream.plan);
     }
   }
 }
@@ -506,16 +527,19 @@ interface StreamAttempt {
   sawOutput: boolean;
   started: number;
   idleTimeoutMs: number;
-  ttftTimer: NodeJS.Timeout;
+  ttftTimer: NodeJS.Timeout | undefined;
 }
 
-/** Resolves with the promise's result, or HOLD_EXPIRED after `ms` (the promise keeps running). */
-function raceWithTimer<T>(promise: Promise<T>, ms: number): Promise<T | typeof HOLD_EXPIRED> {
-  if (ms <= 0) return Promise.resolve(HOLD_EXPIRED);
+/**
+ * The hold-back window of a stream attempt: one timer for the whole window, raced against each read until the
+ * first output (a timer per read would be set and cleared for every chunk before it).
+ */
+function holdWindow(ms: number): { expired: Promise<typeof HOLD_EXPIRED>; close(): void } {
+  if (ms <= 0) return { expired: Promise.resolve(HOLD_EXPIRED), close: () => undefined };
   let timer: NodeJS.Timeout | undefined;
-  const expiry = new Promise<typeof HOLD_EXPIRED>((resolve) => {
-    timer = setTimeout(() => resolve(HOLD_EXPIRED), ms);
+  const expired = new Promise<typeof HOLD_EXPIRED>((resolve) => {
+    timer = setTimeout(resolve, ms, HOLD_EXPIRED);
   });
-  return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
+  return { expired, close: () => clearTimeout(timer) };
 }
 

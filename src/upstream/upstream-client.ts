@@ -30,12 +30,15 @@ import { requestWholeBody } from './whole-body-request.js';
 /** Turns an upstream's non-2xx answer into a GatewayError; each provider knows its own error format. */
 export type UpstreamErrorMapper = (status: number, body: unknown, headers: IncomingHttpHeaders) => GatewayError;
 
+/** `Accept` for streamed answers; one shared object, so the merged request headers are memoised. */
+export const SSE_ACCEPT: Readonly<Record<string, string>> = Object.freeze({ accept: 'text/event-stream' });
+
 export interface UpstreamRequest {
   /** Path below the provider's base URL, or an absolute URL. */
   path: string;
   method?: 'GET' | 'POST';
   body?: unknown;
-  headers?: Record<string, string>;
+  headers?: Readonly<Record<string, string>>;
   /** Cancelled when the client leaves or the caller gives up. */
   cancellation: Cancellation;
   /** Transport retries are taken from the request's budget; without one, `retry.retries` alone bounds them. */
@@ -108,6 +111,7 @@ export class UpstreamClient {
   /** The default and credential headers merged, for the credential headers object they were merged with. */
   private mergedHeaders: Record<string, string> = {};
   private mergedFor: Record<string, string> | undefined;
+  private readonly mergedWith = new WeakMap<Readonly<Record<string, string>>, { auth: Record<string, string> | undefined; headers: Record<string, string> }>();
   private readonly random: () => number;
 
   constructor(
@@ -263,16 +267,26 @@ export class UpstreamClient {
     });
   }
 
-  /** Request headers: the caller's never override the credential. Shared between calls: never mutate. */
+  /**
+   * Request headers: the caller's never override the credential. Merged once per (caller headers, credential)
+   * pair and shared between calls: never mutate. Callers pass constant header objects (SSE_ACCEPT) to hit the memo.
+   */
   private headersFor(request: UpstreamRequest): Record<string, string> {
     const auth = this.authHeaders?.();
-    if (request.headers) return { ...this.defaultHeaders, ...request.headers, ...auth };
-    if (auth === undefined) return this.defaultHeaders;
-    if (auth !== this.mergedFor) {
-      this.mergedFor = auth;
-      this.mergedHeaders = { ...this.defaultHeaders, ...auth };
+    const extra = request.headers;
+    if (extra === undefined) {
+      if (auth === undefined) return this.defaultHeaders;
+      if (auth !== this.mergedFor) {
+        this.mergedFor = auth;
+        this.mergedHeaders = { ...this.defaultHeaders, ...auth };
+      }
+      return this.mergedHeaders;
     }
-    return this.mergedHeaders;
+    const memo = this.mergedWith.get(extra);
+    if (memo !== undefined && memo.auth === auth) return memo.headers;
+    const headers = { ...this.defaultHeaders, ...extra, ...auth };
+    this.mergedWith.set(extra, { auth, headers });
+    return headers;
   }
 
   /**

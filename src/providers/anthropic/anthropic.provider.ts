@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
-import { credentialHeaders, UpstreamClient } from '../../upstream/upstream-client.js';
+import { credentialHeaders, SSE_ACCEPT, UpstreamClient } from '../../upstream/upstream-client.js';
 import type { ChatCompletionProvider, ProviderCallContext, ProviderFactory } from '../llm-provider.js';
 import {
   type AnthropicRequestDefaults,
@@ -75,7 +75,7 @@ export class AnthropicProvider implements ChatCompletionProvider {
     const response = await this.client.send({
       path: '/messages',
       body,
-      headers: { accept: 'text/event-stream' },
+      headers: SSE_ACCEPT,
       cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
       budget: context.budget,

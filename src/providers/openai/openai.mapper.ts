@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../../common/errors/gateway.error.js';
 import type { ChatCompletionChunk, EmbeddingResponse } from '../../common/openai.types.js';
 import { parseRetryAfterMs } from '../../upstream/backoff.js';
-import { readSseEvents } from '../../upstream/sse-parser.js';
+import { SseParser } from '../../upstream/sse-parser.js';
 import { RAW_JSON, type WithRawJson } from '../llm-provider.js';
 import { upstreamErrors } from '../provider-errors.js';
 
@@ -55,31 +55,38 @@ export async function* readOpenAiChunks(
   body: AsyncIterable<Buffer | string>,
   provider: string,
 ): AsyncGenerator<WithRawJson<ChatCompletionChunk>> {
-  let done = false;
+  // The SSE parser is driven here rather than through readSseEvents: one async generator fewer per chunk.
+  const parser = new SseParser();
   try {
-    for await (const event of readSseEvents(body)) {
-      const data = event.data;
-      if (data === '[DONE]') {
-        done = true;
-        break;
+    for await (const bytes of body) {
+      const events = parser.push(bytes);
+      for (let i = 0; i < events.length; i++) {
+        const data = events[i].data;
+        if (data === '[DONE]') return;
+        yield chunkOf(data, provider);
       }
-      let parsed: WithRawJson<ChatCompletionChunk> & OpenAiErrorPayload;
-      try {
-        parsed = JSON.parse(data) as WithRawJson<ChatCompletionChunk> & OpenAiErrorPayload;
-      } catch {
-        throw upstreamErrors.invalidResponse(provider, 'the stream carried an event that is not valid JSON');
-      }
-      if (parsed.error !== undefined) {
-        throw upstreamErrors.streamInterrupted(provider, errorFields(parsed).message);
-      }
-      parsed[RAW_JSON] = data;
-      yield parsed;
+    }
+    for (const event of parser.end()) {
+      if (event.data === '[DONE]') return;
+      yield chunkOf(event.data, provider);
     }
   } catch (error) {
     if ((error as { status?: unknown }).status !== undefined) throw error;
     throw upstreamErrors.streamInterrupted(provider, 'the connection to the provider was lost mid-stream');
   }
-  if (!done) throw upstreamErrors.streamInterrupted(provider);
+  throw upstreamErrors.streamInterrupted(provider);
+}
+
+function chunkOf(data: string, provider: string): WithRawJson<ChatCompletionChunk> {
+  let parsed: WithRawJson<ChatCompletionChunk> & OpenAiErrorPayload;
+  try {
+    parsed = JSON.parse(data) as WithRawJson<ChatCompletionChunk> & OpenAiErrorPayload;
+  } catch {
+    throw upstreamErrors.invalidResponse(provider, 'the stream carried an event that is not valid JSON');
+  }
+  if (parsed.error !== undefined) throw upstreamErrors.streamInterrupted(provider, errorFields(parsed).message);
+  parsed[RAW_JSON] = data;
+  return parsed;
 }
 
 /** Packs float embeddings as base64 of little-endian float32, which is what the OpenAI SDK decodes. */

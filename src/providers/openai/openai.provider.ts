@@ -11,7 +11,7 @@ import type {
   EmbeddingResponse,
 } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
-import { credentialHeaders, UpstreamClient } from '../../upstream/upstream-client.js';
+import { credentialHeaders, SSE_ACCEPT, UpstreamClient } from '../../upstream/upstream-client.js';
 import {
   type ChatCompletionProvider,
   type EmbeddingProvider,
@@ -61,7 +61,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
     const response = await this.client.send({
       path: '/chat/completions',
       body: request.stream === true ? request : { ...request, stream: true },
-      headers: { accept: 'text/event-stream' },
+      headers: SSE_ACCEPT,
       cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
       budget: context.budget,

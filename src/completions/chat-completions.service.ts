@@ -277,7 +277,7 @@ export class ChatCompletionsService {
   }
 
   /** Passes chunks through, folding them for accounting and the cache, and hides the usage chunk if not asked for. */
-  private async *observe(
+  private observe(
     chunks: AsyncIterable<ChatCompletionChunk>,
     request: ChatCompletionRequest,
     call: GatewayCall,
@@ -285,17 +285,8 @@ export class ChatCompletionsService {
     cacheKey: string | undefined,
     includeUsage: boolean,
     route: RouteInfo,
-  ): AsyncGenerator<ChatCompletionChunk> {
-    const accumulator = new StreamAccumulator();
-    let finished = false;
-    try {
-      for await (const chunk of chunks) {
-        accumulator.add(chunk);
-        if (!includeUsage && isUsageChunk(chunk)) continue;
-        yield chunk;
-      }
-      finished = true;
-    } finally {
+  ): AsyncIterableIterator<ChatCompletionChunk> {
+    return new ObservedChunks(chunks[Symbol.asyncIterator](), includeUsage, (accumulator, finished) => {
       // An aborted stream still used tokens: without reported usage, estimate ~4 characters (or body bytes) per token.
       const usage = tokenUsage(accumulator.usage) ?? {
         prompt: Math.ceil((call.bodyBytes ?? 0) / 4),
@@ -316,7 +307,64 @@ export class ChatCompletionsService {
       if (finished && cacheKey !== undefined && accumulator.complete) {
         void this.cache.set(cacheKey, JSON.stringify(accumulator.toCompletion()), cacheTtlMs(this.cacheConfig, request.model));
       }
+    });
+  }
+}
+
+/**
+ * A stream's chunks on their way to the client, folded into a StreamAccumulator; `onEnd` runs once, when the
+ * source ends (`finished`), fails, or the consumer stops early. A plain iterator rather than an async generator:
+ * one promise reaction per chunk instead of a generator's await-and-resume on every chunk.
+ */
+class ObservedChunks implements AsyncIterableIterator<ChatCompletionChunk> {
+  private readonly accumulator = new StreamAccumulator();
+  private ended = false;
+
+  constructor(
+    private readonly source: AsyncIterator<ChatCompletionChunk>,
+    private readonly includeUsage: boolean,
+    private readonly onEnd: (accumulator: StreamAccumulator, finished: boolean) => void,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ChatCompletionChunk>> {
+    return this.source.next().then(this.received, this.failed);
+  }
+
+  async return(): Promise<IteratorResult<ChatCompletionChunk>> {
+    try {
+      if (!this.ended) await this.source.return?.();
+    } finally {
+      this.end(false);
     }
+    return { value: undefined, done: true };
+  }
+
+  private readonly received = (
+    result: IteratorResult<ChatCompletionChunk>,
+  ): IteratorResult<ChatCompletionChunk> | Promise<IteratorResult<ChatCompletionChunk>> => {
+    if (result.done) {
+      this.end(true);
+      return result;
+    }
+    this.accumulator.add(result.value);
+    // The usage chunk is always asked for upstream (accounting); the client sees it only if it asked.
+    if (!this.includeUsage && isUsageChunk(result.value)) return this.next();
+    return result;
+  };
+
+  private readonly failed = (error: unknown): never => {
+    this.end(false);
+    throw error;
+  };
+
+  private end(finished: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd(this.accumulator, finished);
   }
 }
 

@@ -115,6 +115,21 @@ export class BodyStream implements AsyncIterableIterator<Buffer> {
   }
 }
 
+/** Headers are parsed when first read: a streamed 2xx answer usually never needs them. */
+class Streamed implements StreamedResponse {
+  private parsed: IncomingHttpHeaders | undefined;
+
+  constructor(
+    readonly status: number,
+    private readonly rawHeaders: Buffer[],
+    readonly body: BodyStream,
+  ) {}
+
+  get headers(): IncomingHttpHeaders {
+    return (this.parsed ??= parseRawHeaders(this.rawHeaders));
+  }
+}
+
 class StreamingHandler extends CancellableHandler {
   private body: BodyStream | undefined;
 
@@ -130,7 +145,7 @@ class StreamingHandler extends CancellableHandler {
     if (status < 200) return true;
     const body = new BodyStream((reason) => this.abort(reason), resume);
     this.body = body;
-    this.resolve({ status, headers: parseRawHeaders(rawHeaders), body });
+    this.resolve(new Streamed(status, rawHeaders, body));
     return true;
   }
 

@@ -11,7 +11,8 @@ export interface SseEvent {
 }
 
 export class SseParser {
-  private readonly decoder = new StringDecoder('utf8');
+  /** Made when a chunk ends inside a UTF-8 sequence; until then chunks are decoded whole. */
+  private decoder: StringDecoder | undefined;
   private buffer = '';
   private dataLines: string[] = [];
   private eventName: string | undefined;
@@ -21,7 +22,11 @@ export class SseParser {
 
   /** Feeds bytes; returns the events completed by them. */
   push(chunk: Buffer | string): SseEvent[] {
-    let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    let text: string;
+    if (typeof chunk === 'string') text = chunk;
+    // A chunk that ends in an ASCII byte splits no UTF-8 sequence at its end (and none is pending without a decoder).
+    else if (this.decoder === undefined && (chunk.length === 0 || chunk[chunk.length - 1] < 0x80)) text = chunk.toString('utf8');
+    else text = (this.decoder ??= new StringDecoder('utf8')).write(chunk);
     if (this.pendingCr && text.startsWith('\n')) text = text.slice(1);
     this.pendingCr = false;
     this.buffer += text;
@@ -58,7 +63,7 @@ export class SseParser {
    * some upstreams close the connection right after `data: [DONE]`.
    */
   end(): SseEvent[] {
-    const rest = this.buffer + this.decoder.end();
+    const rest = this.buffer + (this.decoder?.end() ?? '');
     this.buffer = '';
     const events: SseEvent[] = [];
     if (rest !== '') {

@@ -147,7 +147,9 @@ export class UpstreamClient {
       const response = await requestStream(this.dispatcher, options, call.cancellation);
       return {
         status: response.status,
-        headers: response.headers,
+        get headers() {
+          return response.headers;
+        },
         success: () => {
           response.body.onEnd(call.dispose);
           return response;

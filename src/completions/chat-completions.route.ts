@@ -15,7 +15,7 @@ import type { GatewayConfig } from '../config/gateway-config.js';
 import { RAW_JSON, type WithRawJson } from '../providers/llm-provider.js';
 import { ChatCompletionsService, type GatewayCall } from './chat-completions.service.js';
 import { validateChatRequest } from './chat-request.validator.js';
-import { writeSseStream } from './sse-writer.js';
+import { sseHeadersFor, writeSseStream } from './sse-writer.js';
 
 export const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
 
@@ -47,8 +47,9 @@ export class ChatCompletionsRoute {
     telemetry?.enterHandler();
     try {
       if (chatRequest.stream === true) {
+        const head = sseHeadersFor(reply);
         const { chunks, headers } = await this.completions.stream(chatRequest, call);
-        await writeSseStream(reply, chunks, { headers, toError: this.toError, telemetry });
+        await writeSseStream(reply, chunks, { headers: Object.assign(head, headers), toError: this.toError, telemetry });
         return reply;
       }
       const { completion, headers } = await this.completions.complete(chatRequest, call);

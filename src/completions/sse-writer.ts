@@ -21,6 +21,14 @@ export function sseFrame(chunk: WithRawJson<ChatCompletionChunk>): string {
   return `data: ${chunk[RAW_JSON] ?? JSON.stringify(chunk)}\n\n`;
 }
 
+/**
+ * The headers every SSE answer starts from: those already set on the reply (request id) and the event-stream
+ * ones. Built before routing, so that once the first chunk is there only the request's own headers are added.
+ */
+export function sseHeadersFor(reply: FastifyReply): OutgoingHttpHeaders {
+  return Object.assign(reply.getHeaders() as OutgoingHttpHeaders, SSE_HEADERS);
+}
+
 /** Resolves when the socket can take more data, or when it closed (then writing stops). */
 function writable(response: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
@@ -37,8 +45,8 @@ function writable(response: ServerResponse): Promise<void> {
 export interface SseStreamOptions {
   /** Turns a failure inside the stream into the error event sent to the client. */
   toError: (error: unknown) => GatewayError;
-  /** Extra response headers (request id, routing facts). */
-  headers?: OutgoingHttpHeaders;
+  /** The response headers: `sseHeadersFor(reply)` plus the request's own (rate limits, routing facts). */
+  headers: OutgoingHttpHeaders;
   /** Told when the stream opens (time to first token, open streams) and which error ended it. */
   telemetry?: RequestTelemetry;
 }
@@ -60,8 +68,7 @@ export async function writeSseStream(
     return;
   }
   reply.hijack();
-  // getHeaders() returns a new object: the stream's own headers are added to it rather than to another copy.
-  response.writeHead(200, Object.assign(reply.getHeaders() as OutgoingHttpHeaders, options.headers, SSE_HEADERS));
+  response.writeHead(200, options.headers);
   options.telemetry?.streamOpened();
   try {
     while (!next.done) {

@@ -455,14 +455,16 @@ export class RouterService {
     const telemetry = stream.plan.telemetry;
     // Only upstream silence counts as idle, not time spent waiting for a slow client to read.
     let waiting = false;
-    const idleTimer = setTimeout(() => {
-      if (waiting) attempt.cancellation.cancel(new AttemptTimeout('idle_timeout', stream.idleTimeoutMs));
-    }, stream.idleTimeoutMs);
+    let idleTimer: NodeJS.Timeout | undefined;
     let finished = stream.ended;
     let failed = false;
     try {
       for (let i = 0; i < stream.buffered.length; i++) yield stream.buffered[i];
       stream.buffered = [];
+      // Set after the held chunks went out: the first token is not kept waiting for a timer that only watches later silence.
+      idleTimer = setTimeout(() => {
+        if (waiting) attempt.cancellation.cancel(new AttemptTimeout('idle_timeout', stream.idleTimeoutMs));
+      }, stream.idleTimeoutMs);
       let pending = stream.pending;
       while (!finished && iterator) {
         waiting = true;

@@ -11,13 +11,17 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Cancellation } from '../common/cancellation.js';
-import { CancellableHandler, dispatchWith, UpstreamAnswer } from './dispatch-handler.js';
+import { CancellableHandler, dispatchWith, parseRawHeaders } from './dispatch-handler.js';
 
 /** Queued chunks past which undici is asked to pause the socket. */
 const HIGH_WATER_CHUNKS = 16;
 const DRAIN_TIMEOUT_MS = 1_000;
 
-export type StreamedResponse = UpstreamAnswer<BodyStream>;
+export interface StreamedResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: BodyStream;
+}
 
 export class BodyStream implements AsyncIterableIterator<Buffer> {
   private readonly queue: Buffer[] = [];
@@ -111,6 +115,21 @@ export class BodyStream implements AsyncIterableIterator<Buffer> {
   }
 }
 
+/** Headers are parsed when first read: a streamed 2xx answer usually never needs them. */
+class Streamed implements StreamedResponse {
+  private parsed: IncomingHttpHeaders | undefined;
+
+  constructor(
+    readonly status: number,
+    private readonly rawHeaders: Buffer[],
+    readonly body: BodyStream,
+  ) {}
+
+  get headers(): IncomingHttpHeaders {
+    return (this.parsed ??= parseRawHeaders(this.rawHeaders));
+  }
+}
+
 class StreamingHandler extends CancellableHandler {
   private body: BodyStream | undefined;
 
@@ -126,7 +145,7 @@ class StreamingHandler extends CancellableHandler {
     if (status < 200) return true;
     const body = new BodyStream((reason) => this.abort(reason), resume);
     this.body = body;
-    this.resolve(new UpstreamAnswer(status, rawHeaders, body));
+    this.resolve(new Streamed(status, rawHeaders, body));
     return true;
   }
 

@@ -21,29 +21,6 @@ export function parseRawHeaders(raw: Buffer[] | string[]): IncomingHttpHeaders {
   return headers as IncomingHttpHeaders;
 }
 
-/** The value of header `name` (lower case) in undici's raw headers, without parsing the others. */
-export function rawHeader(raw: Buffer[], name: string): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i].length === name.length && raw[i].toString('latin1').toLowerCase() === name) return raw[i + 1].toString();
-  }
-  return undefined;
-}
-
-/** An answer's status and body, with its headers parsed on first read: a 2xx answer usually never needs them. */
-export class UpstreamAnswer<B> {
-  private parsed: IncomingHttpHeaders | undefined;
-
-  constructor(
-    readonly status: number,
-    private readonly rawHeaders: Buffer[],
-    readonly body: B,
-  ) {}
-
-  get headers(): IncomingHttpHeaders {
-    return (this.parsed ??= parseRawHeaders(this.rawHeaders));
-  }
-}
-
 export abstract class CancellableHandler {
   private abortRequest: ((reason?: Error) => void) | undefined;
   private settled = false;

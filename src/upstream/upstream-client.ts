@@ -163,23 +163,21 @@ export class UpstreamClient {
    * Sends the request and parses the whole JSON answer (`text` is the answer as received). The answer is read
    * whole by a dispatch handler, without a body stream: this is the most frequent upstream call.
    */
-  async json<T>(request: UpstreamRequest): Promise<{ status: number; data: T; text: string }> {
+  async json<T>(request: UpstreamRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T; text: string }> {
     const response = await this.exchange(request, async (options, call) => {
       const whole = await requestWholeBody(this.dispatcher, options, call.cancellation, MAX_JSON_BODY_BYTES);
       return {
         status: whole.status,
-        get headers() {
-          return whole.headers;
-        },
+        headers: whole.headers,
         success: () => {
           call.dispose();
           return whole;
         },
-        errorBody: async () => parseErrorBody(whole.body.slice(0, MAX_ERROR_BODY_BYTES)),
+        errorBody: async () => parseErrorBody(whole.text.slice(0, MAX_ERROR_BODY_BYTES)),
       };
     });
     try {
-      return { status: response.status, data: JSON.parse(response.body) as T, text: response.body };
+      return { status: response.status, headers: response.headers, data: JSON.parse(response.text) as T, text: response.text };
     } catch {
       throw new UpstreamError(`Provider '${this.provider.name}' returned a body that is not valid JSON.`, {
         code: 'upstream_invalid_response',

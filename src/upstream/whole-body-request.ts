@@ -3,13 +3,18 @@
  * buffers: no Readable stream, no async iterator, no stream ticks. For JSON calls (non-streaming completions,
  * embeddings, tokens), the most frequent upstream call; streamed answers use body-stream.ts.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Cancellation } from '../common/cancellation.js';
 import { UpstreamError } from '../common/errors/gateway.error.js';
-import { CancellableHandler, dispatchWith, rawHeader, UpstreamAnswer } from './dispatch-handler.js';
+import { CancellableHandler, dispatchWith, parseRawHeaders } from './dispatch-handler.js';
 
-/** The body as UTF-8 text. */
-export type WholeResponse = UpstreamAnswer<string>;
+export interface WholeResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The body as UTF-8. */
+  text: string;
+}
 
 function tooLarge(limit: number): UpstreamError {
   return new UpstreamError(`Upstream body exceeds ${limit} bytes.`, { code: 'upstream_invalid_response' });
@@ -17,7 +22,7 @@ function tooLarge(limit: number): UpstreamError {
 
 class WholeBodyHandler extends CancellableHandler {
   private status = 0;
-  private rawHeaders: Buffer[] = [];
+  private headers: IncomingHttpHeaders = {};
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
@@ -33,8 +38,8 @@ class WholeBodyHandler extends CancellableHandler {
   onHeaders(status: number, rawHeaders: Buffer[]): boolean {
     if (status < 200) return true;
     this.status = status;
-    this.rawHeaders = rawHeaders;
-    if (Number(rawHeader(rawHeaders, 'content-length')) > this.limit) this.abort(tooLarge(this.limit));
+    this.headers = parseRawHeaders(rawHeaders);
+    if (Number(this.headers['content-length']) > this.limit) this.abort(tooLarge(this.limit));
     return true;
   }
 
@@ -52,7 +57,7 @@ class WholeBodyHandler extends CancellableHandler {
     if (this.settle()) {
       const chunks = this.chunks;
       const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      this.resolve(new UpstreamAnswer(this.status, this.rawHeaders, text));
+      this.resolve({ status: this.status, headers: this.headers, text });
     }
   }
 

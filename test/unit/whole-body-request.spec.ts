@@ -35,7 +35,7 @@ describe('requestWholeBody (undici dispatch, whole answer)', () => {
     assert.equal(answer.status, 201);
     assert.equal(answer.headers['x-upstream'], 'yes');
     assert.deepEqual(answer.headers['set-cookie'], ['a=1', 'b=2']);
-    assert.deepEqual(JSON.parse(answer.body), { text: 'héllo', n: 1 });
+    assert.deepEqual(JSON.parse(answer.text), { text: 'héllo', n: 1 });
   });
 
   it('fails past the size limit with upstream_invalid_response', async () => {

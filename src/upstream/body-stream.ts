@@ -115,21 +115,6 @@ export class BodyStream implements AsyncIterableIterator<Buffer> {
   }
 }
 
-/** Headers are parsed when first read: a streamed 2xx answer usually never needs them. */
-class Streamed implements StreamedResponse {
-  private parsed: IncomingHttpHeaders | undefined;
-
-  constructor(
-    readonly status: number,
-    private readonly rawHeaders: Buffer[],
-    readonly body: BodyStream,
-  ) {}
-
-  get headers(): IncomingHttpHeaders {
-    return (this.parsed ??= parseRawHeaders(this.rawHeaders));
-  }
-}
-
 class StreamingHandler extends CancellableHandler {
   private body: BodyStream | undefined;
 
@@ -145,7 +130,9 @@ class StreamingHandler extends CancellableHandler {
     if (status < 200) return true;
     const body = new BodyStream((reason) => this.abort(reason), resume);
     this.body = body;
-    this.resolve(new Streamed(status, rawHeaders, body));
+    // Parsed now, into strings: undici's raw headers are views into the socket's read buffer, and holding them
+    // keeps it alive (done lazily for JSON answers, it raised the non-streaming c=1 p99 from ~3 to ~6-7 ms).
+    this.resolve({ status, headers: parseRawHeaders(rawHeaders), body });
     return true;
   }
 

@@ -147,9 +147,7 @@ export class UpstreamClient {
       const response = await requestStream(this.dispatcher, options, call.cancellation);
       return {
         status: response.status,
-        get headers() {
-          return response.headers;
-        },
+        headers: response.headers,
         success: () => {
           response.body.onEnd(call.dispose);
           return response;

@@ -32,6 +32,7 @@ export type UpstreamErrorMapper = (status: number, body: unknown, headers: Incom
 
 /** `Accept` for streamed answers; one shared object, so the merged request headers are memoised. */
 export const SSE_ACCEPT: Readonly<Record<string, string>> = Object.freeze({ accept: 'text/event-stream' });
+const NO_EXTRA_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 export interface UpstreamRequest {
   /** Path below the provider's base URL, or an absolute URL. */
@@ -109,9 +110,7 @@ export class UpstreamClient {
   private readonly defaultHeaders: Record<string, string>;
   private readonly authHeaders: (() => Record<string, string>) | undefined;
   /** The default and credential headers merged, for the credential headers object they were merged with. */
-  private mergedHeaders: Record<string, string> = {};
-  private mergedFor: Record<string, string> | undefined;
-  private readonly mergedWith = new WeakMap<Readonly<Record<string, string>>, { auth: Record<string, string> | undefined; headers: Record<string, string> }>();
+  private readonly merged = new WeakMap<Readonly<Record<string, string>>, { auth: Record<string, string> | undefined; headers: Record<string, string> }>();
   private readonly random: () => number;
 
   constructor(
@@ -273,19 +272,11 @@ export class UpstreamClient {
    */
   private headersFor(request: UpstreamRequest): Record<string, string> {
     const auth = this.authHeaders?.();
-    const extra = request.headers;
-    if (extra === undefined) {
-      if (auth === undefined) return this.defaultHeaders;
-      if (auth !== this.mergedFor) {
-        this.mergedFor = auth;
-        this.mergedHeaders = { ...this.defaultHeaders, ...auth };
-      }
-      return this.mergedHeaders;
-    }
-    const memo = this.mergedWith.get(extra);
+    const extra = request.headers ?? NO_EXTRA_HEADERS;
+    const memo = this.merged.get(extra);
     if (memo !== undefined && memo.auth === auth) return memo.headers;
     const headers = { ...this.defaultHeaders, ...extra, ...auth };
-    this.mergedWith.set(extra, { auth, headers });
+    this.merged.set(extra, { auth, headers });
     return headers;
   }
 

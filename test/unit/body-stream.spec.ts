@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { Cancellation } from '../../src/common/cancellation.js';
 import { requestStream } from '../../src/upstream/body-stream.js';
+import { type LocalUpstream, startLocalUpstream } from './local-upstream.js';
 
 describe('requestStream (undici dispatch, body as a chunk queue)', () => {
-  let server: Server;
+  let upstream: LocalUpstream;
   let origin: string;
   const connections = new Set<unknown>();
   const agent = new Agent();
 
   before(async () => {
-    server = createServer((request, response) => {
+    upstream = await startLocalUpstream((request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream', 'x-upstream': 'yes' });
       const chunks = request.url === '/many' ? 200 : 3;
       let sent = 0;
@@ -26,14 +25,12 @@ describe('requestStream (undici dispatch, body as a chunk queue)', () => {
       };
       step();
     });
-    server.on('connection', (socket) => connections.add(socket));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    upstream.server.on('connection', (socket) => connections.add(socket));
+    origin = upstream.origin;
   });
   after(async () => {
     await agent.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await upstream.close();
   });
 
   async function text(body: AsyncIterable<Buffer>): Promise<string> {

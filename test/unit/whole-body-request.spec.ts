@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { Cancellation } from '../../src/common/cancellation.js';
 import { UpstreamError } from '../../src/common/errors/gateway.error.js';
 import { requestWholeBody } from '../../src/upstream/whole-body-request.js';
+import { type LocalUpstream, startLocalUpstream } from './local-upstream.js';
 
 describe('requestWholeBody (undici dispatch, whole answer)', () => {
-  let server: Server;
+  let upstream: LocalUpstream;
   let origin: string;
   const agent = new Agent();
 
   before(async () => {
-    server = createServer((request, response) => {
+    upstream = await startLocalUpstream((request, response) => {
       if (request.url === '/slow') return void setTimeout(() => response.end('late'), 2_000).unref();
       if (request.url === '/big') return void response.end('x'.repeat(5_000));
       response.setHeader('set-cookie', ['a=1', 'b=2']);
@@ -21,13 +20,11 @@ describe('requestWholeBody (undici dispatch, whole answer)', () => {
       response.write('{"text":"héllo",');
       setTimeout(() => response.end('"n":1}'), 5);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    origin = upstream.origin;
   });
   after(async () => {
     await agent.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await upstream.close();
   });
 
   it('returns status, lower-cased headers (repeated ones as arrays) and the whole body as UTF-8', async () => {

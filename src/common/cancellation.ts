@@ -3,7 +3,7 @@
  * It stands in for an AbortController on the request path because Node's are costly there (EventTarget set-up,
  * listener bookkeeping, GC): replacing them took the gateway from ~130 to ~105 µs of CPU per non-streaming request
  * (see the README's performance section). Listeners here are plain functions in an array; a real AbortSignal is
- * made only when an API needs one (undici's streaming `request`, timers), and then follows this cancellation.
+ * made only when an API needs one (timers, the ERNIE token fetch), and then follows this cancellation.
  */
 export class Cancellation {
   private cancelled = false;

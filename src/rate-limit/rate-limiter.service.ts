@@ -100,7 +100,6 @@ export class RateLimiter {
     this.syncStore = isSyncStore(store) ? store : undefined;
   }
 
-  /** Consumes from every applicable bucket or from none. Rejects with RateLimitUnavailableError in failClosed mode. */
   /**
    * The decision without a promise when the bucket store answers synchronously (memory), undefined otherwise
    * (Redis: use `check`). The request path calls this first: no promise or microtask hop for the usual store.
@@ -122,6 +121,7 @@ export class RateLimiter {
     return denied(buckets, results, snapshots);
   }
 
+  /** Consumes from every applicable bucket or from none. Rejects with RateLimitUnavailableError in failClosed mode. */
   async check(request: RateLimitRequest): Promise<RateLimitDecision> {
     const now = this.checkNow(request);
     if (now !== undefined) return now;

@@ -48,9 +48,6 @@ export interface UpstreamRequest {
   deadlineAt?: number;
 }
 
-/** A body read chunk by chunk that can be given up on (BodyStream, or a Readable in tests). */
-export type UpstreamBody = AsyncIterable<Buffer> & { destroy(reason?: Error): void };
-
 export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
@@ -327,7 +324,7 @@ function isRetryableNetworkFailure(error: GatewayError): boolean {
 }
 
 /** Reads a whole body as UTF-8, failing past `limit` bytes. */
-export async function readBody(body: UpstreamBody, limit: number): Promise<string> {
+export async function readBody(body: BodyStream, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -342,7 +339,7 @@ export async function readBody(body: UpstreamBody, limit: number): Promise<strin
 }
 
 /** An error body, parsed as JSON when it is JSON, else its text; truncated, never fails. */
-async function readErrorBody(body: UpstreamBody): Promise<unknown> {
+async function readErrorBody(body: BodyStream): Promise<unknown> {
   let text = '';
   try {
     for await (const chunk of body) {

@@ -36,13 +36,19 @@ for (const [id, count] of selfSamples) {
   const pkg = name === '(garbage collector)' ? '(gc)' : packageOf(frame.url);
   byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + count);
 }
-const idle = [...selfSamples].filter(([id]) => byId.get(id).callFrame.functionName === '(idle)').reduce((a, [, c]) => a + c, 0);
+const idle = [...selfSamples]
+  .filter(([id]) => byId.get(id).callFrame.functionName === '(idle)')
+  .reduce((a, [, c]) => a + c, 0);
 const busy = total - idle;
 const pct = (n) => `${((100 * n) / busy).toFixed(1).padStart(5)}%`;
-console.log(`samples: ${total}, busy: ${busy} (${((100 * busy) / total).toFixed(1)}%)\n\nself time by package (of busy):`);
-for (const [pkg, count] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(count)}  ${pkg}`);
+console.log(
+  `samples: ${total}, busy: ${busy} (${((100 * busy) / total).toFixed(1)}%)\n\nself time by package (of busy):`,
+);
+for (const [pkg, count] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, top))
+  console.log(`${pct(count)}  ${pkg}`);
 console.log('\nself time by function (of busy):');
-for (const [fn, count] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(count)}  ${fn}`);
+for (const [fn, count] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top))
+  console.log(`${pct(count)}  ${fn}`);
 
 // Inclusive time of the gateway's own functions (each counted once per sample, however deep it recurses):
 // what a function costs with everything it calls, e.g. the rate limiter's check or the request log.

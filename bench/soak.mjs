@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HARNESS = process.env.BENCH_HARNESS ?? path.join(ROOT, '..', 'shared', 'bench');
 const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
+  process.argv
+    .slice(2)
+    .reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
 );
 const minutes = Number(args.minutes ?? 10);
 const rate = Number(args.rate ?? 200);
@@ -50,7 +52,11 @@ function request(stream) {
         path: '/v1/chat/completions',
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${key}`,
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (res) => {
         let tail = '';
@@ -83,12 +89,21 @@ async function waitForPort(port) {
 }
 
 async function main() {
-  const upstream = spawn(process.execPath, [path.join(HARNESS, 'upstream.mjs'), '--port', String(UP_PORT)], { stdio: 'ignore' });
+  const upstream = spawn(process.execPath, [path.join(HARNESS, 'upstream.mjs'), '--port', String(UP_PORT)], {
+    stdio: 'ignore',
+  });
   // What `npm start` runs: its node flags, then the entry point.
-  const startArgs = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start.split(' ').slice(1);
+  const startArgs = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+    .scripts.start.split(' ')
+    .slice(1);
   const gateway = spawn(process.execPath, startArgs, {
     cwd: ROOT,
-    env: { ...process.env, GATEWAY_CONFIG: 'config/bench.yaml', PORT: String(GW_PORT), UPSTREAM_BASE_URL: `http://127.0.0.1:${UP_PORT}/v1` },
+    env: {
+      ...process.env,
+      GATEWAY_CONFIG: 'config/bench.yaml',
+      PORT: String(GW_PORT),
+      UPSTREAM_BASE_URL: `http://127.0.0.1:${UP_PORT}/v1`,
+    },
     stdio: 'ignore',
   });
   const stopAll = () => {

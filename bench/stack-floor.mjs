@@ -31,8 +31,12 @@ app.post('/v1/chat/completions', (request, reply) => {
         abort = abortRequest;
       },
       onHeaders(status, rawHeaders, resume) {
-        const contentType = rawHeaders.findIndex((value, i) => i % 2 === 0 && value.toString().toLowerCase() === 'content-type');
-        response.writeHead(status, { 'content-type': contentType >= 0 ? rawHeaders[contentType + 1].toString() : 'application/json' });
+        const contentType = rawHeaders.findIndex(
+          (value, i) => i % 2 === 0 && value.toString().toLowerCase() === 'content-type',
+        );
+        response.writeHead(status, {
+          'content-type': contentType >= 0 ? rawHeaders[contentType + 1].toString() : 'application/json',
+        });
         response.on('drain', resume);
         return true;
       },

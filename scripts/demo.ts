@@ -22,7 +22,11 @@ function curlChat(base: string, body: Record<string, unknown>): string[] {
 
 async function main(): Promise<void> {
   // Keys must match config/demo.yaml.
-  const openAi = new OpenAiSimulator({ apiKey: 'sk-demo-simulator', chunkDelayMs: STREAM_DELAY_MS, name: 'openai-sim' });
+  const openAi = new OpenAiSimulator({
+    apiKey: 'sk-demo-simulator',
+    chunkDelayMs: STREAM_DELAY_MS,
+    name: 'openai-sim',
+  });
   const anthropic = new AnthropicSimulator({ apiKey: 'sk-ant-demo-simulator', eventDelayMs: STREAM_DELAY_MS });
   const ernie = new ErnieSimulator({
     apiKey: 'ernie-demo-api-key',

@@ -24,7 +24,8 @@ export interface RunningSimulators {
 function portFrom(value: string | undefined, fallback: number, variable: string): number {
   if (value === undefined || value === '') return fallback;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${variable} must be a port number, got '${value}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`${variable} must be a port number, got '${value}'`);
   return port;
 }
 

@@ -31,7 +31,9 @@ export class ApiKeyService implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     if (!this.enabled) {
-      this.logger.warn('auth.enabled is false: every caller is accepted without a key. Use this only on a trusted network.');
+      this.logger.warn(
+        'auth.enabled is false: every caller is accepted without a key. Use this only on a trusted network.',
+      );
       return;
     }
     for (const key of this.config.auth.keys) {

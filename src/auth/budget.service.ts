@@ -47,7 +47,9 @@ export class BudgetService implements OnModuleInit, OnApplicationShutdown {
   /** Budgets are fail-closed: wait (boundedly) for the connection so the first requests are not refused. */
   async onModuleInit(): Promise<void> {
     if (!this.redis) return;
-    await waitForRedis(this.redis, 2_000).catch(() => this.logger.warn('Redis for token budgets is not ready at start-up'));
+    await waitForRedis(this.redis, 2_000).catch(() =>
+      this.logger.warn('Redis for token budgets is not ready at start-up'),
+    );
   }
 
   /** Whether the key has a token budget to check (most keys do not: then no call, no promise). */
@@ -62,7 +64,10 @@ export class BudgetService implements OnModuleInit, OnApplicationShutdown {
     if (!budget || !this.applies(key)) return;
     const periods = budgetPeriods(this.now());
     const [day, month] = await this.read(key.id, periods);
-    if ((budget.tokensPerDay && day >= budget.tokensPerDay) || (budget.tokensPerMonth && month >= budget.tokensPerMonth)) {
+    if (
+      (budget.tokensPerDay && day >= budget.tokensPerDay) ||
+      (budget.tokensPerMonth && month >= budget.tokensPerMonth)
+    ) {
       throw new GatewayError(429, 'insufficient_quota', `The token budget of key '${key.id}' is used up.`, {
         code: 'insufficient_quota',
         retryable: false,

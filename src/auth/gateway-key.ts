@@ -12,9 +12,21 @@ export interface GatewayKey {
 }
 
 /** Calls made by other Nest modules through LlmClient. */
-export const INTERNAL_KEY: GatewayKey = { id: 'internal', models: undefined, limits: undefined, budget: undefined, admin: false };
+export const INTERNAL_KEY: GatewayKey = {
+  id: 'internal',
+  models: undefined,
+  limits: undefined,
+  budget: undefined,
+  admin: false,
+};
 
-export const ANONYMOUS_KEY: GatewayKey = { id: 'anonymous', models: undefined, limits: undefined, budget: undefined, admin: true };
+export const ANONYMOUS_KEY: GatewayKey = {
+  id: 'anonymous',
+  models: undefined,
+  limits: undefined,
+  budget: undefined,
+  admin: true,
+};
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -67,7 +67,9 @@ export class CacheConfig {
   @IsInt() @Min(1) defaultTtlSeconds: number = 3_600;
 
   /** Per public model name; overrides `defaultTtlSeconds`. */
-  @IsOptional() @Transform(({ value }) => toNumberValues(value)) @IsTtlTable()
+  @IsOptional()
+  @Transform(({ value }) => toNumberValues(value))
+  @IsTtlTable()
   ttlSecondsByModel?: Record<string, number>;
 
   /** false: each gateway key has its own entries; true: all keys share them. */

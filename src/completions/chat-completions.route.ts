@@ -49,7 +49,11 @@ export class ChatCompletionsRoute {
       if (chatRequest.stream === true) {
         const head = sseHeadersFor(reply);
         const { chunks, headers } = await this.completions.stream(chatRequest, call);
-        await writeSseStream(reply, chunks, { headers: Object.assign(head, headers), toError: this.toError, telemetry });
+        await writeSseStream(reply, chunks, {
+          headers: Object.assign(head, headers),
+          toError: this.toError,
+          telemetry,
+        });
         return reply;
       }
       const { completion, headers } = await this.completions.complete(chatRequest, call);

@@ -191,7 +191,8 @@ export class ChatCompletionsService {
   }
 
   private cacheKey(request: ChatCompletionRequest, call: GatewayCall): string | undefined {
-    if (!this.cacheConfig.enabled || noStore(call.cacheControl) || !isCacheable(request, this.cacheConfig)) return undefined;
+    if (!this.cacheConfig.enabled || noStore(call.cacheControl) || !isCacheable(request, this.cacheConfig))
+      return undefined;
     return cacheKeyFor(request, cacheNamespace(this.cacheConfig, call.key.id));
   }
 
@@ -268,7 +269,9 @@ export class ChatCompletionsService {
   ): number | undefined {
     const key = call.key;
     if (reservation && reservation.buckets.length > 0) {
-      this.limiter.reconcile(reservation, budgetTokens).catch((error: unknown) => this.logger.warn(`reconcile failed: ${String(error)}`));
+      this.limiter
+        .reconcile(reservation, budgetTokens)
+        .catch((error: unknown) => this.logger.warn(`reconcile failed: ${String(error)}`));
     }
     if (key.budget && budgetTokens > 0) void this.budgets.record(key, budgetTokens);
     const cost = this.usage.record(key.id, model, provider, usage);
@@ -305,7 +308,11 @@ export class ChatCompletionsService {
         });
       }
       if (finished && cacheKey !== undefined && accumulator.complete) {
-        void this.cache.set(cacheKey, JSON.stringify(accumulator.toCompletion()), cacheTtlMs(this.cacheConfig, request.model));
+        void this.cache.set(
+          cacheKey,
+          JSON.stringify(accumulator.toCompletion()),
+          cacheTtlMs(this.cacheConfig, request.model),
+        );
       }
     });
   }

@@ -154,7 +154,11 @@ function checkResponseFormat(value: unknown): void {
   if (value.type !== 'json_schema') return;
   const schema = value.json_schema;
   checkNested(schema, 'response_format.json_schema');
-  checkFunctionName(schema.name, 'response_format.json_schema.name', 'json_schema.name must be 1-64 letters, digits, _ or -');
+  checkFunctionName(
+    schema.name,
+    'response_format.json_schema.name',
+    'json_schema.name must be 1-64 letters, digits, _ or -',
+  );
   checkOptionalString(schema.description, 'response_format.json_schema.description');
   checkOptionalObject(schema.schema, 'response_format.json_schema.schema');
   checkOptionalBoolean(schema.strict, 'response_format.json_schema.strict');

@@ -45,7 +45,11 @@ export class StreamAccumulator {
       }
       if (delta?.refusal) state.refusal += delta.refusal;
       for (const call of delta?.tool_calls ?? []) {
-        const target = (state.toolCalls[call.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+        const target = (state.toolCalls[call.index] ??= {
+          id: '',
+          type: 'function',
+          function: { name: '', arguments: '' },
+        });
         if (call.id) target.id = call.id;
         if (call.function?.name) target.function.name += call.function.name;
         if (call.function?.arguments) {
@@ -103,21 +107,41 @@ export class StreamAccumulator {
  * the finish chunk per choice, and the usage chunk when asked for.
  */
 export function completionToChunks(completion: ChatCompletion, includeUsage: boolean): ChatCompletionChunk[] {
-  const base = { id: completion.id, object: 'chat.completion.chunk' as const, created: completion.created, model: completion.model };
+  const base = {
+    id: completion.id,
+    object: 'chat.completion.chunk' as const,
+    created: completion.created,
+    model: completion.model,
+  };
   const usageField = includeUsage ? { usage: null } : {};
   const chunks: ChatCompletionChunk[] = [];
   for (const choice of completion.choices) {
     const message = choice.message;
     chunks.push({
       ...base,
-      choices: [{ index: choice.index, delta: { role: 'assistant', content: message.content === null ? null : '' }, logprobs: null, finish_reason: null }],
+      choices: [
+        {
+          index: choice.index,
+          delta: { role: 'assistant', content: message.content === null ? null : '' },
+          logprobs: null,
+          finish_reason: null,
+        },
+      ],
       ...usageField,
     });
     if (message.content) {
-      chunks.push({ ...base, choices: [{ index: choice.index, delta: { content: message.content }, logprobs: null, finish_reason: null }], ...usageField });
+      chunks.push({
+        ...base,
+        choices: [{ index: choice.index, delta: { content: message.content }, logprobs: null, finish_reason: null }],
+        ...usageField,
+      });
     }
     if (message.refusal) {
-      chunks.push({ ...base, choices: [{ index: choice.index, delta: { refusal: message.refusal }, logprobs: null, finish_reason: null }], ...usageField });
+      chunks.push({
+        ...base,
+        choices: [{ index: choice.index, delta: { refusal: message.refusal }, logprobs: null, finish_reason: null }],
+        ...usageField,
+      });
     }
     message.tool_calls?.forEach((call, index) => {
       chunks.push({
@@ -125,7 +149,16 @@ export function completionToChunks(completion: ChatCompletion, includeUsage: boo
         choices: [
           {
             index: choice.index,
-            delta: { tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }] },
+            delta: {
+              tool_calls: [
+                {
+                  index,
+                  id: call.id,
+                  type: 'function',
+                  function: { name: call.function.name, arguments: call.function.arguments },
+                },
+              ],
+            },
             logprobs: null,
             finish_reason: null,
           },
@@ -133,7 +166,11 @@ export function completionToChunks(completion: ChatCompletion, includeUsage: boo
         ...usageField,
       });
     });
-    chunks.push({ ...base, choices: [{ index: choice.index, delta: {}, logprobs: null, finish_reason: choice.finish_reason }], ...usageField });
+    chunks.push({
+      ...base,
+      choices: [{ index: choice.index, delta: {}, logprobs: null, finish_reason: choice.finish_reason }],
+      ...usageField,
+    });
   }
   if (includeUsage && completion.usage) chunks.push({ ...base, choices: [], usage: completion.usage });
   return chunks;

@@ -63,7 +63,10 @@ export function validateGatewayConfig(
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new ConfigError(source, ['(root): must be a mapping with providers and models']);
   }
-  const config = plainToInstance(GatewayConfig, document, { exposeDefaultValues: true, enableImplicitConversion: true });
+  const config = plainToInstance(GatewayConfig, document, {
+    exposeDefaultValues: true,
+    enableImplicitConversion: true,
+  });
   const problems = formatValidationErrors(validateSync(config, { forbidUnknownValues: false }));
   if (problems.length === 0) problems.push(...crossCheck(config), ...checkProviderTypes(config, factories));
   if (problems.length > 0) throw new ConfigError(source, problems);

@@ -51,7 +51,8 @@ export class RetryConfig {
 }
 
 export class ProviderConfig {
-  @IsString() @Matches(/^[A-Za-z0-9_.-]+$/, { message: 'name may contain only letters, digits, _ . -' })
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.-]+$/, { message: 'name may contain only letters, digits, _ . -' })
   name!: string;
 
   @IsString() type!: string;
@@ -118,7 +119,10 @@ export class ModelConfig {
   /** The public model name clients send. */
   @IsString() @MinLength(1) name!: string;
 
-  @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => DeploymentConfig)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ValidateNested({ each: true })
+  @Type(() => DeploymentConfig)
   deployments!: DeploymentConfig[];
 
   @IsOptional() @IsString() ownedBy?: string;
@@ -181,10 +185,16 @@ export class ObservabilityConfig {
 export class GatewayConfig {
   @ValidateNested() @Type(() => ServerConfig) server: ServerConfig = new ServerConfig();
 
-  @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => ProviderConfig)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ValidateNested({ each: true })
+  @Type(() => ProviderConfig)
   providers!: ProviderConfig[];
 
-  @IsArray() @ArrayMinSize(1) @ValidateNested({ each: true }) @Type(() => ModelConfig)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ValidateNested({ each: true })
+  @Type(() => ModelConfig)
   models!: ModelConfig[];
 
   @ValidateNested() @Type(() => RoutingConfig) routing: RoutingConfig = new RoutingConfig();

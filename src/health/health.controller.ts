@@ -33,7 +33,9 @@ export class HealthController {
   @Get('live')
   @HealthCheck()
   live() {
-    return this.health.check([() => this.indicators.check('process').up({ uptimeSeconds: Math.round(process.uptime()) })]);
+    return this.health.check([
+      () => this.indicators.check('process').up({ uptimeSeconds: Math.round(process.uptime()) }),
+    ]);
   }
 
   @Get('ready')
@@ -42,7 +44,9 @@ export class HealthController {
     return this.health.check([
       () => {
         const lifecycle = this.indicators.check('lifecycle');
-        return this.traffic.draining ? lifecycle.down({ draining: true }) : lifecycle.up({ inFlight: this.traffic.inFlight });
+        return this.traffic.draining
+          ? lifecycle.down({ draining: true })
+          : lifecycle.up({ inFlight: this.traffic.inFlight });
       },
       () => this.indicators.check('config').up({ models: this.config.models.length }),
       () => {

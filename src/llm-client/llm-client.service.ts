@@ -54,7 +54,10 @@ export class LlmClient {
   private request(prompt: string | ChatMessage[], options: LlmCompleteOptions, stream: boolean): ChatCompletionRequest {
     const messages: ChatMessage[] =
       typeof prompt === 'string'
-        ? [...(options.system ? [{ role: 'system' as const, content: options.system }] : []), { role: 'user', content: prompt }]
+        ? [
+            ...(options.system ? [{ role: 'system' as const, content: options.system }] : []),
+            { role: 'user', content: prompt },
+          ]
         : prompt;
     const request: ChatCompletionRequest = { ...options.extra, model: options.model, messages, stream };
     if (options.temperature !== undefined) request.temperature = options.temperature;

@@ -229,7 +229,13 @@ export class GatewayMetrics {
       };
     };
     for (const model of config.models) {
-      this.models.set(model.name, modelSeries(model.name, model.deployments.map((d) => d.provider)));
+      this.models.set(
+        model.name,
+        modelSeries(
+          model.name,
+          model.deployments.map((d) => d.provider),
+        ),
+      );
     }
     this.unknownModel = modelSeries(UNKNOWN_MODEL, []);
 
@@ -290,7 +296,8 @@ export class GatewayMetrics {
       labelNames: ['deployment'],
       registers: [registry],
       collect() {
-        for (const { id, breaker } of self.breakers()) this.set({ deployment: id }, BREAKER_STATE_VALUES[breaker.state()]);
+        for (const { id, breaker } of self.breakers())
+          this.set({ deployment: id }, BREAKER_STATE_VALUES[breaker.state()]);
       },
     });
     new Gauge({
@@ -425,7 +432,13 @@ class SeriesHistogram {
   }
 
   /** What prom-client's registry formats (its typings declare `type` as an enum; at run time it is this string). */
-  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: MetricValueWithName<string>[] }> {
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: MetricValueWithName<string>[];
+  }> {
     const values: MetricValueWithName<string>[] = [];
     const bucketName = `${this.name}_bucket`;
     for (const series of this.series.values()) {

@@ -31,10 +31,15 @@ export const upstreamErrors = {
       retryAfterMs: retryAfterMs ?? 1_000,
     }),
   serverError: (provider: string, message?: string, status = 500) =>
-    new GatewayError(status >= 500 && status <= 599 ? status : 500, 'server_error', prefixed(provider, message, 'server error'), {
-      code: 'upstream_error',
-      retryable: true,
-    }),
+    new GatewayError(
+      status >= 500 && status <= 599 ? status : 500,
+      'server_error',
+      prefixed(provider, message, 'server error'),
+      {
+        code: 'upstream_error',
+        retryable: true,
+      },
+    ),
   timeout: (provider: string, message?: string) =>
     new GatewayError(504, 'server_error', prefixed(provider, message, 'timed out'), {
       code: 'upstream_timeout',

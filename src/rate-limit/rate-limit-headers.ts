@@ -43,7 +43,12 @@ export function formatGoDuration(ms: number): string {
   const hours = Math.floor(total / 3_600_000);
   const minutes = Math.floor((total % 3_600_000) / 60_000);
   const millis = total % 60_000;
-  const fraction = millis % 1000 === 0 ? '' : `.${String(millis % 1000).padStart(3, '0').replace(/0+$/, '')}`;
+  const fraction =
+    millis % 1000 === 0
+      ? ''
+      : `.${String(millis % 1000)
+          .padStart(3, '0')
+          .replace(/0+$/, '')}`;
   const seconds = `${Math.floor(millis / 1000)}${fraction}s`;
   if (hours > 0) return `${hours}h${minutes}m${seconds}`;
   if (minutes > 0) return `${minutes}m${seconds}`;

@@ -50,7 +50,8 @@ export class Limits {
 }
 
 export class RateLimitRedisConfig {
-  @IsString() @Matches(/^rediss?:\/\/\S+$/, { message: 'url must be a redis:// or rediss:// URL' })
+  @IsString()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'url must be a redis:// or rediss:// URL' })
   url!: string;
 
   /** Keys are `<keyPrefix>{<bucket>}`. */
@@ -66,13 +67,17 @@ export class RateLimitConfig {
   @IsBoolean() enabled: boolean = false;
 
   /** Without Redis, buckets live in memory and each replica enforces the limits on its own. */
-  @IsOptional() @ValidateNested() @Type(() => RateLimitRedisConfig)
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RateLimitRedisConfig)
   redis?: RateLimitRedisConfig;
 
   /** What to do when Redis cannot be reached: allow from per-replica memory, or reject with 503. */
   @IsIn(FAILURE_MODES) failureMode: FailureMode = 'failOpen';
 
-  @IsOptional() @ValidateNested() @Type(() => Limits)
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => Limits)
   global?: Limits;
 
   /** Keyed by the public model name. */
@@ -83,7 +88,9 @@ export class RateLimitConfig {
   perModel?: Record<string, Limits>;
 
   /** For gateway keys that carry no limits of their own. */
-  @IsOptional() @ValidateNested() @Type(() => Limits)
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => Limits)
   defaultPerKey?: Limits;
 }
 

@@ -40,7 +40,9 @@ export class RateLimitModule {
             if (!config.enabled || !config.redis) return null;
             const client = createRateLimitRedisClient(config.redis);
             await waitForRedis(client, config.redis.connectTimeoutMs).catch((error: unknown) =>
-              new Logger('RateLimiter').warn(`Redis not ready at start-up, applying ${config.failureMode}: ${(error as Error).message}`),
+              new Logger('RateLimiter').warn(
+                `Redis not ready at start-up, applying ${config.failureMode}: ${(error as Error).message}`,
+              ),
             );
             return client;
           },

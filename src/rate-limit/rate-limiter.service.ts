@@ -209,7 +209,9 @@ export class RateLimiter {
         });
       }
     }
-    const tokenBuckets = buckets.filter((b) => b.kind === 'tokens').map(({ key, scope, limits }) => ({ key, scope, limits }));
+    const tokenBuckets = buckets
+      .filter((b) => b.kind === 'tokens')
+      .map(({ key, scope, limits }) => ({ key, scope, limits }));
     return { keyLimits: request.limits, buckets, tokenBuckets };
   }
 }

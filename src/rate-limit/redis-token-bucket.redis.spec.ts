@@ -125,7 +125,10 @@ describe('RedisBucketStore (real Redis)', () => {
     );
     const allowed = results.filter((r) => r.allowed);
     assert.equal(allowed.length, 10);
-    assert.deepEqual(allowed.map((r) => r.remaining).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      allowed.map((r) => r.remaining).sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.ok(results.filter((r) => !r.allowed).every((r) => r.retryAfterMs > 900_000));
   });
 

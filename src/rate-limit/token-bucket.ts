@@ -116,7 +116,13 @@ export function refund(
 }
 
 function takeResult(tokens: number, limits: BucketLimits, allowed: boolean, retryAfterMs: number): TakeResult {
-  return { limit: limits.capacity, remaining: remainingOf(tokens), resetMs: resetMsOf(tokens, limits), allowed, retryAfterMs };
+  return {
+    limit: limits.capacity,
+    remaining: remainingOf(tokens),
+    resetMs: resetMsOf(tokens, limits),
+    allowed,
+    retryAfterMs,
+  };
 }
 
 function snapshot(tokens: number, limits: BucketLimits): BucketSnapshot {

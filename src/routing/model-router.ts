@@ -112,7 +112,8 @@ export class ModelRouter {
       available = available.filter((d) => d !== chosen);
     }
     let leastRecentlyFailed = untried[0];
-    for (const d of untried) if (d.breaker.lastFailureAt < leastRecentlyFailed.breaker.lastFailureAt) leastRecentlyFailed = d;
+    for (const d of untried)
+      if (d.breaker.lastFailureAt < leastRecentlyFailed.breaker.lastFailureAt) leastRecentlyFailed = d;
     leastRecentlyFailed.breaker.forceAcquire();
     return leastRecentlyFailed;
   }

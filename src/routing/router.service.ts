@@ -69,7 +69,10 @@ export interface RoutedStream {
 
 /** Why the gateway itself aborted an attempt. */
 class AttemptTimeout extends Error {
-  constructor(readonly code: 'ttft_timeout' | 'idle_timeout', readonly ms: number) {
+  constructor(
+    readonly code: 'ttft_timeout' | 'idle_timeout',
+    readonly ms: number,
+  ) {
     super(code);
   }
 }
@@ -144,7 +147,9 @@ export class RouterService {
   async complete(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedCompletion> {
     const primary = this.router.group(request.model);
     const plan = this.plan(primary, context, false);
-    const routed = this.run(primary, plan, (group, deployment) => this.completeAttempt(request, plan, group, deployment));
+    const routed = this.run(primary, plan, (group, deployment) =>
+      this.completeAttempt(request, plan, group, deployment),
+    );
     armDeadline(plan);
     try {
       return await routed;
@@ -164,10 +169,12 @@ export class RouterService {
     let completion: ChatCompletion;
     try {
       // No cancellation of its own: only streams have per-attempt timeouts.
-      completion = await deployment.provider.chat(
-        forDeployment(request, deployment),
-        { cancellation: plan.cancellation, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
-      );
+      completion = await deployment.provider.chat(forDeployment(request, deployment), {
+        cancellation: plan.cancellation,
+        requestId: plan.requestId,
+        budget: plan.budget,
+        deadlineAt: plan.deadlineAt,
+      });
     } catch (thrown) {
       throw this.normalise(thrown, plan);
     } finally {
@@ -178,7 +185,10 @@ export class RouterService {
     return { completion, route: this.route(group, deployment, plan) };
   }
 
-  async embed(request: EmbeddingRequest, context: RouteRequestContext): Promise<{ response: EmbeddingResponse; route: RouteInfo }> {
+  async embed(
+    request: EmbeddingRequest,
+    context: RouteRequestContext,
+  ): Promise<{ response: EmbeddingResponse; route: RouteInfo }> {
     const primary = this.router.group(request.model);
     const plan = this.plan(primary, context, false);
     const routed = this.embedAttempts(request, primary, plan);
@@ -194,14 +204,20 @@ export class RouterService {
     return this.run(primary, plan, async (group, deployment) => {
       const provider = deployment.provider;
       if (!supportsEmbeddings(provider)) {
-        throw new InvalidRequestError(`The model '${request.model}' does not support embeddings.`, 'model', 'model_not_supported');
+        throw new InvalidRequestError(
+          `The model '${request.model}' does not support embeddings.`,
+          'model',
+          'model_not_supported',
+        );
       }
       deployment.stats.inFlight++;
       try {
-        const response = await provider.embed(
-          forDeployment(request, deployment),
-          { cancellation: plan.cancellation, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
-        );
+        const response = await provider.embed(forDeployment(request, deployment), {
+          cancellation: plan.cancellation,
+          requestId: plan.requestId,
+          budget: plan.budget,
+          deadlineAt: plan.deadlineAt,
+        });
         deployment.breaker.onSuccess();
         return { response, route: this.route(group, deployment, plan) };
       } catch (thrown) {
@@ -391,10 +407,12 @@ export class RouterService {
     };
     deployment.stats.inFlight++;
     try {
-      const opening = deployment.provider.chatStream(
-        forDeployment(request, deployment),
-        { cancellation: attempt.cancellation, requestId: plan.requestId, budget: plan.budget, deadlineAt: plan.deadlineAt },
-      );
+      const opening = deployment.provider.chatStream(forDeployment(request, deployment), {
+        cancellation: attempt.cancellation,
+        requestId: plan.requestId,
+        budget: plan.budget,
+        deadlineAt: plan.deadlineAt,
+      });
       // Set after the call: an OpenAI-compatible provider has then already dispatched the request (synchronously).
       stream.ttftTimer = setTimeout(
         () => attempt.cancellation.cancel(new AttemptTimeout('ttft_timeout', settings.ttftTimeoutMs)),
@@ -544,4 +562,3 @@ function holdWindow(ms: number): { expired: Promise<typeof HOLD_EXPIRED>; close(
   });
   return { expired, close: () => clearTimeout(timer) };
 }
-

@@ -37,7 +37,11 @@ export function selectDeployment<T extends SelectableDeployment>(
 }
 
 /** The candidate with the lowest score; ties are broken by weight, at random. */
-function fewest<T extends SelectableDeployment>(candidates: readonly T[], score: (d: T) => number, random: () => number): T {
+function fewest<T extends SelectableDeployment>(
+  candidates: readonly T[],
+  score: (d: T) => number,
+  random: () => number,
+): T {
   let best = Infinity;
   let ties: T[] = [];
   for (const candidate of candidates) {

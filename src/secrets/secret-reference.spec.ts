@@ -18,7 +18,12 @@ describe('parseSecretReference', () => {
       path: 'llm/openai',
       key: 'api_key',
     });
-    assert.deepEqual(parseSecretReference('vault:kv/anthropic#key#2'), { kind: 'vault', mount: 'kv', path: 'anthropic', key: 'key#2' });
+    assert.deepEqual(parseSecretReference('vault:kv/anthropic#key#2'), {
+      kind: 'vault',
+      mount: 'kv',
+      path: 'anthropic',
+      key: 'key#2',
+    });
   });
 
   it('reads env: and file: references', () => {
@@ -51,7 +56,10 @@ describe('parseSecretReference', () => {
 
 describe('describeSecretReference', () => {
   it('names references but never a literal value', () => {
-    assert.equal(describeSecretReference(parseSecretReference('vault:secret/llm/openai#api_key')), 'vault:secret/llm/openai#api_key');
+    assert.equal(
+      describeSecretReference(parseSecretReference('vault:secret/llm/openai#api_key')),
+      'vault:secret/llm/openai#api_key',
+    );
     assert.equal(describeSecretReference(parseSecretReference('env:KEY')), 'env:KEY');
     assert.equal(describeSecretReference(parseSecretReference('file:/x')), 'file:/x');
     assert.equal(describeSecretReference(parseSecretReference('sk-live-123')), 'a literal value');

@@ -94,6 +94,7 @@ export function readLocalSecret(reference: LocalSecretReference): string {
       }
       break;
   }
-  if (value === '') throw new SecretReferenceError(`${name}: the value is ${reference.kind === 'env' ? 'not set or ' : ''}empty`);
+  if (value === '')
+    throw new SecretReferenceError(`${name}: the value is ${reference.kind === 'env' ? 'not set or ' : ''}empty`);
   return value;
 }

@@ -7,13 +7,18 @@ import { formatValidationErrors } from '../common/validation/format-errors.js';
 import { SecretsConfig } from './secrets.config.js';
 
 function validate(document: unknown): { config: SecretsConfig; problems: string[] } {
-  const config = plainToInstance(SecretsConfig, document, { exposeDefaultValues: true, enableImplicitConversion: true });
+  const config = plainToInstance(SecretsConfig, document, {
+    exposeDefaultValues: true,
+    enableImplicitConversion: true,
+  });
   return { config, problems: formatValidationErrors(validateSync(config, { forbidUnknownValues: false })) };
 }
 
 describe('SecretsConfig', () => {
   it('applies the defaults', () => {
-    const { config, problems } = validate({ vault: { address: 'https://vault.internal:8200', auth: { method: 'token', token: 'env:VAULT_TOKEN' } } });
+    const { config, problems } = validate({
+      vault: { address: 'https://vault.internal:8200', auth: { method: 'token', token: 'env:VAULT_TOKEN' } },
+    });
     assert.deepEqual(problems, []);
     assert.equal(config.refreshIntervalMs, 60_000);
     assert.equal(config.minRefreshOnAuthFailureIntervalMs, 30_000);
@@ -31,13 +36,17 @@ describe('SecretsConfig', () => {
     assert.deepEqual(validate({ vault: { address, auth: { method: 'token' } } }).problems, [
       'vault.auth.token: token must be a non-empty literal, env: or file: value (required when method is token)',
     ]);
-    assert.deepEqual(validate({ vault: { address, auth: { method: 'approle', secretId: 'file:/run/secret-id' } } }).problems, [
-      'vault.auth.roleId: roleId must be a non-empty literal, env: or file: value (required when method is approle)',
-    ]);
+    assert.deepEqual(
+      validate({ vault: { address, auth: { method: 'approle', secretId: 'file:/run/secret-id' } } }).problems,
+      ['vault.auth.roleId: roleId must be a non-empty literal, env: or file: value (required when method is approle)'],
+    );
     assert.deepEqual(validate({ vault: { address, auth: { method: 'kubernetes' } } }).problems, [
       'vault.auth.role: role must be a non-empty string (required when method is kubernetes)',
     ]);
-    assert.deepEqual(validate({ vault: { address, auth: { method: 'kubernetes', role: 'gateway', mount: 'k8s/prod' } } }).problems, []);
+    assert.deepEqual(
+      validate({ vault: { address, auth: { method: 'kubernetes', role: 'gateway', mount: 'k8s/prod' } } }).problems,
+      [],
+    );
   });
 
   it('rejects a bad address, method, mount, vault: credentials and intervals', () => {
@@ -45,12 +54,9 @@ describe('SecretsConfig', () => {
       vault: { address: 'vault:8200', auth: { method: 'ldap', secretId: 'vault:secret/x#y', mount: '/approle' } },
       refreshIntervalMs: 0,
     });
-    assert.deepEqual(problems.map((p) => p.split(':')[0]), [
-      'vault.address',
-      'vault.auth.method',
-      'vault.auth.secretId',
-      'vault.auth.mount',
-      'refreshIntervalMs',
-    ]);
+    assert.deepEqual(
+      problems.map((p) => p.split(':')[0]),
+      ['vault.address', 'vault.auth.method', 'vault.auth.secretId', 'vault.auth.mount', 'refreshIntervalMs'],
+    );
   });
 });

@@ -46,7 +46,8 @@ export class VaultAuthConfig {
   roleId?: string;
 
   /** Optional: a role created with `bind_secret_id=false` logs in with the role id alone. */
-  @IsOptional() @Matches(CREDENTIAL, credential())
+  @IsOptional()
+  @Matches(CREDENTIAL, credential())
   secretId?: string;
 
   /** The Kubernetes auth role. */
@@ -58,7 +59,8 @@ export class VaultAuthConfig {
   @IsOptional() @IsString() @MinLength(1) jwtPath?: string;
 
   /** Auth mount path. Default `approle` / `kubernetes`; unused for `token`. */
-  @IsOptional() @Matches(/^[^/](.*[^/])?$/, { message: 'mount must be a path that does not start or end with /' })
+  @IsOptional()
+  @Matches(/^[^/](.*[^/])?$/, { message: 'mount must be a path that does not start or end with /' })
   mount?: string;
 }
 

@@ -57,9 +57,19 @@ describe('SecretsService', () => {
   const services: SecretsService[] = [];
   let address = '';
 
-  const service = (settings: Partial<SecretsConfig> = {}, vault: Partial<VaultConfig> = {}, logger = captureLogger()) => {
+  const service = (
+    settings: Partial<SecretsConfig> = {},
+    vault: Partial<VaultConfig> = {},
+    logger = captureLogger(),
+  ) => {
     const config: SecretsConfig = {
-      vault: { address, auth: { method: 'approle', roleId: 'gateway', secretId: SECRET_ID }, requestTimeoutMs: 500, retries: 0, ...vault },
+      vault: {
+        address,
+        auth: { method: 'approle', roleId: 'gateway', secretId: SECRET_ID },
+        requestTimeoutMs: 500,
+        retries: 0,
+        ...vault,
+      },
       refreshIntervalMs: 60_000,
       minRefreshOnAuthFailureIntervalMs: 30_000,
       ...settings,
@@ -120,26 +130,39 @@ describe('SecretsService', () => {
     const missingKey = await rejection(secrets.resolve('vault:secret/llm/openai#nope'));
     assert.ok(missingKey instanceof SecretResolutionError);
     assert.equal(missingKey.reference, 'vault:secret/llm/openai#nope');
-    assert.equal(missingKey.message, 'cannot resolve secret vault:secret/llm/openai#nope: the secret secret/llm/openai has no key nope');
+    assert.equal(
+      missingKey.message,
+      'cannot resolve secret vault:secret/llm/openai#nope: the secret secret/llm/openai has no key nope',
+    );
     assert.equal(
       (await rejection(secrets.resolve('vault:secret/llm/missing#api_key'))).message,
       'cannot resolve secret vault:secret/llm/missing#api_key: Vault read secret/llm/missing: not found (HTTP 404)',
     );
     assert.equal(
-      (await rejection(service({}, { auth: { method: 'approle', roleId: 'gateway', secretId: 'wrong' } }).resolve(OPENAI_KEY))).message,
+      (
+        await rejection(
+          service({}, { auth: { method: 'approle', roleId: 'gateway', secretId: 'wrong' } }).resolve(OPENAI_KEY),
+        )
+      ).message,
       `cannot resolve secret ${OPENAI_KEY}: Vault approle login: invalid role or secret ID (HTTP 400)`,
     );
     assert.equal(
       (await rejection(service({ vault: undefined }).resolve(OPENAI_KEY))).message,
       `cannot resolve secret ${OPENAI_KEY}: no Vault is configured (secrets.vault)`,
     );
-    assert.throws(() => secrets.handle('vault:secret/llm/other#api_key'), /was not resolved: call resolve\(\) at start-up first/);
+    assert.throws(
+      () => secrets.handle('vault:secret/llm/other#api_key'),
+      /was not resolved: call resolve\(\) at start-up first/,
+    );
     assert.throws(() => secrets.handle('env:SECRETS_SERVICE_SPEC_UNSET'), {
       message: 'cannot resolve secret env:SECRETS_SERVICE_SPEC_UNSET: the value is not set or empty',
     });
     assert.throws(() => secrets.handle(''), { message: 'cannot resolve secret a literal value: the value is empty' });
-    assert.throws(() => secrets.handle('vault:secret#k'), /^SecretResolutionError: invalid secret reference vault:secret#k: expected/);
-    assert.equal(secrets.status().vault, 'up', 'failed look-ups are the caller\'s, not an outage');
+    assert.throws(
+      () => secrets.handle('vault:secret#k'),
+      /^SecretResolutionError: invalid secret reference vault:secret#k: expected/,
+    );
+    assert.equal(secrets.status().vault, 'up', "failed look-ups are the caller's, not an outage");
   });
 
   it('picks up a key rotated in Vault at the next refresh, without restart', async () => {
@@ -194,8 +217,14 @@ describe('SecretsService', () => {
     }
     const warnings = logger.lines.filter((line) => line.includes('keeping the last good values'));
     const intervals = Math.floor((Date.now() - downAt) / 50);
-    assert.ok(warnings.length >= 1 && warnings.length <= intervals + 1, `${warnings.length} warnings in ${intervals} intervals`);
-    assert.match(warnings[0]!, /^Vault read secret\/llm\/openai: cannot reach http:\/\/127\.0\.0\.1:\d+ \(\w+\); keeping the last good values$/);
+    assert.ok(
+      warnings.length >= 1 && warnings.length <= intervals + 1,
+      `${warnings.length} warnings in ${intervals} intervals`,
+    );
+    assert.match(
+      warnings[0]!,
+      /^Vault read secret\/llm\/openai: cannot reach http:\/\/127\.0\.0\.1:\d+ \(\w+\); keeping the last good values$/,
+    );
     assert.equal(handle.value(), KNOWN_SECRET);
     const degraded = secrets.status();
     assert.match(degraded.lastError ?? '', /cannot reach/);
@@ -219,7 +248,12 @@ describe('SecretsService', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         SecretsModule.forRoot({
-          vault: { address, auth: { method: 'approle', roleId: 'gateway', secretId: SECRET_ID }, requestTimeoutMs: 500, retries: 0 },
+          vault: {
+            address,
+            auth: { method: 'approle', roleId: 'gateway', secretId: SECRET_ID },
+            requestTimeoutMs: 500,
+            retries: 0,
+          },
           refreshIntervalMs: 60_000,
           minRefreshOnAuthFailureIntervalMs: 30_000,
         }),

@@ -145,7 +145,9 @@ export class SecretsService implements OnApplicationShutdown {
   /** Reads every Vault and `file:` secret again now (the timer does this every `refreshIntervalMs`). */
   refresh(): Promise<void> {
     if (!this.refreshing) {
-      const refreshing = Promise.all([...this.entries.values()].map((entry) => this.refreshEntry(entry))).then(() => {});
+      const refreshing = Promise.all([...this.entries.values()].map((entry) => this.refreshEntry(entry))).then(
+        () => {},
+      );
       this.refreshing = refreshing;
       const clear = () => {
         if (this.refreshing === refreshing) this.refreshing = undefined;
@@ -187,7 +189,8 @@ export class SecretsService implements OnApplicationShutdown {
     };
     this.entries.set(raw, entry);
     if (reference.kind === 'vault') this.sourceOf(reference).entries.add(entry);
-    if ((reference.kind === 'vault' || reference.kind === 'file') && this.refreshTimer === undefined) this.scheduleRefresh();
+    if ((reference.kind === 'vault' || reference.kind === 'file') && this.refreshTimer === undefined)
+      this.scheduleRefresh();
     return entry;
   }
 
@@ -239,7 +242,9 @@ export class SecretsService implements OnApplicationShutdown {
       try {
         listener(value);
       } catch (error) {
-        this.logger.error(`A listener of secret ${entry.name} failed: ${error instanceof Error ? error.name : 'error'}`);
+        this.logger.error(
+          `A listener of secret ${entry.name} failed: ${error instanceof Error ? error.name : 'error'}`,
+        );
       }
     }
   }

@@ -36,7 +36,12 @@ describe('VaultClient', () => {
     clients.push(created);
     return created;
   };
-  const approle = (mount?: string, roleId = 'gateway'): VaultAuthConfig => ({ method: 'approle', roleId, secretId: SECRET_ID, mount });
+  const approle = (mount?: string, roleId = 'gateway'): VaultAuthConfig => ({
+    method: 'approle',
+    roleId,
+    secretId: SECRET_ID,
+    mount,
+  });
 
   before(async () => {
     address = await sim.start();
@@ -90,13 +95,19 @@ describe('VaultClient', () => {
     writeFileSync(jwtPath, `${JWT}\n`);
     const vault = client({ method: 'kubernetes', role: 'llm-gateway', jwtPath });
     assert.equal((await vault.readKv2('secret', 'llm/openai')).data.api_key, API_KEY);
-    assert.deepEqual(sim.requests.find((r) => r.path === '/v1/auth/kubernetes/login')!.body, { role: 'llm-gateway', jwt: JWT });
+    assert.deepEqual(sim.requests.find((r) => r.path === '/v1/auth/kubernetes/login')!.body, {
+      role: 'llm-gateway',
+      jwt: JWT,
+    });
 
     const missing = join(dir, 'missing-token');
-    await assert.rejects(client({ method: 'kubernetes', role: 'llm-gateway', jwtPath: missing }).readKv2('secret', 'llm/openai'), {
-      name: 'VaultError',
-      message: `Vault kubernetes login: cannot read the credentials: file:${missing}: cannot read the file (ENOENT)`,
-    });
+    await assert.rejects(
+      client({ method: 'kubernetes', role: 'llm-gateway', jwtPath: missing }).readKv2('secret', 'llm/openai'),
+      {
+        name: 'VaultError',
+        message: `Vault kubernetes login: cannot read the credentials: file:${missing}: cannot read the file (ENOENT)`,
+      },
+    );
   });
 
   it('renews the token at 2/3 of its lease, logs in again when the max TTL stops renewal, and stops once closed', async () => {
@@ -106,7 +117,12 @@ describe('VaultClient', () => {
     const cappedTokenLogger = captureLogger();
     const renewing = client(approle('approle-short', 'short'));
     const capped = client(approle('approle-capped', 'capped'));
-    const clients = [renewing, capped, client({ method: 'token', token: staticToken }), client({ method: 'token', token: cappedToken }, {}, cappedTokenLogger)];
+    const clients = [
+      renewing,
+      capped,
+      client({ method: 'token', token: staticToken }),
+      client({ method: 'token', token: cappedToken }, {}, cappedTokenLogger),
+    ];
     const closedToken = sim.createToken({ ttlSeconds: 2 });
     const closedLogger = captureLogger();
     const closed = client({ method: 'token', token: closedToken }, {}, closedLogger);
@@ -124,8 +140,11 @@ describe('VaultClient', () => {
     assert.equal(sim.count('/v1/auth/token/lookup-self'), 3, 'a configured token is looked up once');
     await assert.rejects(closed.readKv2('secret', 'llm/openai'), (error: VaultError) => error.kind === 'closed');
     assert.deepEqual(closedLogger.lines, []);
-    assert.deepEqual(cappedTokenLogger.lines, ['The configured Vault token is close to its max TTL; it expires in 1 s']);
-    const renewal = (token: string) => sim.requests.find((r) => r.path === '/v1/auth/token/renew-self' && r.headers['x-vault-token'] === token);
+    assert.deepEqual(cappedTokenLogger.lines, [
+      'The configured Vault token is close to its max TTL; it expires in 1 s',
+    ]);
+    const renewal = (token: string) =>
+      sim.requests.find((r) => r.path === '/v1/auth/token/renew-self' && r.headers['x-vault-token'] === token);
     assert.deepEqual(renewal(staticToken)?.body, { increment: '2s' }, 'the creation TTL');
     await sleep(200);
     await renewing.readKv2('secret', 'llm/openai');
@@ -159,10 +178,17 @@ describe('VaultClient', () => {
         return true;
       });
     };
-    await expectError(client({ method: 'approle', roleId: 'gateway', secretId: 'wrong-secret-id' }).readKv2('secret', 'llm/openai'),
-      'invalid_request', /^Vault approle login: invalid role or secret ID \(HTTP 400\)$/);
+    await expectError(
+      client({ method: 'approle', roleId: 'gateway', secretId: 'wrong-secret-id' }).readKv2('secret', 'llm/openai'),
+      'invalid_request',
+      /^Vault approle login: invalid role or secret ID \(HTTP 400\)$/,
+    );
     const vault = client(approle(), { requestTimeoutMs: 100 });
-    await expectError(vault.readKv2('secret', 'llm/missing'), 'not_found', /^Vault read secret\/llm\/missing: not found \(HTTP 404\)$/);
+    await expectError(
+      vault.readKv2('secret', 'llm/missing'),
+      'not_found',
+      /^Vault read secret\/llm\/missing: not found \(HTTP 404\)$/,
+    );
     sim.seal();
     await expectError(vault.readKv2('secret', 'llm/openai'), 'unavailable', /Vault is sealed \(HTTP 503\)/);
     sim.unseal();
@@ -183,7 +209,9 @@ describe('VaultClient', () => {
     const token = sim.createToken();
     const vault = client({ method: 'token', token });
     sim.enqueueFault({ status: 400, errors: [`bad token ${token}`], routePrefix: 'secret/' });
-    await assert.rejects(vault.readKv2('secret', 'llm/openai'), { message: 'Vault read secret/llm/openai: bad token <redacted> (HTTP 400)' });
+    await assert.rejects(vault.readKv2('secret', 'llm/openai'), {
+      message: 'Vault read secret/llm/openai: bad token <redacted> (HTTP 400)',
+    });
 
     sim.enqueueFault({ status: 400, errors: [`secret_id ${SECRET_ID} is not valid`] });
     await assert.rejects(client(approle()).readKv2('secret', 'llm/openai'), {

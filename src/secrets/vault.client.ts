@@ -101,9 +101,13 @@ export class VaultClient {
     const body = await this.authenticated({ operation, method: 'GET', route: `${mount}/data/${path}` });
     const data = body?.data;
     if (!isRecord(data) || !isRecord(data.data)) {
-      throw new VaultError('invalid_response', `Vault ${operation}: the answer has no data.data (is ${mount} a KV v2 mount?)`);
+      throw new VaultError(
+        'invalid_response',
+        `Vault ${operation}: the answer has no data.data (is ${mount} a KV v2 mount?)`,
+      );
     }
-    const version = isRecord(data.metadata) && typeof data.metadata.version === 'number' ? data.metadata.version : undefined;
+    const version =
+      isRecord(data.metadata) && typeof data.metadata.version === 'number' ? data.metadata.version : undefined;
     return { data: data.data, version };
   }
 
@@ -154,7 +158,12 @@ export class VaultClient {
     switch (auth.method) {
       case 'token': {
         const token = this.readCredentials('token lookup-self', auth.token)[0]!;
-        const body = await this.request({ operation: 'token lookup-self', method: 'GET', route: 'auth/token/lookup-self', token });
+        const body = await this.request({
+          operation: 'token lookup-self',
+          method: 'GET',
+          route: 'auth/token/lookup-self',
+          token,
+        });
         const data = body?.data;
         if (!isRecord(data) || typeof data.ttl !== 'number') {
           throw new VaultError('invalid_response', 'Vault token lookup-self: the answer has no data.ttl');
@@ -163,12 +172,17 @@ export class VaultClient {
         if (data.ttl === 0 && data.expire_time !== null && data.expire_time !== undefined) {
           throw new VaultError('permission_denied', 'Vault token lookup-self: the configured token has expired');
         }
-        const creationTtl = typeof data.creation_ttl === 'number' && data.creation_ttl > 0 ? data.creation_ttl : data.ttl;
+        const creationTtl =
+          typeof data.creation_ttl === 'number' && data.creation_ttl > 0 ? data.creation_ttl : data.ttl;
         return toTokenState(token, data.ttl, data.renewable === true, creationTtl, startedAt);
       }
       case 'approle': {
         const [roleId, secretId] = this.readCredentials('approle login', auth.roleId, auth.secretId);
-        return this.loginAt('approle login', { role_id: roleId, ...(secretId === undefined ? {} : { secret_id: secretId }) }, startedAt);
+        return this.loginAt(
+          'approle login',
+          { role_id: roleId, ...(secretId === undefined ? {} : { secret_id: secretId }) },
+          startedAt,
+        );
       }
       case 'kubernetes': {
         const [jwt] = this.readCredentials('kubernetes login', `file:${auth.jwtPath ?? DEFAULT_KUBERNETES_JWT_PATH}`);
@@ -179,7 +193,12 @@ export class VaultClient {
 
   /** `POST /v1/auth/<mount>/login` (spec §5.5); the answer's `auth` carries the token and its lease. */
   private async loginAt(operation: string, payload: Record<string, unknown>, startedAt: number): Promise<TokenState> {
-    const body = await this.request({ operation, method: 'POST', route: `auth/${this.authMount}/login`, body: payload });
+    const body = await this.request({
+      operation,
+      method: 'POST',
+      route: `auth/${this.authMount}/login`,
+      body: payload,
+    });
     const auth = body?.auth;
     if (!isRecord(auth) || typeof auth.client_token !== 'string' || auth.client_token === '') {
       throw new VaultError('invalid_response', `Vault ${operation}: the answer has no auth.client_token`);
@@ -197,7 +216,8 @@ export class VaultClient {
       const read = values.map((value) => {
         if (value === undefined) return undefined;
         const reference = parseSecretReference(value);
-        if (reference.kind === 'vault') throw new SecretReferenceError('the Vault credentials cannot be vault: references');
+        if (reference.kind === 'vault')
+          throw new SecretReferenceError('the Vault credentials cannot be vault: references');
         return readLocalSecret(reference);
       });
       this.credentials = read.filter((value): value is string => value !== undefined);
@@ -255,7 +275,9 @@ export class VaultClient {
     }
     if (this.config.auth.method === 'token' && this.sameConfiguredToken(state)) {
       // A configured token cannot be replaced by logging in; only a failed renewal is worth another try.
-      this.logger.warn(`The configured Vault token ${reason}; it expires in ${Math.round(remainingMs(state) / 1000)} s`);
+      this.logger.warn(
+        `The configured Vault token ${reason}; it expires in ${Math.round(remainingMs(state) / 1000)} s`,
+      );
       if (!renewalFailed) return;
     } else {
       this.logger.log(`Vault token ${reason}; logging in again`);
@@ -319,12 +341,16 @@ export class VaultClient {
       if (error instanceof Error && error.name === 'TimeoutError') {
         throw new VaultError('timeout', `Vault ${operation}: no answer within ${this.config.requestTimeoutMs} ms`);
       }
-      throw new VaultError('network', `Vault ${operation}: cannot reach ${new URL(url).origin} (${networkErrorCode(error)})`);
+      throw new VaultError(
+        'network',
+        `Vault ${operation}: cannot reach ${new URL(url).origin} (${networkErrorCode(error)})`,
+      );
     }
     const body = parseJson(text);
     if (status >= 200 && status < 300) {
       if (text === '' || status === 204) return undefined;
-      if (!isRecord(body)) throw new VaultError('invalid_response', `Vault ${operation}: the answer is not a JSON object`, status);
+      if (!isRecord(body))
+        throw new VaultError('invalid_response', `Vault ${operation}: the answer is not a JSON object`, status);
       return body;
     }
     throw this.toVaultError(operation, status, body, token);
@@ -335,11 +361,15 @@ export class VaultClient {
     const errors = isRecord(body) && Array.isArray(body.errors) ? body.errors.filter((e) => typeof e === 'string') : [];
     const detail = this.redact(errors.join('; ')).slice(0, MAX_ERROR_TEXT) || defaultErrorText(status);
     const kind: VaultErrorKind =
-      status === 403 ? 'permission_denied'
-      : status === 404 ? 'not_found'
-      : status === 412 || status === 429 || status === 503 ? 'unavailable'
-      : status >= 500 ? 'server_error'
-      : 'invalid_request';
+      status === 403
+        ? 'permission_denied'
+        : status === 404
+          ? 'not_found'
+          : status === 412 || status === 429 || status === 503
+            ? 'unavailable'
+            : status >= 500
+              ? 'server_error'
+              : 'invalid_request';
     const message = `Vault ${operation}: ${detail} (HTTP ${status})`;
     return new VaultError(kind, token === undefined ? message : message.replaceAll(token, REDACTED), status);
   }
@@ -354,7 +384,13 @@ function remainingMs(state: TokenState): number {
   return state.expiresAt === undefined ? 0 : Math.max(0, state.expiresAt - Date.now());
 }
 
-function toTokenState(token: string, ttlSeconds: number, renewable: boolean, leaseSeconds: number, startedAt: number): TokenState {
+function toTokenState(
+  token: string,
+  ttlSeconds: number,
+  renewable: boolean,
+  leaseSeconds: number,
+  startedAt: number,
+): TokenState {
   return {
     token,
     expiresAt: ttlSeconds > 0 ? startedAt + ttlSeconds * 1000 : undefined,

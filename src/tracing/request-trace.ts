@@ -14,7 +14,15 @@
  * reasons are known a moment later, when the request is accounted, so its end is recorded first and the span
  * ended in `completed` (or `end`, whichever comes first).
  */
-import { type Context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
   ATTR_ERROR_TYPE,
@@ -113,7 +121,11 @@ export class RequestTrace {
   }
 
   startRoute(model: string): void {
-    this.route = this.tracer.startSpan(`route ${model}`, { attributes: { 'gateway.model': model } }, this.serverContext);
+    this.route = this.tracer.startSpan(
+      `route ${model}`,
+      { attributes: { 'gateway.model': model } },
+      this.serverContext,
+    );
     this.routeContext = trace.setSpan(this.serverContext, this.route);
   }
 

@@ -91,7 +91,9 @@ export class BodyStream implements AsyncIterableIterator<Buffer> {
       return Promise.resolve({ value, done: false });
     }
     if (this.ended) {
-      return this.failure === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.failure);
+      return this.failure === undefined
+        ? Promise.resolve({ value: undefined, done: true })
+        : Promise.reject(this.failure);
     }
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };

@@ -25,7 +25,8 @@ export class SseParser {
     let text: string;
     if (typeof chunk === 'string') text = chunk;
     // A chunk that ends in an ASCII byte splits no UTF-8 sequence at its end (and none is pending without a decoder).
-    else if (this.decoder === undefined && (chunk.length === 0 || chunk[chunk.length - 1] < 0x80)) text = chunk.toString('utf8');
+    else if (this.decoder === undefined && (chunk.length === 0 || chunk[chunk.length - 1] < 0x80))
+      text = chunk.toString('utf8');
     else text = (this.decoder ??= new StringDecoder('utf8')).write(chunk);
     if (this.pendingCr && text.startsWith('\n')) text = text.slice(1);
     this.pendingCr = false;

@@ -71,7 +71,13 @@ interface TransportAnswer<T> {
 }
 
 type Transport<T> = (
-  options: { origin: string; path: string; method: 'GET' | 'POST'; headers: Record<string, string>; body: string | undefined },
+  options: {
+    origin: string;
+    path: string;
+    method: 'GET' | 'POST';
+    headers: Record<string, string>;
+    body: string | undefined;
+  },
   call: CallCancellation,
 ) => Promise<TransportAnswer<T>>;
 
@@ -107,7 +113,10 @@ export class UpstreamClient {
   private readonly defaultHeaders: Record<string, string>;
   private readonly authHeaders: (() => Record<string, string>) | undefined;
   /** The default and credential headers merged, for the credential headers object they were merged with. */
-  private readonly merged = new WeakMap<Readonly<Record<string, string>>, { auth: Record<string, string> | undefined; headers: Record<string, string> }>();
+  private readonly merged = new WeakMap<
+    Readonly<Record<string, string>>,
+    { auth: Record<string, string> | undefined; headers: Record<string, string> }
+  >();
   private readonly random: () => number;
 
   constructor(
@@ -157,7 +166,9 @@ export class UpstreamClient {
    * Sends the request and parses the whole JSON answer (`text` is the answer as received). The answer is read
    * whole by a dispatch handler, without a body stream: this is the most frequent upstream call.
    */
-  async json<T>(request: UpstreamRequest): Promise<{ status: number; headers: IncomingHttpHeaders; data: T; text: string }> {
+  async json<T>(
+    request: UpstreamRequest,
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; data: T; text: string }> {
     const response = await this.exchange(request, async (options, call) => {
       const whole = await requestWholeBody(this.dispatcher, options, call.cancellation, MAX_JSON_BODY_BYTES);
       return {
@@ -171,7 +182,12 @@ export class UpstreamClient {
       };
     });
     try {
-      return { status: response.status, headers: response.headers, data: JSON.parse(response.text) as T, text: response.text };
+      return {
+        status: response.status,
+        headers: response.headers,
+        data: JSON.parse(response.text) as T,
+        text: response.text,
+      };
     } catch {
       throw new UpstreamError(`Provider '${this.provider.name}' returned a body that is not valid JSON.`, {
         code: 'upstream_invalid_response',
@@ -215,7 +231,11 @@ export class UpstreamClient {
         failure = this.mapError(status, errorBody, responseHeaders);
         retryAfterMs = parseRetryAfterMs(responseHeaders as Record<string, unknown>);
         const transient = status === 429 || status >= 500;
-        if (!transient || responseHeaders['x-should-retry'] === 'false' || (retryAfterMs ?? 0) > retry.maxRetryAfterMs) {
+        if (
+          !transient ||
+          responseHeaders['x-should-retry'] === 'false' ||
+          (retryAfterMs ?? 0) > retry.maxRetryAfterMs
+        ) {
           call.dispose();
           throw failure;
         }
@@ -227,7 +247,9 @@ export class UpstreamClient {
       }
       this.provider.onTransportRetry?.();
       if (tracingEnabled()) {
-        trace.getActiveSpan()?.addEvent('retry', { 'gateway.retry.count': retries + 1, 'http.response.status_code': failure.status });
+        trace
+          .getActiveSpan()
+          ?.addEvent('retry', { 'gateway.retry.count': retries + 1, 'http.response.status_code': failure.status });
       }
       const delay = backoffDelayMs(retries + 1, retry, retryAfterMs, this.random) ?? 0;
       try {

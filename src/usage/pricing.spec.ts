@@ -4,7 +4,10 @@ import { costUsd, formatUsd } from './pricing.js';
 
 describe('pricing', () => {
   it('prices prompt and completion tokens per million', () => {
-    const cost = costUsd({ inputPerMillion: 0.15, outputPerMillion: 0.6 }, { prompt: 1_000, completion: 500, estimated: false });
+    const cost = costUsd(
+      { inputPerMillion: 0.15, outputPerMillion: 0.6 },
+      { prompt: 1_000, completion: 500, estimated: false },
+    );
     assert.equal(cost, 0.00045);
     assert.equal(costUsd(undefined, { prompt: 1_000, completion: 500, estimated: false }), undefined);
   });

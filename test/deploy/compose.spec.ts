@@ -14,7 +14,12 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGatewayApp } from '../../src/app.factory.js';
 import { loadGatewayConfig, substituteEnvDeep, validateGatewayConfig } from '../../src/config/config-loader.js';
 import type { GatewayConfig } from '../../src/config/gateway-config.js';
-import { ANTHROPIC_SIMULATOR, OPENAI_SIMULATOR, type RunningSimulators, startSimulators } from '../../scripts/run-simulators.js';
+import {
+  ANTHROPIC_SIMULATOR,
+  OPENAI_SIMULATOR,
+  type RunningSimulators,
+  startSimulators,
+} from '../../scripts/run-simulators.js';
 import { VaultSimulator } from '../simulators/vault-simulator.js';
 import {
   execForm,
@@ -50,7 +55,10 @@ interface ComposeService {
 }
 
 /** The compose file as `docker compose config` would see it with no variables set: every default applied. */
-const compose = interpolateComposeDeep(readYaml<{ services: Record<string, ComposeService> }>('docker-compose.yml'), {});
+const compose = interpolateComposeDeep(
+  readYaml<{ services: Record<string, ComposeService> }>('docker-compose.yml'),
+  {},
+);
 const services = compose.services;
 const gateway = services.gateway;
 const gatewayEnv = gateway.environment ?? {};
@@ -83,7 +91,9 @@ function loadComposeGatewayConfig(): { document: Yaml; config: GatewayConfig } {
 /** The Vault reference of the Anthropic provider, and the value deploy/vault/seed.sh stores there by default. */
 function seededAnthropicKey(): { mount: string; path: string; key: string; value: string | undefined } {
   const { config } = loadComposeGatewayConfig();
-  const reference = /^vault:([^/]+)\/([^#]+)#(.+)$/.exec(config.providers.find((p) => p.type === 'anthropic')!.apiKey!)!;
+  const reference = /^vault:([^/]+)\/([^#]+)#(.+)$/.exec(
+    config.providers.find((p) => p.type === 'anthropic')!.apiKey!,
+  )!;
   const [, mount, path, key] = reference;
   const put = new RegExp(`vault kv put ${mount}/${path} ${key}="\\$\\{ANTHROPIC_API_KEY:-([^}]+)\\}"`).exec(
     readText('deploy/vault/seed.sh'),
@@ -158,7 +168,8 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries(services)) {
       for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
         assert.ok(dependency in services, `${name} depends on an existing service`);
-        if (condition === 'service_healthy') assert.ok(services[dependency].healthcheck, `${dependency} has a healthcheck`);
+        if (condition === 'service_healthy')
+          assert.ok(services[dependency].healthcheck, `${dependency} has a healthcheck`);
       }
     }
   });
@@ -180,13 +191,18 @@ describe('docker-compose.yml', () => {
 
   it('gives streams longer than the drain time to finish on `docker compose stop`', () => {
     const { config } = loadComposeGatewayConfig();
-    const drainMs = (config.server as unknown as { drainTimeoutMs?: number }).drainTimeoutMs ?? GATEWAY_FACTS.drainTimeoutMs;
-    assert.ok(seconds(gateway.stop_grace_period ?? '10s') > drainMs / 1000, 'stop_grace_period > server.drainTimeoutMs');
+    const drainMs =
+      (config.server as unknown as { drainTimeoutMs?: number }).drainTimeoutMs ?? GATEWAY_FACTS.drainTimeoutMs;
+    assert.ok(
+      seconds(gateway.stop_grace_period ?? '10s') > drainMs / 1000,
+      'stop_grace_period > server.drainTimeoutMs',
+    );
   });
 
   it('mounts only files that exist', () => {
     for (const [name, service] of Object.entries(services)) {
-      for (const mount of bindMounts(service)) assert.ok(existsSync(repoPath(mount.source)), `${name}: ${mount.source}`);
+      for (const mount of bindMounts(service))
+        assert.ok(existsSync(repoPath(mount.source)), `${name}: ${mount.source}`);
     }
   });
 
@@ -211,7 +227,10 @@ describe('the compose gateway config', () => {
   it('accepts the gateway key that docker-compose.yml documents for curl', () => {
     const { config } = loadComposeGatewayConfig();
     assert.equal(config.auth.enabled, true);
-    assert.deepEqual(config.auth.keys.map((k) => k.key), [gatewayEnv.GATEWAY_API_KEY]);
+    assert.deepEqual(
+      config.auth.keys.map((k) => k.key),
+      [gatewayEnv.GATEWAY_API_KEY],
+    );
     assert.ok(readText('docker-compose.yml').includes(`authorization: Bearer ${gatewayEnv.GATEWAY_API_KEY}`));
   });
 
@@ -260,7 +279,10 @@ describe('Prometheus (compose)', () => {
   const prometheus = readYaml<{
     global: { scrape_interval: string };
     rule_files: string[];
-    scrape_configs: Array<{ metrics_path: string; static_configs: Array<{ targets: string[]; labels: Record<string, string> }> }>;
+    scrape_configs: Array<{
+      metrics_path: string;
+      static_configs: Array<{ targets: string[]; labels: Record<string, string> }>;
+    }>;
   }>('deploy/prometheus/prometheus.yml');
 
   it('scrapes the gateway port at /metrics with namespace and pod labels, often enough for rate(...[1m])', () => {
@@ -338,11 +360,17 @@ describe('the compose gateway config, booted against the simulators and a seeded
 
   it('exports llm_requests_total{model,status} where Prometheus scrapes it (the HPA metric source)', async () => {
     assert.equal((await chat('gpt-4o-mini', `Bearer ${gatewayEnv.GATEWAY_API_KEY}`)).status, 200);
-    const [job] = readYaml<{ scrape_configs: Array<{ metrics_path: string }> }>('deploy/prometheus/prometheus.yml').scrape_configs;
+    const [job] = readYaml<{ scrape_configs: Array<{ metrics_path: string }> }>(
+      'deploy/prometheus/prometheus.yml',
+    ).scrape_configs;
     const response = await fetch(`${base}${job.metrics_path}`);
     assert.equal(response.status, 200);
     const text = await response.text();
-    assert.match(text, /^llm_requests_total\{(?=[^}]*model="gpt-4o-mini")(?=[^}]*status="200")[^}]*\} [1-9]/m, text.slice(0, 2000));
+    assert.match(
+      text,
+      /^llm_requests_total\{(?=[^}]*model="gpt-4o-mini")(?=[^}]*status="200")[^}]*\} [1-9]/m,
+      text.slice(0, 2000),
+    );
   });
 
   it('rejects calls without the gateway key', async () => {

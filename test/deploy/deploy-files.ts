@@ -65,7 +65,10 @@ function numberOr(value: unknown, fallback: number): number {
 function routeOf(method: 'live' | 'ready'): string {
   const base = String(Reflect.getMetadata(PATH_METADATA, HealthController));
   const path = String(Reflect.getMetadata(PATH_METADATA, HealthController.prototype[method]));
-  return `/${[base, path].map((part) => part.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`;
+  return `/${[base, path]
+    .map((part) => part.replace(/^\/+|\/+$/g, ''))
+    .filter(Boolean)
+    .join('/')}`;
 }
 
 export type Yaml = Record<string, unknown>;
@@ -140,7 +143,10 @@ export function requiredEnvReferences(value: unknown): Set<string> {
  * (`jwtpath`) would silently fall back to its default; the deployment files must not contain any.
  */
 export function unknownGatewayConfigFields(document: unknown): string[] {
-  const config = plainToInstance(GatewayConfig, document, { exposeDefaultValues: true, enableImplicitConversion: true });
+  const config = plainToInstance(GatewayConfig, document, {
+    exposeDefaultValues: true,
+    enableImplicitConversion: true,
+  });
   const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
   // Only keys written in the document: declared-but-undecorated class fields (runtime hooks) are not typos.
   return formatValidationErrors(errors).filter(
@@ -171,8 +177,18 @@ export interface CommandResult {
 }
 
 export function run(command: string, args: string[], options: SpawnSyncOptions = {}): CommandResult {
-  const result = spawnSync(command, args, { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
-  return { status: result.status, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), error: result.error };
+  const result = spawnSync(command, args, {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    ...options,
+  });
+  return {
+    status: result.status,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    error: result.error,
+  };
 }
 
 export function commandExists(name: string): boolean {

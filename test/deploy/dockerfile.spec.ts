@@ -105,7 +105,11 @@ describe('Dockerfile', () => {
       const user = lastInstruction(stage, 'USER')?.args ?? '';
       assert.match(user, /^[1-9]\d*:[1-9]\d*$/, `${stage.name}: numeric non-root USER (runAsNonRoot needs a number)`);
       const entrypoint = execForm(lastInstruction(stage, 'ENTRYPOINT')?.args ?? '');
-      assert.deepEqual(entrypoint, ['/usr/bin/tini', '--', '/nodejs/bin/node'], `${stage.name}: tini as PID 1, node its child`);
+      assert.deepEqual(
+        entrypoint,
+        ['/usr/bin/tini', '--', '/nodejs/bin/node'],
+        `${stage.name}: tini as PID 1, node its child`,
+      );
       const cmd = execForm(lastInstruction(stage, 'CMD')?.args ?? '');
       assert.ok(cmd, `${stage.name}: CMD in exec form`);
       assert.ok(!cmd.some((word) => /^(npm|sh|bash)$|^-c$/.test(word)), `${stage.name}: no npm or shell in CMD`);
@@ -113,7 +117,10 @@ describe('Dockerfile', () => {
     const runtimeCmd = execForm(lastInstruction(runtime, 'CMD')!.args)!;
     const main = runtimeCmd.at(-1)!;
     assert.equal(packageJson.scripts.start, `node ${runtimeCmd.join(' ')}`, 'the image runs what `npm start` runs');
-    assert.ok(existsSync(repoPath(main.replace(/^dist\//, '').replace(/\.js$/, '.ts'))), `${main} is compiled from a source file`);
+    assert.ok(
+      existsSync(repoPath(main.replace(/^dist\//, '').replace(/\.js$/, '.ts'))),
+      `${main} is compiled from a source file`,
+    );
     assert.deepEqual(execForm(lastInstruction(simulators, 'CMD')!.args), ['dist/scripts/run-simulators.js']);
   });
 
@@ -124,7 +131,10 @@ describe('Dockerfile', () => {
   });
 
   it('labels the image with OCI annotations', () => {
-    const labels = runtime.instructions.filter((i) => i.keyword === 'LABEL').map((i) => i.args).join(' ');
+    const labels = runtime.instructions
+      .filter((i) => i.keyword === 'LABEL')
+      .map((i) => i.args)
+      .join(' ');
     for (const key of ['title', 'description', 'version', 'revision', 'created', 'base.name']) {
       assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${key.replace('.', '\\.')}=`), key);
     }
@@ -248,7 +258,11 @@ describe('what the images run (compiled output)', () => {
     for (const file of graph.files) {
       assert.ok(file === 'dist/scripts/run-simulators.js' || file.startsWith('dist/test/simulators/'), file);
     }
-    assert.deepEqual([...graph.bare].filter((s) => !isBuiltin(s)), [], 'the simulators image has no node_modules');
+    assert.deepEqual(
+      [...graph.bare].filter((s) => !isBuiltin(s)),
+      [],
+      'the simulators image has no node_modules',
+    );
   });
 });
 

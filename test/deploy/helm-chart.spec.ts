@@ -44,7 +44,9 @@ const valueSets: Array<{ name: string; values: Yaml }> = [
 ];
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv,
+) => Ajv;
 
 let compiledSchema: ValidateFunction | undefined;
 
@@ -60,7 +62,9 @@ function schemaValidator(): ValidateFunction {
 
 function errorsOf(validate: ValidateFunction, data: unknown): string {
   validate(data);
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`).join('\n');
+  return (validate.errors ?? [])
+    .map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`)
+    .join('\n');
 }
 
 describe('chart files', () => {
@@ -74,7 +78,9 @@ describe('chart files', () => {
   });
 
   it('parses values.yaml and the ci/*-values.yaml files', () => {
-    assert.ok(ciFiles.some((f) => f.endsWith('/default-values.yaml')) && ciFiles.some((f) => f.endsWith('/full-values.yaml')));
+    assert.ok(
+      ciFiles.some((f) => f.endsWith('/default-values.yaml')) && ciFiles.some((f) => f.endsWith('/full-values.yaml')),
+    );
     for (const file of [`${CHART}/values.yaml`, ...ciFiles]) assert.ok(isMap(readYaml(file)), file);
   });
 
@@ -151,7 +157,10 @@ describe('values.yaml documentation', () => {
   });
 
   it('documents only values that exist', () => {
-    assert.deepEqual([...params.keys()].filter((path) => valueAt(values, path) === undefined), []);
+    assert.deepEqual(
+      [...params.keys()].filter((path) => valueAt(values, path) === undefined),
+      [],
+    );
   });
 });
 
@@ -172,8 +181,16 @@ describe('templates', () => {
   it('include only defined helpers, and define none that is unused', () => {
     const defined = new Set([...sources.matchAll(/\{\{-?\s*define "([^"]+)"/g)].map((m) => m[1]));
     const included = new Set([...sources.matchAll(/\binclude "([^"]+)"/g)].map((m) => m[1]));
-    assert.deepEqual([...included].filter((name) => !defined.has(name)), [], 'undefined helpers');
-    assert.deepEqual([...defined].filter((name) => !included.has(name)), [], 'unused helpers');
+    assert.deepEqual(
+      [...included].filter((name) => !defined.has(name)),
+      [],
+      'undefined helpers',
+    );
+    assert.deepEqual(
+      [...defined].filter((name) => !included.has(name)),
+      [],
+      'unused helpers',
+    );
   });
 
   it('close every if / with / range / define block', () => {
@@ -186,16 +203,28 @@ describe('templates', () => {
 
   it('roll the pods when the config or the keys change (checksum annotations)', () => {
     const deployment = templateText.get(`${CHART}/templates/deployment.yaml`)!;
-    assert.match(deployment, /checksum\/config: \{\{ include \(print \$\.Template\.BasePath "\/configmap\.yaml"\) \. \| sha256sum \}\}/);
-    assert.match(deployment, /checksum\/secret: \{\{ include \(print \$\.Template\.BasePath "\/secret\.yaml"\) \. \| sha256sum \}\}/);
-    assert.match(templateText.get(`${CHART}/templates/configmap.yaml`)!, /gateway\.yaml: \|\n\s+\{\{- toYaml \.Values\.gatewayConfig/);
+    assert.match(
+      deployment,
+      /checksum\/config: \{\{ include \(print \$\.Template\.BasePath "\/configmap\.yaml"\) \. \| sha256sum \}\}/,
+    );
+    assert.match(
+      deployment,
+      /checksum\/secret: \{\{ include \(print \$\.Template\.BasePath "\/secret\.yaml"\) \. \| sha256sum \}\}/,
+    );
+    assert.match(
+      templateText.get(`${CHART}/templates/configmap.yaml`)!,
+      /gateway\.yaml: \|\n\s+\{\{- toYaml \.Values\.gatewayConfig/,
+    );
   });
 
   it('point GATEWAY_CONFIG at the mounted ConfigMap, the same path compose uses', () => {
     const helpers = templateText.get(`${CHART}/templates/_helpers.tpl`)!;
     const configDir = /define "llm-gateway\.configDir" -\}\}\n(\S+)\n/.exec(helpers)?.[1];
     const deployment = templateText.get(`${CHART}/templates/deployment.yaml`)!;
-    assert.match(deployment, /- name: GATEWAY_CONFIG\n\s+value: \{\{ include "llm-gateway\.configDir" \. \}\}\/gateway\.yaml/);
+    assert.match(
+      deployment,
+      /- name: GATEWAY_CONFIG\n\s+value: \{\{ include "llm-gateway\.configDir" \. \}\}\/gateway\.yaml/,
+    );
     assert.match(deployment, /- name: config\n\s+mountPath: \{\{ include "llm-gateway\.configDir" \. \}\}/);
     const compose = readYaml<{ services: { gateway: { environment: Record<string, string> } } }>('docker-compose.yml');
     assert.equal(`${configDir}/gateway.yaml`, compose.services.gateway.environment.GATEWAY_CONFIG);
@@ -204,7 +233,10 @@ describe('templates', () => {
   it('run preStop with the node binary of the image (distroless has no sleep)', () => {
     const runtime = stageNamed(parseDockerfile(readText('Dockerfile')), 'runtime');
     const node = execForm(lastInstruction(runtime, 'ENTRYPOINT')!.args)!.at(-1);
-    assert.match(templateText.get(`${CHART}/templates/deployment.yaml`)!, new RegExp(`command: \\["${node}", "-e", "setTimeout`));
+    assert.match(
+      templateText.get(`${CHART}/templates/deployment.yaml`)!,
+      new RegExp(`command: \\["${node}", "-e", "setTimeout`),
+    );
   });
 });
 
@@ -213,13 +245,18 @@ describe('values agree with the code and the compose stack', () => {
     assert.equal(valueAt(values, 'containerPorts.http'), GATEWAY_FACTS.port);
     for (const { name, values: set } of valueSets) {
       const port = valueAt(set, 'gatewayConfig.server.port');
-      assert.ok(port === undefined || port === valueAt(set, 'containerPorts.http'), `${name}: server.port is set by PORT`);
+      assert.ok(
+        port === undefined || port === valueAt(set, 'containerPorts.http'),
+        `${name}: server.port is set by PORT`,
+      );
       assert.equal(valueAt(set, 'startupProbe.httpGet.path'), GATEWAY_FACTS.livePath, name);
       assert.equal(valueAt(set, 'livenessProbe.httpGet.path'), GATEWAY_FACTS.livePath, name);
       assert.equal(valueAt(set, 'readinessProbe.httpGet.path'), GATEWAY_FACTS.readyPath, name);
-      assert.equal(valueAt(set, 'metrics.path'), readYaml<{ scrape_configs: Array<{ metrics_path: string }> }>(
-        'deploy/prometheus/prometheus.yml',
-      ).scrape_configs[0].metrics_path);
+      assert.equal(
+        valueAt(set, 'metrics.path'),
+        readYaml<{ scrape_configs: Array<{ metrics_path: string }> }>('deploy/prometheus/prometheus.yml')
+          .scrape_configs[0].metrics_path,
+      );
     }
   });
 
@@ -240,7 +277,9 @@ describe('values agree with the code and the compose stack', () => {
       else assert.deepEqual(absent, [], 'referenced in gatewayConfig but not set by providerSecret.env or extraEnv');
       // The chart's values where it sets them (a REDIS_URL must be a URL), a placeholder for keys it leaves empty.
       const given: Record<string, unknown> = {
-        ...Object.fromEntries(((valueAt(set, 'extraEnv') as Array<{ name: string; value?: string }>) ?? []).map((e) => [e.name, e.value])),
+        ...Object.fromEntries(
+          ((valueAt(set, 'extraEnv') as Array<{ name: string; value?: string }>) ?? []).map((e) => [e.name, e.value]),
+        ),
         ...((valueAt(set, 'providerSecret.env') as Yaml | undefined) ?? {}),
       };
       const env = Object.fromEntries(
@@ -256,19 +295,25 @@ describe('values agree with the code and the compose stack', () => {
 
   it('point Vault Kubernetes auth at the projected token when the chart mounts one', () => {
     for (const { name, values: set } of valueSets) {
-      const auth = valueAt(set, 'gatewayConfig.secrets.vault.auth') as { method?: string; jwtPath?: string } | undefined;
+      const auth = valueAt(set, 'gatewayConfig.secrets.vault.auth') as
+        { method?: string; jwtPath?: string } | undefined;
       if (valueAt(set, 'vault.tokenProjection.enabled') === true) {
         assert.equal(auth?.method, 'kubernetes', name);
         assert.equal(auth?.jwtPath, `${String(valueAt(set, 'vault.tokenProjection.mountPath'))}/token`, name);
       } else if (auth?.method === 'kubernetes' && auth.jwtPath === undefined) {
-        assert.equal(valueAt(set, 'serviceAccount.automountToken'), true, `${name}: the default token path needs automountToken`);
+        assert.equal(
+          valueAt(set, 'serviceAccount.automountToken'),
+          true,
+          `${name}: the default token path needs automountToken`,
+        );
       }
     }
   });
 
   it('give the pod more time than preStop + drain before SIGKILL', () => {
     for (const { name, values: set } of valueSets) {
-      const drainMs = (valueAt(set, 'gatewayConfig.server.drainTimeoutMs') as number | undefined) ?? GATEWAY_FACTS.drainTimeoutMs;
+      const drainMs =
+        (valueAt(set, 'gatewayConfig.server.drainTimeoutMs') as number | undefined) ?? GATEWAY_FACTS.drainTimeoutMs;
       const grace = valueAt(set, 'terminationGracePeriodSeconds') as number;
       const preStop = valueAt(set, 'preStopSleepSeconds') as number;
       assert.ok(preStop >= 3, `${name}: preStop leaves endpoints time to update`);

@@ -52,14 +52,18 @@ describe('Prometheus rules', () => {
   });
 
   it('promtool check config (compose Prometheus)', (t) => {
-    if (promtoolAvailable(t)) promtool(['check', 'config', '--syntax-only', repoPath('deploy/prometheus/prometheus.yml')]);
+    if (promtoolAvailable(t))
+      promtool(['check', 'config', '--syntax-only', repoPath('deploy/prometheus/prometheus.yml')]);
   });
 
   it('promtool check rules on the chart PrometheusRule rules', (t) => {
     if (!promtoolAvailable(t)) return;
     const values = readYaml<Yaml>('helm/llm-gateway/values.yaml');
     const file = join(mkdtempSync(join(tmpdir(), 'chart-rules-')), 'chart.rules.yml');
-    writeFileSync(file, stringify({ groups: [{ name: 'llm-gateway', rules: valueAt(values, 'metrics.prometheusRule.rules') }] }));
+    writeFileSync(
+      file,
+      stringify({ groups: [{ name: 'llm-gateway', rules: valueAt(values, 'metrics.prometheusRule.rules') }] }),
+    );
     promtool(['check', 'rules', file]);
   });
 });

@@ -26,7 +26,9 @@ describe('scripts/run-simulators', () => {
       }
       assert.match(urls.openai, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
 
-      const models = await fetch(`${urls.openai}/models`, { headers: { authorization: `Bearer ${OPENAI_SIMULATOR.apiKey}` } });
+      const models = await fetch(`${urls.openai}/models`, {
+        headers: { authorization: `Bearer ${OPENAI_SIMULATOR.apiKey}` },
+      });
       assert.equal(models.status, 200);
       const wrongKey = await fetch(`${urls.openai}/models`, { headers: { authorization: 'Bearer sk-wrong' } });
       assert.equal(wrongKey.status, 401);
@@ -38,7 +40,11 @@ describe('scripts/run-simulators', () => {
           'x-api-key': ANTHROPIC_SIMULATOR.apiKey,
           'anthropic-version': '2023-06-01',
         },
-        body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+        body: JSON.stringify({
+          model: 'claude-3-5-haiku-latest',
+          max_tokens: 16,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
       });
       assert.equal(message.status, 200, await message.clone().text());
       assert.equal(((await message.json()) as { type: string }).type, 'message');

@@ -131,7 +131,10 @@ describe('anthropic provider through the gateway (official openai SDK)', () => {
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
     const chunks = parseOpenAiStream(await response.text(), true);
-    assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), `Hello from ${UPSTREAM_MODEL}: frame check`);
+    assert.equal(
+      chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''),
+      `Hello from ${UPSTREAM_MODEL}: frame check`,
+    );
 
     const withoutUsage = await postJson(`${gateway.url}/v1/chat/completions`, {
       model: 'claude-test',
@@ -169,7 +172,10 @@ describe('anthropic provider through the gateway (official openai SDK)', () => {
     assert.equal(answer.choices[0].message.content, 'Tool said: sunny, 21C');
     const sent = (sim.requests[1].body as { messages: unknown[] }).messages;
     assert.deepEqual(sent.slice(1), [
-      { role: 'assistant', content: [{ type: 'tool_use', id: call.id, name: 'get_weather', input: { city: 'Paris' } }] },
+      {
+        role: 'assistant',
+        content: [{ type: 'tool_use', id: call.id, name: 'get_weather', input: { city: 'Paris' } }],
+      },
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'sunny, 21C' }] },
     ]);
   });
@@ -215,7 +221,11 @@ describe('anthropic provider through the gateway (official openai SDK)', () => {
     );
     sim.enqueueFault({ status: 529 });
     await assert.rejects(
-      client.chat.completions.create({ model: 'claude-test', messages: [{ role: 'user', content: 'x' }], stream: true }),
+      client.chat.completions.create({
+        model: 'claude-test',
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      }),
       (error: unknown) => error instanceof OpenAI.InternalServerError && error.status === 503,
       'a failure before the first event is a real HTTP status',
     );

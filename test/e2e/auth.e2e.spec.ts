@@ -72,8 +72,14 @@ describe('gateway API keys and budgets', () => {
 
   it('lets only admin keys call /admin endpoints', async () => {
     assert.equal((await fetch(`${url}/admin/routing`)).status, 401);
-    assert.equal((await fetch(`${url}/admin/routing`, { headers: { authorization: `Bearer ${TEAM_KEY}` } })).status, 403);
-    assert.equal((await fetch(`${url}/admin/routing`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).status, 200);
+    assert.equal(
+      (await fetch(`${url}/admin/routing`, { headers: { authorization: `Bearer ${TEAM_KEY}` } })).status,
+      403,
+    );
+    assert.equal(
+      (await fetch(`${url}/admin/routing`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).status,
+      200,
+    );
   });
 
   it('never returns the provider key to a client', async () => {

@@ -14,12 +14,23 @@ function document(simUrl: string, redisUrl: string, prefix: string) {
   return {
     providers: [{ name: 'sim', type: 'openai', baseUrl: simUrl }],
     models: [{ name: 'm', deployments: [{ provider: 'sim', model: 'm' }] }],
-    auth: { keys: [{ id: 'a', key: KEY_A }, { id: 'b', key: KEY_B }] },
+    auth: {
+      keys: [
+        { id: 'a', key: KEY_A },
+        { id: 'b', key: KEY_B },
+      ],
+    },
     cache: { enabled: true, redis: { url: redisUrl, keyPrefix: prefix }, defaultTtlSeconds: 60 },
   };
 }
 
-const ask = (url: string, content: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}, key = KEY_A) =>
+const ask = (
+  url: string,
+  content: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+  key = KEY_A,
+) =>
   postJson(
     `${url}/v1/chat/completions`,
     { model: 'm', temperature: 0, messages: [{ role: 'user', content }], ...extra },
@@ -91,13 +102,17 @@ describe('response cache (real Redis at 127.0.0.1:6379)', () => {
   });
 
   it('replays a hit as an SSE stream when the request asks for one, and stores a finished stream', async () => {
-    const original = (await (await ask(first.url, 'stream replay')).json()) as { choices: Array<{ message: { content: string } }> };
+    const original = (await (await ask(first.url, 'stream replay')).json()) as {
+      choices: Array<{ message: { content: string } }>;
+    };
     const replay = await ask(first.url, 'stream replay', { stream: true, stream_options: { include_usage: true } });
     assert.equal(replay.headers.get('x-gateway-cache'), 'hit');
     assert.match(replay.headers.get('content-type') ?? '', /text\/event-stream/);
     const data = sseData(await replay.text());
     assert.equal(data.at(-1), '[DONE]');
-    const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as { choices: Array<{ delta: { content?: string } }>; usage?: unknown });
+    const chunks = data
+      .slice(0, -1)
+      .map((d) => JSON.parse(d) as { choices: Array<{ delta: { content?: string } }>; usage?: unknown });
     assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), original.choices[0].message.content);
     assert.ok(chunks.at(-1)?.usage, 'usage chunk replayed');
 
@@ -105,12 +120,17 @@ describe('response cache (real Redis at 127.0.0.1:6379)', () => {
     assert.equal(streamed.headers.get('x-gateway-cache'), 'miss');
     const text = sseData(await streamed.text())
       .slice(0, -1)
-      .map((d) => (JSON.parse(d) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? '')
+      .map(
+        (d) => (JSON.parse(d) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? '',
+      )
       .join('');
     await new Promise((resolve) => setTimeout(resolve, 20));
     const after = await ask(first.url, 'stored from a stream');
     assert.equal(after.headers.get('x-gateway-cache'), 'hit');
-    assert.equal(((await after.json()) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content, text);
+    assert.equal(
+      ((await after.json()) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content,
+      text,
+    );
   });
 
   it('coalesces 10 identical concurrent misses into one upstream call', async () => {
@@ -156,16 +176,23 @@ describe('cache during a Redis outage', () => {
     redis!.kill('SIGKILL');
     await new Promise((resolve) => redis!.once('exit', resolve));
     const during = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(gateway.url, `during ${i % 5}`)));
-    assert.ok(during.every((r) => r.status === 200), `statuses: ${during.map((r) => r.status).join(',')}`);
+    assert.ok(
+      during.every((r) => r.status === 200),
+      `statuses: ${during.map((r) => r.status).join(',')}`,
+    );
     assert.equal((await ask(gateway.url, 'before 1')).headers.get('x-gateway-cache'), 'hit', 'L1 still serves');
-    const degraded = (await (await fetch(`${gateway.url}/health/ready`)).json()) as { info: { cacheRedis: { state: string } } };
+    const degraded = (await (await fetch(`${gateway.url}/health/ready`)).json()) as {
+      info: { cacheRedis: { state: string } };
+    };
     assert.equal(degraded.info.cacheRedis.state, 'degraded');
 
     await startRedis();
     let state = '';
     for (let i = 0; i < 100 && state !== 'up'; i++) {
       await (await ask(gateway.url, `after ${i}`)).text();
-      state = ((await (await fetch(`${gateway.url}/health/ready`)).json()) as { info: { cacheRedis: { state: string } } }).info.cacheRedis.state;
+      state = (
+        (await (await fetch(`${gateway.url}/health/ready`)).json()) as { info: { cacheRedis: { state: string } } }
+      ).info.cacheRedis.state;
       if (state !== 'up') await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.equal(state, 'up');

@@ -55,7 +55,9 @@ describe('POST /v1/chat/completions (real HTTP to the OpenAI simulator)', () => 
     assert.ok(response.headers.get('x-request-id'));
     const data = sseData(await response.text());
     assert.equal(data.at(-1), '[DONE]');
-    const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as { object: string; choices: unknown[]; usage: unknown });
+    const chunks = data
+      .slice(0, -1)
+      .map((d) => JSON.parse(d) as { object: string; choices: unknown[]; usage: unknown });
     assert.ok(chunks.length >= 4);
     assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
     const usageChunk = chunks.at(-1)!;
@@ -153,7 +155,10 @@ describe('POST /v1/chat/completions (real HTTP to the OpenAI simulator)', () => 
     assert.equal(unknownBody.error.code, 'model_not_found');
     assert.equal(unknownBody.error.param, 'model');
 
-    const tooBig = await postJson(chatUrl, { model: 'gpt-test', messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
+    const tooBig = await postJson(chatUrl, {
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'x'.repeat(5000) }],
+    });
     assert.equal(tooBig.status, 413);
     assert.equal(((await tooBig.json()) as { error: { code: string } }).error.code, 'request_too_large');
     assert.equal(sim.received, 0);
@@ -190,8 +195,18 @@ describe('POST /v1/chat/completions (real HTTP to the OpenAI simulator)', () => 
       messages: [
         { role: 'developer', content: 'be brief' },
         { role: 'system', content: [{ type: 'text', text: 'sys' }] },
-        { role: 'user', content: [{ type: 'text', text: 'see' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } }] },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'see' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: 'result' },
       ],
       tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
@@ -223,7 +238,10 @@ describe('POST /v1/chat/completions (real HTTP to the OpenAI simulator)', () => 
   });
 
   it('answers an upstream failure before the first chunk with a real HTTP status', async () => {
-    sim.enqueueFault({ status: 400, body: { error: { message: 'bad thing', type: 'invalid_request_error', param: 'foo', code: null } } });
+    sim.enqueueFault({
+      status: 400,
+      body: { error: { message: 'bad thing', type: 'invalid_request_error', param: 'foo', code: null } },
+    });
     const response = await postJson(chatUrl, { model: 'gpt-test', messages, stream: true });
     assert.equal(response.status, 400);
     const body = (await response.json()) as { error: { param: string; message: string } };

@@ -48,7 +48,14 @@ describe('the same SDK code against OpenAI, Anthropic and ERNIE models', () => {
       providers: [
         { name: 'openai', type: 'openai', baseUrl: openAiUrl, apiKey: 'sk-openai-cross', ...shared },
         { name: 'anthropic', type: 'anthropic', baseUrl: anthropicUrl, apiKey: 'sk-ant-cross', ...shared },
-        { name: 'ernie', type: 'ernie', baseUrl: ernieRoot, apiKey: 'ernie-cross-ak', secretKey: 'ernie-cross-sk', ...shared },
+        {
+          name: 'ernie',
+          type: 'ernie',
+          baseUrl: ernieRoot,
+          apiKey: 'ernie-cross-ak',
+          secretKey: 'ernie-cross-sk',
+          ...shared,
+        },
       ],
       models: [
         { name: 'gpt-x', deployments: [{ provider: 'openai', model: MODELS['gpt-x'] }] },
@@ -126,7 +133,9 @@ describe('the same SDK code against OpenAI, Anthropic and ERNIE models', () => {
 
   it('returns tool calls of one shape, streaming and not', async () => {
     const question: OpenAI.Chat.ChatCompletionMessageParam = { role: 'user', content: 'weather in Paris?' };
-    const completions = await forEachModel((model) => client.chat.completions.create({ model, messages: [question], tools }));
+    const completions = await forEachModel((model) =>
+      client.chat.completions.create({ model, messages: [question], tools }),
+    );
     for (const model of PUBLIC_MODELS) {
       const completion = completions[model];
       assertCompletionEnvelope(completion, model);
@@ -157,7 +166,11 @@ describe('the same SDK code against OpenAI, Anthropic and ERNIE models', () => {
       const args = deltas.map((delta) => delta.function?.arguments ?? '').join('');
       const whole = completions[model].choices[0].message.tool_calls![0];
       assert.ok(whole.type === 'function');
-      assert.deepEqual(JSON.parse(args), JSON.parse(whole.function.arguments), `${model}: streamed = non-streamed arguments`);
+      assert.deepEqual(
+        JSON.parse(args),
+        JSON.parse(whole.function.arguments),
+        `${model}: streamed = non-streamed arguments`,
+      );
       assert.equal(streams[model].at(-1)!.choices[0].finish_reason, 'tool_calls', model);
     }
     assertSameKeys(
@@ -198,7 +211,10 @@ function assertEnvelopeTypes(value: { id: string; created: number; model: string
   assert.match(value.id, /^chatcmpl-./, `${model} id`);
   assert.ok(Number.isInteger(value.created) && Math.abs(value.created - Date.now() / 1000) < 3_600, `${model} created`);
   // The public name (spec §4.1) or, as the gateway answers today, the upstream model name.
-  assert.ok([model, MODELS[model]].some((name) => name === value.model), `${model}: model is ${value.model}`);
+  assert.ok(
+    [model, MODELS[model]].some((name) => name === value.model),
+    `${model}: model is ${value.model}`,
+  );
 }
 
 function assertUsage(usage: OpenAI.CompletionUsage | null | undefined, model: PublicModel): void {
@@ -226,7 +242,11 @@ function assertCompletionEnvelope(completion: OpenAI.Chat.ChatCompletion, model:
 function assertSameKeys(entries: Array<[PublicModel, object]>, what: string): void {
   const [[firstModel, firstValue]] = entries;
   for (const [model, value] of entries) {
-    assert.deepEqual(Object.keys(value).sort(), Object.keys(firstValue).sort(), `${what} keys of ${model} vs ${firstModel}`);
+    assert.deepEqual(
+      Object.keys(value).sort(),
+      Object.keys(firstValue).sort(),
+      `${what} keys of ${model} vs ${firstModel}`,
+    );
   }
 }
 

@@ -63,7 +63,10 @@ describe('graceful drain on SIGTERM', () => {
     child!.kill('SIGTERM');
 
     await new Promise((resolve) => setTimeout(resolve, 150));
-    const refused = await postJson(`${url}/v1/chat/completions`, { model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    const refused = await postJson(`${url}/v1/chat/completions`, {
+      model: 'm',
+      messages: [{ role: 'user', content: 'x' }],
+    });
     assert.equal(refused.status, 503);
     assert.ok(refused.headers.get('retry-after'));
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'shutting_down');

@@ -40,7 +40,15 @@ function ernieConfig(root: string, secretKey = SECRET_KEY): Record<string, unkno
   return {
     providers: [
       { name: 'ernie', type: 'ernie', baseUrl: root, apiKey: API_KEY, secretKey, ...shared },
-      { name: 'qianfan', type: 'ernie', baseUrl: `${root}/v2`, apiKey: V2_KEY, appId: APP_ID, options: { mode: 'v2' }, ...shared },
+      {
+        name: 'qianfan',
+        type: 'ernie',
+        baseUrl: `${root}/v2`,
+        apiKey: V2_KEY,
+        appId: APP_ID,
+        options: { mode: 'v2' },
+        ...shared,
+      },
     ],
     models: [
       { name: 'ernie-test', deployments: [{ provider: 'ernie', model: V1_MODEL }] },
@@ -138,7 +146,10 @@ describe('ernie provider through the gateway (official openai SDK)', () => {
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
       const chunks = parseOpenAiStream(await response.text(), true);
-      assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), `Hello from ${V1_ENDPOINT}: frame check`);
+      assert.equal(
+        chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''),
+        `Hello from ${V1_ENDPOINT}: frame check`,
+      );
       assert.match(chunks[0].id, /^chatcmpl-as-sim\d+$/);
 
       const withoutUsage = await postJson(`${gateway.url}/v1/chat/completions`, {
@@ -191,7 +202,9 @@ describe('ernie provider through the gateway (official openai SDK)', () => {
       assert.ok(call && call.type === 'function');
       assert.equal(call.function.name, 'search');
       assert.deepEqual(JSON.parse(call.function.arguments), { query: 'weather in Paris?' });
-      assert.deepEqual(toolCallsFromDeltas(chunks), [{ id: call.id, name: 'search', arguments: { query: 'weather in Paris?' } }]);
+      assert.deepEqual(toolCallsFromDeltas(chunks), [
+        { id: call.id, name: 'search', arguments: { query: 'weather in Paris?' } },
+      ]);
       assert.equal(chunks[0].choices[0].delta.role, 'assistant');
 
       const answer = client.chat.completions.stream({
@@ -253,7 +266,9 @@ describe('ernie provider through the gateway (official openai SDK)', () => {
       await assert.rejects(
         client.chat.completions.create({
           model: 'ernie-test',
-          messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }],
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] },
+          ],
         }),
         (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'messages[0].content[0]',
       );
@@ -270,7 +285,10 @@ describe('ernie provider through the gateway (official openai SDK)', () => {
           (error: unknown) =>
             error instanceof OpenAI.InternalServerError && error.status === 502 && error.code === 'upstream_auth_error',
         );
-        const response = await postJson(`${strictGateway.url}/v1/chat/completions`, { model: 'ernie-test', messages: ping });
+        const response = await postJson(`${strictGateway.url}/v1/chat/completions`, {
+          model: 'ernie-test',
+          messages: ping,
+        });
         assert.equal(response.status, 502);
         assert.equal(response.headers.get('x-should-retry'), 'false');
         const text = await response.text();
@@ -296,7 +314,11 @@ describe('ernie provider through the gateway (official openai SDK)', () => {
                 const completion = await coldClient.chat.completions.create({ model: 'ernie-test', messages });
                 text = completion.choices[0].message.content ?? '';
               } else {
-                const stream = await coldClient.chat.completions.create({ model: 'ernie-test', messages, stream: true });
+                const stream = await coldClient.chat.completions.create({
+                  model: 'ernie-test',
+                  messages,
+                  stream: true,
+                });
                 for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
               }
               assert.equal(text, `Hello from ${V1_ENDPOINT}: ${label} ${i}`);
@@ -320,7 +342,10 @@ describe('ernie provider through the gateway (official openai SDK)', () => {
 
   describe('v2 (OpenAI-compatible, mode: v2)', () => {
     it('answers a completion with the bearer key and appid header', async () => {
-      const completion = await client.chat.completions.create({ model: 'ernie-v2-test', messages: [{ role: 'user', content: 'hi v2' }] });
+      const completion = await client.chat.completions.create({
+        model: 'ernie-v2-test',
+        messages: [{ role: 'user', content: 'hi v2' }],
+      });
       assert.equal(completion.object, 'chat.completion');
       assert.equal(completion.choices[0].message.content, `Hello from ${V2_MODEL}: hi v2`);
       assert.equal(completion.choices[0].finish_reason, 'stop');

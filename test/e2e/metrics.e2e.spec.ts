@@ -26,7 +26,13 @@ describe('GET /metrics', () => {
     gateway = await startGateway({
       providers: [
         { name: 'sim', type: 'openai', baseUrl: simUrl, retry: { retries: 0 }, ...fast },
-        { name: 'flaky', type: 'openai', baseUrl: simUrl, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 }, ...fast },
+        {
+          name: 'flaky',
+          type: 'openai',
+          baseUrl: simUrl,
+          retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 5 },
+          ...fast,
+        },
         { name: 'down', type: 'openai', baseUrl: downUrl, retry: { retries: 0 }, ...fast },
       ],
       models: [
@@ -90,10 +96,22 @@ describe('GET /metrics', () => {
     assert.equal(valueOf(samples, 'llm_gateway_overhead_seconds_count', { stream: 'true' }), 1);
     assert.equal(valueOf(samples, 'llm_time_to_first_token_seconds_count', { model: 'gpt-test' }), 1);
     assert.ok(valueOf(samples, 'llm_inter_chunk_latency_seconds_count', { model: 'gpt-test' }) >= 1);
-    assert.equal(valueOf(samples, 'llm_upstream_errors_total', { provider: 'sim', class: 'server_error', origin: 'upstream' }), 1);
-    assert.equal(valueOf(samples, 'llm_upstream_errors_total', { provider: 'sim', class: 'timeout', origin: 'gateway' }), 0);
-    assert.equal(valueOf(samples, 'llm_tokens_total', { model: 'gpt-test', provider: 'sim', type: 'prompt' }), used.prompt);
-    assert.equal(valueOf(samples, 'llm_tokens_total', { model: 'gpt-test', provider: 'sim', type: 'completion' }), used.completion);
+    assert.equal(
+      valueOf(samples, 'llm_upstream_errors_total', { provider: 'sim', class: 'server_error', origin: 'upstream' }),
+      1,
+    );
+    assert.equal(
+      valueOf(samples, 'llm_upstream_errors_total', { provider: 'sim', class: 'timeout', origin: 'gateway' }),
+      0,
+    );
+    assert.equal(
+      valueOf(samples, 'llm_tokens_total', { model: 'gpt-test', provider: 'sim', type: 'prompt' }),
+      used.prompt,
+    );
+    assert.equal(
+      valueOf(samples, 'llm_tokens_total', { model: 'gpt-test', provider: 'sim', type: 'completion' }),
+      used.completion,
+    );
     const cost = (used.prompt * PRICING.inputPerMillion + used.completion * PRICING.outputPerMillion) / 1e6;
     assert.ok(Math.abs(valueOf(samples, 'llm_cost_usd_total', { model: 'gpt-test', provider: 'sim' }) - cost) < 1e-12);
     // Cache on, but temperature unset: not cacheable.
@@ -102,8 +120,14 @@ describe('GET /metrics', () => {
     assert.equal(valueOf(samples, 'llm_streams_open'), 0);
     // The +Inf bucket of a histogram holds every observation.
     assert.equal(valueOf(samples, 'llm_request_duration_seconds_bucket', { model: 'gpt-test', le: '+Inf' }), 5);
-    assert.ok(samples.has('llm_request_duration_seconds_bucket{le="51.2",model="gpt-test"}'), 'buckets 0.1 s × 2^n up to 51.2 s');
-    assert.ok(samples.has('llm_gateway_overhead_seconds_bucket{le="0.0001",stream="false"}'), 'overhead buckets start at 0.1 ms');
+    assert.ok(
+      samples.has('llm_request_duration_seconds_bucket{le="51.2",model="gpt-test"}'),
+      'buckets 0.1 s × 2^n up to 51.2 s',
+    );
+    assert.ok(
+      samples.has('llm_gateway_overhead_seconds_bucket{le="0.0001",stream="false"}'),
+      'overhead buckets start at 0.1 ms',
+    );
   });
 
   it('prices each answer in x-gateway-cost', () => {
@@ -161,7 +185,10 @@ describe('GET /metrics', () => {
     const { samples } = await scrape(gateway.url);
     assert.equal(valueOf(samples, 'llm_upstream_retries_total', { provider: 'flaky' }), 1);
     assert.equal(valueOf(samples, 'llm_upstream_retries_total', { provider: 'sim' }), 0);
-    assert.equal(valueOf(samples, 'llm_upstream_errors_total', { provider: 'down', class: 'server_error', origin: 'upstream' }), 1);
+    assert.equal(
+      valueOf(samples, 'llm_upstream_errors_total', { provider: 'down', class: 'server_error', origin: 'upstream' }),
+      1,
+    );
     assert.equal(valueOf(samples, 'llm_fallbacks_total', { from: 'gpt-down', to: 'gpt-test' }), 1);
     assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-down', status: '200' }), 1);
     assert.equal(valueOf(samples, 'llm_rate_limited_total', { scope: 'model' }), 1);

@@ -99,7 +99,8 @@ describe('official openai SDK against the gateway', () => {
   it('surfaces errors as the typed SDK errors with the request id', async () => {
     await assert.rejects(
       client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
-      (error: unknown) => error instanceof OpenAI.NotFoundError && error.code === 'model_not_found' && !!error.requestID,
+      (error: unknown) =>
+        error instanceof OpenAI.NotFoundError && error.code === 'model_not_found' && !!error.requestID,
     );
     await assert.rejects(
       client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'x' }], temperature: 9 }),
@@ -142,9 +143,16 @@ describe('official openai SDK against the gateway', () => {
 
   it('decodes embeddings in the default base64 encoding to the same floats as float encoding', async () => {
     const viaBase64 = await client.embeddings.create({ model: 'embed-test', input: ['alpha', 'beta'] });
-    const viaFloat = await client.embeddings.create({ model: 'embed-test', input: ['alpha', 'beta'], encoding_format: 'float' });
+    const viaFloat = await client.embeddings.create({
+      model: 'embed-test',
+      input: ['alpha', 'beta'],
+      encoding_format: 'float',
+    });
     assert.equal(viaBase64.data.length, 2);
-    assert.deepEqual(viaBase64.data.map((d) => d.embedding), viaFloat.data.map((d) => d.embedding));
+    assert.deepEqual(
+      viaBase64.data.map((d) => d.embedding),
+      viaFloat.data.map((d) => d.embedding),
+    );
     assert.ok(viaFloat.data[0].embedding.every((v) => typeof v === 'number' && v >= -1 && v <= 1));
     assert.equal((sim.requests[0].body as { encoding_format: string }).encoding_format, 'float');
   });

@@ -28,7 +28,9 @@ function labelsOf(text: string): Record<string, string> {
   return labels;
 }
 
-export async function scrape(gatewayUrl: string): Promise<{ text: string; samples: Samples; contentType: string | null }> {
+export async function scrape(
+  gatewayUrl: string,
+): Promise<{ text: string; samples: Samples; contentType: string | null }> {
   const response = await fetch(`${gatewayUrl}/metrics`);
   if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
   const text = await response.text();

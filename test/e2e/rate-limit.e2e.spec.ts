@@ -24,7 +24,11 @@ describe('rate limits (real Redis at 127.0.0.1:6379)', () => {
           { id: 'tpm', key: TPM_KEY, limits: { tokensPerMinute: 1_000 } },
         ],
       },
-      rateLimit: { enabled: true, failureMode: 'failClosed', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: `llmgw:test:${randomUUID()}:` } },
+      rateLimit: {
+        enabled: true,
+        failureMode: 'failClosed',
+        redis: { url: 'redis://127.0.0.1:6379', keyPrefix: `llmgw:test:${randomUUID()}:` },
+      },
     };
     replicas = [await startGateway(document), await startGateway(document)];
   });
@@ -36,9 +40,18 @@ describe('rate limits (real Redis at 127.0.0.1:6379)', () => {
   it('two replicas enforce one combined burst, then 429 with Retry-After and x-ratelimit headers', async () => {
     const responses = [];
     for (let i = 0; i < 6; i++) {
-      responses.push(await postJson(`${replicas[i % 2].url}/v1/chat/completions`, { model: 'm', messages }, { authorization: `Bearer ${KEY}` }));
+      responses.push(
+        await postJson(
+          `${replicas[i % 2].url}/v1/chat/completions`,
+          { model: 'm', messages },
+          { authorization: `Bearer ${KEY}` },
+        ),
+      );
     }
-    assert.deepEqual(responses.map((r) => r.status), [200, 200, 200, 200, 429, 429]);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      [200, 200, 200, 200, 429, 429],
+    );
     const ok = responses[0];
     assert.equal(ok.headers.get('x-ratelimit-limit-requests'), '4');
     assert.equal(ok.headers.get('x-ratelimit-remaining-requests'), '3');
@@ -106,7 +119,9 @@ describe('rate limits when Redis is unreachable', () => {
     const closed = await postJson(`${gateways.failClosed.url}/v1/chat/completions`, { model: 'm', messages });
     assert.equal(closed.status, 503);
     assert.equal(((await closed.json()) as { error: { code: string } }).error.code, 'rate_limit_unavailable');
-    const ready = (await (await fetch(`${gateways.failClosed.url}/health/ready`)).json()) as { info: { rateLimitRedis: { state: string } } };
+    const ready = (await (await fetch(`${gateways.failClosed.url}/health/ready`)).json()) as {
+      info: { rateLimitRedis: { state: string } };
+    };
     assert.equal(ready.info.rateLimitRedis.state, 'degraded');
   });
 });

@@ -75,7 +75,11 @@ describe('request log lines', () => {
       .map((line) => JSON.parse(line) as RequestLine);
 
   async function linesFor(requestIds: string[]): Promise<RequestLine[]> {
-    for (let i = 0; i < 100 && lines().filter((l) => requestIds.includes(l.requestId)).length < requestIds.length; i++) {
+    for (
+      let i = 0;
+      i < 100 && lines().filter((l) => requestIds.includes(l.requestId)).length < requestIds.length;
+      i++
+    ) {
       await sleep(10);
     }
     return requestIds.map((id) => {
@@ -94,7 +98,9 @@ describe('request log lines', () => {
     const streamed = await postJson(`${gateway.url}/v1/chat/completions`, { ...body, stream: true }, headers);
     assert.equal(streamed.status, 200);
     await streamed.text();
-    const refused = await postJson(`${gateway.url}/v1/chat/completions`, body, { authorization: `Bearer ${WRONG_KEY}` });
+    const refused = await postJson(`${gateway.url}/v1/chat/completions`, body, {
+      authorization: `Bearer ${WRONG_KEY}`,
+    });
     assert.equal(refused.status, 401);
     sim.enqueueFault({ status: 500 });
     const failed = await postJson(`${gateway.url}/v1/chat/completions`, body, headers);

@@ -17,7 +17,12 @@ describe('routing and resilience', () => {
   let chatUrl: string;
 
   before(async () => {
-    const [firstUrl, secondUrl, thirdUrl, ernieUrl] = await Promise.all([first.start(), second.start(), third.start(), ernie.start()]);
+    const [firstUrl, secondUrl, thirdUrl, ernieUrl] = await Promise.all([
+      first.start(),
+      second.start(),
+      third.start(),
+      ernie.start(),
+    ]);
     const provider = (name: string, baseUrl: string) => ({ name, type: 'openai', baseUrl, retry: fastRetry });
     gateway = await startGateway({
       providers: [
@@ -86,7 +91,10 @@ describe('routing and resilience', () => {
   });
 
   it('returns a caller error at once, without trying other deployments', async () => {
-    first.enqueueFault({ status: 400, body: { error: { message: 'bad', type: 'invalid_request_error', param: 'x', code: null } } });
+    first.enqueueFault({
+      status: 400,
+      body: { error: { message: 'bad', type: 'invalid_request_error', param: 'x', code: null } },
+    });
     const response = await postJson(chatUrl, { model: 'cross', messages });
     assert.equal(response.status, 400);
     assert.equal(first.received, 1);
@@ -156,9 +164,14 @@ describe('routing and resilience', () => {
   it('shows deployments and breakers at GET /admin/routing', async () => {
     const response = await fetch(`${gateway.url}/admin/routing`);
     assert.equal(response.status, 200);
-    const body = (await response.json()) as { models: Array<{ model: string; deployments: Array<{ id: string; breaker: { state: string } }> }> };
+    const body = (await response.json()) as {
+      models: Array<{ model: string; deployments: Array<{ id: string; breaker: { state: string } }> }>;
+    };
     const pair = body.models.find((m) => m.model === 'pair');
-    assert.deepEqual(pair?.deployments.map((d) => d.id), ['first/a', 'second/b']);
+    assert.deepEqual(
+      pair?.deployments.map((d) => d.id),
+      ['first/a', 'second/b'],
+    );
     assert.ok(pair?.deployments.every((d) => ['closed', 'open', 'half-open'].includes(d.breaker.state)));
   });
 });

@@ -35,7 +35,12 @@ describe('provider credentials from Vault', () => {
       ],
       models: [{ name: 'm', deployments: [{ provider: 'sim', model: 'm' }] }],
       secrets: {
-        vault: { address: vaultUrl, auth: { method: 'token', token: 'root-token-for-tests' }, requestTimeoutMs: 300, retries: 0 },
+        vault: {
+          address: vaultUrl,
+          auth: { method: 'token', token: 'root-token-for-tests' },
+          requestTimeoutMs: 300,
+          retries: 0,
+        },
         // Long enough that only the 401 path can explain a quick pick-up in the second test.
         refreshIntervalMs: 60_000,
         minRefreshOnAuthFailureIntervalMs: 0,

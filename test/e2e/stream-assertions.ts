@@ -36,7 +36,11 @@ export function parseOpenAiStream(text: string, includeUsage: boolean): ChunkJso
     assert.equal(chunk.choices.length, 1);
     if (i > 0) assert.equal(chunk.choices[0].delta.role, undefined, 'role only on the first delta');
     assert.ok(chunk.usage === null || chunk.usage === undefined, 'usage null or absent before the last chunk');
-    assert.equal(chunk.choices[0].finish_reason !== null, i === withChoices.length - 1, 'finish_reason on the last choice chunk');
+    assert.equal(
+      chunk.choices[0].finish_reason !== null,
+      i === withChoices.length - 1,
+      'finish_reason on the last choice chunk',
+    );
   }
   if (includeUsage) {
     const usageChunk = chunks.at(-1)!;

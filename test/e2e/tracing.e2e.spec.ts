@@ -103,8 +103,13 @@ describe('tracing (in-memory exporter)', () => {
     assert.equal(lookup.attributes['gateway.cache.result'], 'miss');
 
     const route = children.find((span) => span.name === 'route primary')!;
-    const attempts = childrenOf(spans, route).sort((a, b) => (a.startTime[0] - b.startTime[0]) || (a.startTime[1] - b.startTime[1]));
-    assert.deepEqual(attempts.map((span) => span.name), ['chat down-model', 'chat sim-model']);
+    const attempts = childrenOf(spans, route).sort(
+      (a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1],
+    );
+    assert.deepEqual(
+      attempts.map((span) => span.name),
+      ['chat down-model', 'chat sim-model'],
+    );
     const [failed, served] = attempts;
     for (const attempt of attempts) {
       assert.equal(attempt.kind, SpanKind.CLIENT);
@@ -121,7 +126,10 @@ describe('tracing (in-memory exporter)', () => {
     assert.equal(served.attributes['gateway.deployment'], 'sim/sim-model');
 
     // Each upstream request carried its attempt's span as parent.
-    assert.equal(downSim.requests.at(-1)?.headers.traceparent, `00-${CLIENT_TRACE_ID}-${failed.spanContext().spanId}-01`);
+    assert.equal(
+      downSim.requests.at(-1)?.headers.traceparent,
+      `00-${CLIENT_TRACE_ID}-${failed.spanContext().spanId}-01`,
+    );
     assert.equal(sim.requests.at(-1)?.headers.traceparent, `00-${CLIENT_TRACE_ID}-${served.spanContext().spanId}-01`);
     assertNoPrompt(spans);
   });
@@ -160,7 +168,11 @@ describe('tracing (in-memory exporter)', () => {
     await sleep(20);
     const server = exporter.getFinishedSpans().find((span) => span.kind === SpanKind.SERVER)!;
     assert.match(String(server.attributes['gen_ai.input.messages']), /blue giraffe/);
-    assert.match(String(server.attributes['gen_ai.output.messages']), /blue giraffe/, 'the simulator echoes the prompt');
+    assert.match(
+      String(server.attributes['gen_ai.output.messages']),
+      /blue giraffe/,
+      'the simulator echoes the prompt',
+    );
   });
 });
 

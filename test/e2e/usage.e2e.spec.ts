@@ -25,7 +25,11 @@ function gatewayDocument(simUrl: string, extra: Record<string, unknown> = {}): R
     providers: [{ name: 'sim', type: 'openai', baseUrl: simUrl }],
     models: [
       { name: 'gpt-test', deployments: [{ provider: 'sim', model: 'sim-model' }], pricing: PRICING },
-      { name: 'embed-test', deployments: [{ provider: 'sim', model: 'text-embedding-3-small' }], pricing: { inputPerMillion: 0.02, outputPerMillion: 0 } },
+      {
+        name: 'embed-test',
+        deployments: [{ provider: 'sim', model: 'text-embedding-3-small' }],
+        pricing: { inputPerMillion: 0.02, outputPerMillion: 0 },
+      },
       { name: 'free', deployments: [{ provider: 'sim', model: 'sim-model' }] },
     ],
     ...extra,
@@ -79,7 +83,11 @@ describe('usage and cost per key (memory)', () => {
     completion += usage.completion_tokens;
     cost += (usage.prompt_tokens * 3 + usage.completion_tokens * 15) / 1e6;
 
-    const embedding = await postJson(`${gateway.url}/v1/embeddings`, { model: 'embed-test', input: 'four words of input' }, team);
+    const embedding = await postJson(
+      `${gateway.url}/v1/embeddings`,
+      { model: 'embed-test', input: 'four words of input' },
+      team,
+    );
     assert.equal(embedding.status, 200);
     const embedded = (await embedding.json()) as EmbeddingResponse;
     const embeddingCost = (embedded.usage.prompt_tokens * 0.02) / 1e6;
@@ -106,7 +114,10 @@ describe('usage and cost per key (memory)', () => {
       },
     );
     const list = (await (await fetch(`${gateway.url}/admin/usage`, { headers: admin })).json()) as { data: KeyUsage[] };
-    assert.deepEqual(list.data.map((entry) => entry.keyId), ['team-a']);
+    assert.deepEqual(
+      list.data.map((entry) => entry.keyId),
+      ['team-a'],
+    );
   });
 
   it('answers 404 for a key without usage and 403 for a key that is not admin', async () => {

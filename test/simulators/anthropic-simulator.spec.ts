@@ -11,14 +11,19 @@ import { AnthropicSimulator } from './anthropic-simulator.js';
 
 const MODEL = 'claude-sim-1';
 const TOOLS: ChatCompletionRequest['tools'] = [
-  { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+  {
+    type: 'function',
+    function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+  },
 ];
 
 function context(cancellation = new Cancellation()): ProviderCallContext {
   return { cancellation, requestId: 'req-test' };
 }
 
-async function drain(stream: AsyncIterable<ChatCompletionChunk>): Promise<{ chunks: ChatCompletionChunk[]; error?: unknown }> {
+async function drain(
+  stream: AsyncIterable<ChatCompletionChunk>,
+): Promise<{ chunks: ChatCompletionChunk[]; error?: unknown }> {
   const chunks: ChatCompletionChunk[] = [];
   try {
     for await (const chunk of stream) chunks.push(chunk);
@@ -49,7 +54,12 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${baseUrl}/messages`, {
       method: 'POST',
-      headers: { 'x-api-key': sim.apiKey, 'anthropic-version': '2023-06-01', 'content-type': 'application/json', ...headers },
+      headers: {
+        'x-api-key': sim.apiKey,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+        ...headers,
+      },
       body: JSON.stringify(body),
     });
 
@@ -102,7 +112,10 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
   it('sends the configured anthropic-version and default max_tokens', async () => {
     const custom = providerFor(sim.apiKey, { version: '2024-01-01', defaultMaxTokens: 3 });
     try {
-      const completion = await custom.chat({ model: MODEL, messages: [{ role: 'user', content: 'one two three' }] }, context());
+      const completion = await custom.chat(
+        { model: MODEL, messages: [{ role: 'user', content: 'one two three' }] },
+        context(),
+      );
       assert.equal(sim.requests[0].headers['anthropic-version'], '2024-01-01');
       assert.equal((sim.requests[0].body as { max_tokens: number }).max_tokens, 3);
       assert.equal(completion.choices[0].message.content, `Hello from ${MODEL}:`);
@@ -114,7 +127,12 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
 
   it('streams text in several deltas, then the finish and usage chunks', async () => {
     const stream = await provider.chatStream(
-      { model: MODEL, messages: [{ role: 'user', content: 'Tell me a story' }], stream: true, stream_options: { include_usage: true } },
+      {
+        model: MODEL,
+        messages: [{ role: 'user', content: 'Tell me a story' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      },
       context(),
     );
     const { chunks, error } = await drain(stream);
@@ -123,7 +141,10 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
     assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' });
     const contentChunks = chunks.filter((chunk) => chunk.choices[0]?.delta.content);
     assert.ok(contentChunks.length >= 3);
-    assert.equal(contentChunks.map((chunk) => chunk.choices[0].delta.content).join(''), `Hello from ${MODEL}: Tell me a story`);
+    assert.equal(
+      contentChunks.map((chunk) => chunk.choices[0].delta.content).join(''),
+      `Hello from ${MODEL}: Tell me a story`,
+    );
     assert.equal(chunks.at(-2)!.choices[0].finish_reason, 'stop');
     assert.deepEqual(chunks.at(-1)!.choices, []);
     assert.deepEqual(chunks.at(-1)!.usage, {
@@ -146,7 +167,10 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
     assert.equal(toolCall.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(toolCall.function.arguments), { city: 'Paris' });
 
-    const stream = await provider.chatStream({ model: MODEL, messages: [question], tools: TOOLS, stream: true }, context());
+    const stream = await provider.chatStream(
+      { model: MODEL, messages: [question], tools: TOOLS, stream: true },
+      context(),
+    );
     const { chunks } = await drain(stream);
     const deltas = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []);
     assert.ok(deltas.length >= 4, 'the call start and at least three argument fragments');
@@ -159,7 +183,11 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
     const answer = await provider.chat(
       {
         model: MODEL,
-        messages: [question, { role: 'assistant', content: null, tool_calls: [toolCall] }, { role: 'tool', tool_call_id: toolCall.id, content: '22°C' }],
+        messages: [
+          question,
+          { role: 'assistant', content: null, tool_calls: [toolCall] },
+          { role: 'tool', tool_call_id: toolCall.id, content: '22°C' },
+        ],
         tools: TOOLS,
       },
       context(),
@@ -198,7 +226,8 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
     try {
       await assert.rejects(
         () => wrongKey.chat({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }] }, context()),
-        (error: unknown) => error instanceof GatewayError && error.status === 502 && error.code === 'upstream_auth_error',
+        (error: unknown) =>
+          error instanceof GatewayError && error.status === 502 && error.code === 'upstream_auth_error',
       );
     } finally {
       wrongKey.close();
@@ -206,7 +235,11 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
   });
 
   it('throws from the stream on a mid-stream error event and on a dropped connection', async () => {
-    const request: ChatCompletionRequest = { model: MODEL, messages: [{ role: 'user', content: 'a b c d e f' }], stream: true };
+    const request: ChatCompletionRequest = {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'a b c d e f' }],
+      stream: true,
+    };
     sim.enqueueFault({ midStreamError: true });
     const failed = await drain(await provider.chatStream(request, context()));
     assert.ok(failed.error instanceof GatewayError);
@@ -248,10 +281,33 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
 
   it('rejects what the real API rejects, in Anthropic error shape', async () => {
     const valid = { model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] };
-    const cases: Array<{ body: unknown; headers?: Record<string, string>; status: number; type: string; message: RegExp }> = [
-      { body: valid, headers: { 'x-api-key': 'nope' }, status: 401, type: 'authentication_error', message: /invalid x-api-key/ },
-      { body: valid, headers: { 'anthropic-version': '' }, status: 400, type: 'invalid_request_error', message: /anthropic-version/ },
-      { body: { ...valid, max_tokens: undefined }, status: 400, type: 'invalid_request_error', message: /^max_tokens: Field required$/ },
+    const cases: Array<{
+      body: unknown;
+      headers?: Record<string, string>;
+      status: number;
+      type: string;
+      message: RegExp;
+    }> = [
+      {
+        body: valid,
+        headers: { 'x-api-key': 'nope' },
+        status: 401,
+        type: 'authentication_error',
+        message: /invalid x-api-key/,
+      },
+      {
+        body: valid,
+        headers: { 'anthropic-version': '' },
+        status: 400,
+        type: 'invalid_request_error',
+        message: /anthropic-version/,
+      },
+      {
+        body: { ...valid, max_tokens: undefined },
+        status: 400,
+        type: 'invalid_request_error',
+        message: /^max_tokens: Field required$/,
+      },
       {
         body: { ...valid, messages: [{ role: 'assistant', content: 'Hi' }] },
         status: 400,
@@ -259,7 +315,13 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
         message: /first message must use the "user" role/,
       },
       {
-        body: { ...valid, messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] },
+        body: {
+          ...valid,
+          messages: [
+            { role: 'user', content: 'a' },
+            { role: 'user', content: 'b' },
+          ],
+        },
         status: 400,
         type: 'invalid_request_error',
         message: /roles must alternate/,
@@ -281,7 +343,11 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
     for (const { body, headers, status, type, message } of cases) {
       const response = await post(body, headers);
       assert.equal(response.status, status, JSON.stringify(body));
-      const error = (await response.json()) as { type: string; error: { type: string; message: string }; request_id: string };
+      const error = (await response.json()) as {
+        type: string;
+        error: { type: string; message: string };
+        request_id: string;
+      };
       assert.equal(error.type, 'error');
       assert.equal(error.error.type, type);
       assert.match(error.error.message, message);

@@ -204,7 +204,13 @@ export class AnthropicSimulator {
       return;
     }
     const controller = new AbortController();
-    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body: undefined, hungUp: false };
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path,
+      headers: req.headers,
+      body: undefined,
+      hungUp: false,
+    };
     const exchange: Exchange = {
       req,
       res,
@@ -249,11 +255,13 @@ export class AnthropicSimulator {
     if (method !== 'POST' || exchange.path !== MESSAGES_PATH) {
       return this.sendError(exchange, 404, 'not_found_error', 'Not Found');
     }
-    if (!this.authorized(exchange.req)) return this.sendError(exchange, 401, 'authentication_error', 'invalid x-api-key');
+    if (!this.authorized(exchange.req))
+      return this.sendError(exchange, 401, 'authentication_error', 'invalid x-api-key');
     if (!exchange.req.headers['anthropic-version']) {
       return this.sendError(exchange, 400, 'invalid_request_error', 'anthropic-version: header is required');
     }
-    if (!body.valid) return this.sendError(exchange, 400, 'invalid_request_error', 'There was an error parsing the body.');
+    if (!body.valid)
+      return this.sendError(exchange, 400, 'invalid_request_error', 'There was an error parsing the body.');
     const problem = requestProblem(body.value);
     if (problem) return this.sendError(exchange, 400, 'invalid_request_error', problem);
 
@@ -327,7 +335,10 @@ export class AnthropicSimulator {
 
     let text =
       toolResults.length > 0
-        ? `Tool said: ${toolResults.map((block) => contentText(block.content)).join('; ').slice(0, MAX_ECHOED_CHARS)}`
+        ? `Tool said: ${toolResults
+            .map((block) => contentText(block.content))
+            .join('; ')
+            .slice(0, MAX_ECHOED_CHARS)}`
         : `Hello from ${model}: ${contentText(lastUser.content).slice(0, MAX_ECHOED_CHARS)}`;
     let stopReason: AnthropicStopReason = 'end_turn';
     let stopSequence: string | null = null;
@@ -358,7 +369,10 @@ export class AnthropicSimulator {
       const cut = events.findIndex((event) => event.type === 'content_block_delta' && ++deltas === 2);
       events.splice(cut < 0 ? 1 : cut + 1);
       const type = fault.errorType ?? 'overloaded_error';
-      events.push({ type: 'error', error: { type, message: fault.message ?? DEFAULT_ERRORS[statusOfType(type)]?.message ?? 'Error' } });
+      events.push({
+        type: 'error',
+        error: { type, message: fault.message ?? DEFAULT_ERRORS[statusOfType(type)]?.message ?? 'Error' },
+      });
     }
     const { res, signal } = exchange;
     res.writeHead(200, this.headers(exchange, 'text/event-stream; charset=utf-8', { 'cache-control': 'no-cache' }));
@@ -366,7 +380,11 @@ export class AnthropicSimulator {
     for (const [index, event] of events.entries()) {
       if (index === fault.dropAfterEvents) return this.drop(exchange);
       if (index > 0 && this.eventDelayMs > 0) await sleep(this.eventDelayMs, undefined, { signal });
-      await this.writeEvent(exchange, `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`, index + 1 === fault.dropAfterEvents);
+      await this.writeEvent(
+        exchange,
+        `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`,
+        index + 1 === fault.dropAfterEvents,
+      );
     }
     if (fault.dropAfterEvents !== undefined) return this.drop(exchange);
     res.end();
@@ -403,7 +421,11 @@ export class AnthropicSimulator {
       const body = parseJson(await readBody(req));
       const faults = Array.isArray(body.value) ? body.value : [body.value];
       if (!body.valid || !faults.every(isObject)) {
-        return writeJson(res, 400, anthropicError('invalid_request_error', 'Expected a fault object or an array of them.'));
+        return writeJson(
+          res,
+          400,
+          anthropicError('invalid_request_error', 'Expected a fault object or an array of them.'),
+        );
       }
       for (const fault of faults) this.enqueueFault(fault as AnthropicSimulatorFault);
       return writeJson(res, 200, { queued: this.faults.length });
@@ -439,7 +461,10 @@ export class AnthropicSimulator {
 
   private sendJson(exchange: Exchange, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    exchange.res.writeHead(status, this.headers(exchange, 'application/json', { 'content-length': Buffer.byteLength(text) }));
+    exchange.res.writeHead(
+      status,
+      this.headers(exchange, 'application/json', { 'content-length': Buffer.byteLength(text) }),
+    );
     exchange.res.end(text);
   }
 }
@@ -474,7 +499,9 @@ function requestProblem(value: unknown): string | undefined {
   }
   if (value.tools !== undefined) {
     if (!Array.isArray(value.tools)) return 'tools: Input should be a valid list';
-    const index = value.tools.findIndex((tool) => !isObject(tool) || typeof tool.name !== 'string' || !isObject(tool.input_schema));
+    const index = value.tools.findIndex(
+      (tool) => !isObject(tool) || typeof tool.name !== 'string' || !isObject(tool.input_schema),
+    );
     if (index >= 0) return `tools.${index}.input_schema: Field required`;
   }
   return messagesProblem(value.messages);
@@ -554,7 +581,9 @@ function toolPairingProblem(messages: Json[]): string | undefined {
           .filter((block) => block.type === 'tool_result')
           .map((block) => block.tool_use_id),
       );
-      const missing = blocks.filter((block) => block.type === 'tool_use' && !answered.has(block.id)).map((block) => block.id);
+      const missing = blocks
+        .filter((block) => block.type === 'tool_use' && !answered.has(block.id))
+        .map((block) => block.id);
       if (missing.length > 0) {
         return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`;
       }
@@ -576,7 +605,10 @@ function toolPairingProblem(messages: Json[]): string | undefined {
 }
 
 function isTextBlockList(value: unknown): boolean {
-  return Array.isArray(value) && value.every((block) => isObject(block) && block.type === 'text' && typeof block.text === 'string');
+  return (
+    Array.isArray(value) &&
+    value.every((block) => isObject(block) && block.type === 'text' && typeof block.text === 'string')
+  );
 }
 
 function systemText(system: unknown): string {

@@ -73,11 +73,18 @@ describe('ErnieSimulator with the ernie provider', () => {
 
   it('builds a v1 provider by default, and refuses v1 without both keys', () => {
     assert.ok(v1() instanceof ErnieProvider);
-    assert.throws(() => ernieProviderFactory.create(providerConfig({ secretKey: undefined }), new ErnieOptions()), /secretKey/);
+    assert.throws(
+      () => ernieProviderFactory.create(providerConfig({ secretKey: undefined }), new ErnieOptions()),
+      /secretKey/,
+    );
   });
 
   it('validates options with defaults', () => {
-    const valid = plainToInstance(ErnieOptions, { endpoints: { 'my-bot': 'my_ep-1.0' } }, { exposeDefaultValues: true });
+    const valid = plainToInstance(
+      ErnieOptions,
+      { endpoints: { 'my-bot': 'my_ep-1.0' } },
+      { exposeDefaultValues: true },
+    );
     assert.deepEqual(validateSync(valid), []);
     assert.equal(valid.mode, 'v1');
     const invalid = plainToInstance(ErnieOptions, {
@@ -87,7 +94,9 @@ describe('ErnieSimulator with the ernie provider', () => {
       tokenRefreshMarginSeconds: -1,
     });
     assert.deepEqual(
-      validateSync(invalid).map((error) => error.property).sort(),
+      validateSync(invalid)
+        .map((error) => error.property)
+        .sort(),
       ['endpoints', 'mode', 'tokenRefreshMarginSeconds', 'tokenUrl'],
     );
   });
@@ -163,7 +172,9 @@ describe('ErnieSimulator with the ernie provider', () => {
   it('fetches one token for 100 concurrent requests with a cold cache', async () => {
     const provider = v1();
     const answers = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => provider.chat(chatRequest({ messages: [{ role: 'user', content: `n${i}` }] }), context())),
+      Array.from({ length: 100 }, (_, i) =>
+        provider.chat(chatRequest({ messages: [{ role: 'user', content: `n${i}` }] }), context()),
+      ),
     );
     assert.equal(answers[99].choices[0].message.content, 'Hello from completions_pro: n99');
     assert.equal(sim.tokenFetches, 1);
@@ -191,7 +202,10 @@ describe('ErnieSimulator with the ernie provider', () => {
   it('turns a stream request answered by a JSON error, or by an error event, into an error before any chunk', async () => {
     const provider = v1();
     sim.enqueueFault({ errorCode: 336100, errorMsg: 'try again later' });
-    await assert.rejects(provider.chatStream(chatRequest({ stream: true }), context()), expectGatewayError(503, 'overloaded'));
+    await assert.rejects(
+      provider.chatStream(chatRequest({ stream: true }), context()),
+      expectGatewayError(503, 'overloaded'),
+    );
     sim.enqueueFault({ errorCode: 17, errorMsg: 'Open api daily request limit reached', asSseEvent: true });
     await assert.rejects(
       provider.chatStream(chatRequest({ stream: true }), context()),
@@ -210,7 +224,10 @@ describe('ErnieSimulator with the ernie provider', () => {
     await assert.rejects(v1().chat(chatRequest(), context()), expectGatewayError(400, 'invalid_request'));
     const before = sim.requests.length;
     await assert.rejects(v1().chat(chatRequest({ n: 3 }), context()), expectGatewayError(400, 'unsupported_parameter'));
-    await assert.rejects(v1().chat(chatRequest({ model: 'no-such-model' }), context()), expectGatewayError(404, 'model_not_found'));
+    await assert.rejects(
+      v1().chat(chatRequest({ model: 'no-such-model' }), context()),
+      expectGatewayError(404, 'model_not_found'),
+    );
     assert.equal(sim.requests.length, before);
   });
 
@@ -253,7 +270,10 @@ describe('ErnieSimulator with the ernie provider', () => {
       const provider = ernieProviderFactory.create(providerConfig({ baseUrl: slowRoot }), new ErnieOptions());
       providers.push(provider);
       const controller = new AbortController();
-      const stream = await provider.chatStream(chatRequest({ stream: true }), context(Cancellation.following(controller.signal)));
+      const stream = await provider.chatStream(
+        chatRequest({ stream: true }),
+        context(Cancellation.following(controller.signal)),
+      );
       const iterator = stream[Symbol.asyncIterator]();
       await iterator.next();
       controller.abort();
@@ -325,19 +345,33 @@ describe('ErnieSimulator wire behaviour', () => {
     return ((await response.json()) as { access_token: string }).access_token;
   };
   const chat = async (body: unknown, accessToken: string) => {
-    const response = await fetch(`${root}/rpc/2.0/ai_custom/v1/wenxinworkshop/chat/completions?access_token=${accessToken}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const response = await fetch(
+      `${root}/rpc/2.0/ai_custom/v1/wenxinworkshop/chat/completions?access_token=${accessToken}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      },
+    );
     return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
   };
 
   it('answers errors with HTTP 200 and {error_code, error_msg}', async () => {
     const missing = await chat({ messages: [{ role: 'user', content: 'x' }] }, '');
     assert.equal(missing.status, 200);
-    assert.deepEqual(JSON.parse(missing.text), { error_code: 110, error_msg: 'Access token invalid or no longer valid' });
-    const even = await chat({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }, await token());
+    assert.deepEqual(JSON.parse(missing.text), {
+      error_code: 110,
+      error_msg: 'Access token invalid or no longer valid',
+    });
+    const even = await chat(
+      {
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'assistant', content: 'b' },
+        ],
+      },
+      await token(),
+    );
     assert.equal(JSON.parse(even.text).error_code, 336006);
     const hot = await chat({ messages: [{ role: 'user', content: 'a' }], temperature: 0 }, await token());
     assert.equal(JSON.parse(hot.text).error_code, 336003);
@@ -350,9 +384,17 @@ describe('ErnieSimulator wire behaviour', () => {
     const events = answer.text
       .split('\n\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line.replace(/^data: /, '')) as { sentence_id: number; is_end: boolean; object: string });
-    assert.deepEqual(events.map((event) => event.sentence_id), [0, 1, 2]);
-    assert.deepEqual(events.map((event) => event.is_end), [false, false, true]);
+      .map(
+        (line) => JSON.parse(line.replace(/^data: /, '')) as { sentence_id: number; is_end: boolean; object: string },
+      );
+    assert.deepEqual(
+      events.map((event) => event.sentence_id),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      events.map((event) => event.is_end),
+      [false, false, true],
+    );
     assert.ok(events.every((event) => event.object === 'chat.completion'));
   });
 });

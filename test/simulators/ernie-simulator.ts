@@ -10,7 +10,13 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
@@ -202,7 +208,10 @@ export class ErnieSimulator {
     const query = exchange.url.searchParams;
     const { res } = exchange;
     if (query.get('grant_type') !== 'client_credentials' || !query.get('client_id') || !query.get('client_secret')) {
-      return writeJson(res, 400, { error: 'invalid_request', error_description: 'The request is missing a required parameter' });
+      return writeJson(res, 400, {
+        error: 'invalid_request',
+        error_description: 'The request is missing a required parameter',
+      });
     }
     if (query.get('client_id') !== this.apiKey) {
       return writeJson(res, 401, { error: 'invalid_client', error_description: 'unknown client id' });
@@ -254,16 +263,34 @@ export class ErnieSimulator {
     const messages = request.messages as ErnieSimMessage[];
     const last = messages[messages.length - 1];
     const created = Math.floor(Date.now() / 1000);
-    const promptTokens = countWords(typeof request.system === 'string' ? request.system : '') +
+    const promptTokens =
+      countWords(typeof request.system === 'string' ? request.system : '') +
       messages.reduce((sum, message) => sum + countWords(String(message.content ?? '')), 0);
     const functions = Array.isArray(request.functions) ? (request.functions as Array<{ name?: unknown }>) : [];
-    const forced = isObject(request.tool_choice) && isObject(request.tool_choice.function) ? request.tool_choice.function.name : undefined;
+    const forced =
+      isObject(request.tool_choice) && isObject(request.tool_choice.function)
+        ? request.tool_choice.function.name
+        : undefined;
     const functionName = typeof forced === 'string' ? forced : functions[0]?.name;
 
     // A function call when functions are offered and the last turn is the user's; a tool result gets text back.
     if (typeof functionName === 'string' && last.role === 'user') {
-      const call = { name: functionName, arguments: JSON.stringify({ query: String(last.content) }), thoughts: 'The user asked; call the function.' };
-      const answer = { id, object: 'chat.completion', created, result: '', is_truncated: false, need_clear_history: false, finish_reason: 'function_call', function_call: call, usage: usageOf(promptTokens, 8) };
+      const call = {
+        name: functionName,
+        arguments: JSON.stringify({ query: String(last.content) }),
+        thoughts: 'The user asked; call the function.',
+      };
+      const answer = {
+        id,
+        object: 'chat.completion',
+        created,
+        result: '',
+        is_truncated: false,
+        need_clear_history: false,
+        finish_reason: 'function_call',
+        function_call: call,
+        usage: usageOf(promptTokens, 8),
+      };
       if (!streaming) return writeJson(res, 200, answer);
       return this.stream(exchange, [{ ...answer, sentence_id: 0, is_end: true }], fault);
     }
@@ -272,8 +299,14 @@ export class ErnieSimulator {
     const completionTokens = countWords(sentences.join(''));
     if (!streaming) {
       return writeJson(res, 200, {
-        id, object: 'chat.completion', created, result: sentences.join(''), is_truncated: false,
-        need_clear_history: false, finish_reason: 'normal', usage: usageOf(promptTokens, completionTokens),
+        id,
+        object: 'chat.completion',
+        created,
+        result: sentences.join(''),
+        is_truncated: false,
+        need_clear_history: false,
+        finish_reason: 'normal',
+        usage: usageOf(promptTokens, completionTokens),
       });
     }
     let soFar = 0;
@@ -281,8 +314,15 @@ export class ErnieSimulator {
       soFar += countWords(result);
       const isEnd = index === sentences.length - 1;
       return {
-        id, object: 'chat.completion', created: created + index, sentence_id: index, is_end: isEnd,
-        is_truncated: false, result, need_clear_history: false, finish_reason: 'normal',
+        id,
+        object: 'chat.completion',
+        created: created + index,
+        sentence_id: index,
+        is_end: isEnd,
+        is_truncated: false,
+        result,
+        need_clear_history: false,
+        finish_reason: 'normal',
         // Repeated on every event; only the last one's counts are final (spec §2a "Streaming").
         usage: usageOf(promptTokens, isEnd ? completionTokens : soFar),
       };
@@ -307,35 +347,65 @@ export class ErnieSimulator {
     const { req, res } = exchange;
     const id = `as-sim${++this.counter}`;
     if (req.headers.authorization !== `Bearer ${this.v2ApiKey}`) {
-      return writeJson(res, 401, { error: { code: 'access_denied', message: 'Invalid API key', type: 'access_denied' }, id });
+      return writeJson(res, 401, {
+        error: { code: 'access_denied', message: 'Invalid API key', type: 'access_denied' },
+        id,
+      });
     }
     if (this.appId !== undefined && req.headers.appid !== this.appId) {
-      return writeJson(res, 401, { error: { code: 'access_denied', message: 'No permission for this app', type: 'access_denied' }, id });
+      return writeJson(res, 401, {
+        error: { code: 'access_denied', message: 'No permission for this app', type: 'access_denied' },
+        id,
+      });
     }
     const request = parsed.valid && isObject(parsed.value) ? parsed.value : undefined;
-    if (!request || typeof request.model !== 'string' || !Array.isArray(request.messages) || request.messages.length === 0) {
-      return writeJson(res, 400, { error: { code: 'malformed_json', message: 'Invalid Argument', type: 'invalid_request_error' }, id });
+    if (
+      !request ||
+      typeof request.model !== 'string' ||
+      !Array.isArray(request.messages) ||
+      request.messages.length === 0
+    ) {
+      return writeJson(res, 400, {
+        error: { code: 'malformed_json', message: 'Invalid Argument', type: 'invalid_request_error' },
+        id,
+      });
     }
     const messages = request.messages as ErnieSimMessage[];
     const lastUser = [...messages].reverse().find((message) => message.role === 'user');
     const text = `Hello from ${request.model}: ${String(lastUser?.content ?? '')}`;
     const created = Math.floor(Date.now() / 1000);
-    const usage = usageOf(messages.reduce((sum, message) => sum + countWords(String(message.content ?? '')), 0), countWords(text));
+    const usage = usageOf(
+      messages.reduce((sum, message) => sum + countWords(String(message.content ?? '')), 0),
+      countWords(text),
+    );
     if (request.stream !== true) {
       return writeJson(res, 200, {
-        id, object: 'chat.completion', created, model: request.model,
+        id,
+        object: 'chat.completion',
+        created,
+        model: request.model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', flag: 0 }],
         usage,
       });
     }
     const includeUsage = isObject(request.stream_options) && request.stream_options.include_usage === true;
-    const chunk = (delta: Record<string, unknown>, finishReason: string | null, chunkUsage: unknown = null, choices = true) => ({
-      id, object: 'chat.completion.chunk', created, model: request.model,
+    const chunk = (
+      delta: Record<string, unknown>,
+      finishReason: string | null,
+      chunkUsage: unknown = null,
+      choices = true,
+    ) => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: request.model,
       choices: choices ? [{ index: 0, delta, finish_reason: finishReason, flag: 0 }] : [],
       usage: chunkUsage,
     });
     const pieces = text.match(/\S+\s*/g) ?? [];
-    const chunks = pieces.map((piece, index) => chunk(index === 0 ? { role: 'assistant', content: piece } : { content: piece }, null));
+    const chunks = pieces.map((piece, index) =>
+      chunk(index === 0 ? { role: 'assistant', content: piece } : { content: piece }, null),
+    );
     chunks.push(chunk({}, 'stop'));
     if (includeUsage) chunks.push(chunk({}, null, usage, false));
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -357,7 +427,10 @@ export class ErnieSimulator {
 }
 
 /** The v1 checks of Baidu's mock server and parameter ranges (spec §2a "Request body"), as `336xxx` errors. */
-function v1RequestProblem(request: Record<string, unknown>, endpoint: string): { code: number; message: string } | undefined {
+function v1RequestProblem(
+  request: Record<string, unknown>,
+  endpoint: string,
+): { code: number; message: string } | undefined {
   const messages = request.messages;
   if (!Array.isArray(messages) || messages.length === 0) return { code: 336003, message: 'messages is empty' };
   if (messages.length % 2 === 0) return { code: 336006, message: 'the length of messages must be an odd number' };
@@ -365,27 +438,39 @@ function v1RequestProblem(request: Record<string, unknown>, endpoint: string): {
     const role = message.role;
     const ok = index % 2 === 1 ? role === 'assistant' : role === 'user' || (role === 'function' && index > 0);
     if (!ok) return { code: 336006, message: `the role of message with index ${index} is invalid` };
-    if (typeof message.content !== 'string') return { code: 336003, message: `the content of message ${index} must be a string` };
-    if (role === 'function' && typeof message.name !== 'string') return { code: 336003, message: 'function message needs a name' };
+    if (typeof message.content !== 'string')
+      return { code: 336003, message: `the content of message ${index} must be a string` };
+    if (role === 'function' && typeof message.name !== 'string')
+      return { code: 336003, message: 'function message needs a name' };
   }
   if (String((messages as ErnieSimMessage[])[messages.length - 1].content).trim() === '') {
     return { code: 336003, message: 'the content of the last message must not be blank' };
   }
   const range = (name: string, ok: (value: number) => boolean, text: string) => {
     const value = request[name];
-    return value === undefined || (typeof value === 'number' && ok(value)) ? undefined : { code: 336003, message: text };
+    return value === undefined || (typeof value === 'number' && ok(value))
+      ? undefined
+      : { code: 336003, message: text };
   };
   const maxOutput = endpoint.includes('128k') ? MAX_OUTPUT_TOKENS_LONG : MAX_OUTPUT_TOKENS;
   const stop = request.stop;
-  if (stop !== undefined && (!Array.isArray(stop) || stop.length > 4 || stop.some((item) => typeof item !== 'string' || item.length > 20))) {
+  if (
+    stop !== undefined &&
+    (!Array.isArray(stop) || stop.length > 4 || stop.some((item) => typeof item !== 'string' || item.length > 20))
+  ) {
     return { code: 336003, message: 'stop must be at most 4 strings of at most 20 characters' };
   }
-  if (request.system !== undefined && typeof request.system !== 'string') return { code: 336104, message: 'invalid system' };
+  if (request.system !== undefined && typeof request.system !== 'string')
+    return { code: 336104, message: 'invalid system' };
   return (
     range('temperature', (v) => v > 0 && v <= 1, 'the range of temperature is (0, 1.0]') ??
     range('top_p', (v) => v >= 0 && v <= 1, 'the range of top_p is [0, 1.0]') ??
     range('penalty_score', (v) => v >= 1 && v <= 2, 'the range of penalty_score is [1.0, 2.0]') ??
-    range('max_output_tokens', (v) => Number.isInteger(v) && v >= 2 && v <= maxOutput, `the range of max_output_tokens is [2, ${maxOutput}]`)
+    range(
+      'max_output_tokens',
+      (v) => Number.isInteger(v) && v >= 2 && v <= maxOutput,
+      `the range of max_output_tokens is [2, ${maxOutput}]`,
+    )
   );
 }
 
@@ -412,7 +497,11 @@ function countWords(text: string): number {
 }
 
 function usageOf(promptTokens: number, completionTokens: number) {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
 }
 
 function digest(text: string): string {

@@ -43,7 +43,10 @@ describe('OpenAiSimulator', () => {
   beforeEach(() => sim.reset());
 
   it('answers a chat completion deterministically with consistent usage', async () => {
-    const response = await post('/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] });
+    const response = await post('/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi there' }],
+    });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('x-simulator'), 'primary');
     const completion = (await response.json()) as ChatCompletion;
@@ -92,7 +95,12 @@ describe('OpenAiSimulator', () => {
       .slice(0, -1)
       .map((line) => JSON.parse(line) as ChatCompletionChunk);
     const toolDeltas = chunks.flatMap((chunk) => chunk.choices[0].delta.tool_calls ?? []);
-    assert.deepEqual(toolDeltas[0], { index: 0, id: toolDeltas[0].id, type: 'function', function: { name: 'get_weather', arguments: '' } });
+    assert.deepEqual(toolDeltas[0], {
+      index: 0,
+      id: toolDeltas[0].id,
+      type: 'function',
+      function: { name: 'get_weather', arguments: '' },
+    });
     assert.ok(toolDeltas.length >= 4);
     assert.equal(toolDeltas.map((delta) => delta.function?.arguments).join(''), '{"city":"Paris"}');
     assert.equal(chunks.at(-1)!.choices[0].finish_reason, 'tool_calls');
@@ -101,9 +109,13 @@ describe('OpenAiSimulator', () => {
   it('returns base64 float32 embeddings that match the float ones', async () => {
     const request = { model: 'text-embedding-3-small', input: ['alpha', 'beta gamma'], dimensions: 4 };
     const floats = (await (await post('/embeddings', request)).json()) as EmbeddingResponse;
-    const encoded = (await (await post('/embeddings', { ...request, encoding_format: 'base64' })).json()) as EmbeddingResponse;
+    const encoded = (await (
+      await post('/embeddings', { ...request, encoding_format: 'base64' })
+    ).json()) as EmbeddingResponse;
     assert.deepEqual(floats.usage, { prompt_tokens: 3, total_tokens: 3 });
-    const decoded = Array.from(new Float32Array(new Uint8Array(Buffer.from(encoded.data[1].embedding as string, 'base64')).buffer));
+    const decoded = Array.from(
+      new Float32Array(new Uint8Array(Buffer.from(encoded.data[1].embedding as string, 'base64')).buffer),
+    );
     assert.deepEqual(decoded, floats.data[1].embedding);
     assert.ok((floats.data[0].embedding as number[]).every((value) => value >= -1 && value <= 1));
   });
@@ -150,14 +162,21 @@ describe('OpenAiSimulator', () => {
   it('counts a client that gives up on a hanging request as hung up', async () => {
     sim.enqueueFault({ hang: true });
     const controller = new AbortController();
-    const pending = post('/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }, controller.signal);
+    const pending = post(
+      '/chat/completions',
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] },
+      controller.signal,
+    );
     while (sim.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     controller.abort();
     await assert.rejects(pending);
     await sim.waitForHangUp(1_000);
     assert.equal(sim.hungUp, 1);
     assert.equal(sim.requests[0].hungUp, true);
-    const stats = (await (await fetch(`${baseUrl.replace(/\/v1$/, '')}/__sim/stats`)).json()) as { hungUp: number; inFlight: number };
+    const stats = (await (await fetch(`${baseUrl.replace(/\/v1$/, '')}/__sim/stats`)).json()) as {
+      hungUp: number;
+      inFlight: number;
+    };
     assert.deepEqual(stats, { received: 1, hungUp: 1, inFlight: 0 });
   });
 

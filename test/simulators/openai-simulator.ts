@@ -253,7 +253,13 @@ export class OpenAiSimulator {
       return;
     }
     const controller = new AbortController();
-    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body: undefined, hungUp: false };
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path,
+      headers: req.headers,
+      body: undefined,
+      hungUp: false,
+    };
     const exchange: Exchange = {
       req,
       res,
@@ -306,7 +312,11 @@ export class OpenAiSimulator {
     if (method === 'GET' && exchange.path.startsWith(`${MODELS_PATH}/`)) {
       return this.sendJson(exchange, 200, modelObject(decodeURIComponent(exchange.path.slice(MODELS_PATH.length + 1))));
     }
-    this.sendJson(exchange, 404, openAiError(`Invalid URL (${method} ${exchange.path})`, 'invalid_request_error', null));
+    this.sendJson(
+      exchange,
+      404,
+      openAiError(`Invalid URL (${method} ${exchange.path})`, 'invalid_request_error', null),
+    );
   }
 
   private authError(req: IncomingMessage): OpenAiErrorBody | undefined {
@@ -348,7 +358,12 @@ export class OpenAiSimulator {
       return true;
     }
     if (!streaming && fault.malformed) {
-      this.sendText(exchange, 200, 'application/json', '{"id":"chatcmpl-sim-malformed","object":"chat.completion","choices":[{');
+      this.sendText(
+        exchange,
+        200,
+        'application/json',
+        '{"id":"chatcmpl-sim-malformed","object":"chat.completion","choices":[{',
+      );
       return true;
     }
     return false;
@@ -458,7 +473,11 @@ export class OpenAiSimulator {
       const body = parseJson(await readBody(req));
       const faults = Array.isArray(body.value) ? body.value : [body.value];
       if (!body.valid || !faults.every(isObject)) {
-        return writeJson(res, 400, openAiError('Expected a fault object or an array of them.', 'invalid_request_error', null));
+        return writeJson(
+          res,
+          400,
+          openAiError('Expected a fault object or an array of them.', 'invalid_request_error', null),
+        );
       }
       for (const fault of faults) this.enqueueFault(fault as SimulatorFault);
       return writeJson(res, 200, { queued: this.faults.length });
@@ -524,7 +543,11 @@ function faultErrorBody(status: number, requestBody: unknown): OpenAiErrorBody {
   const model = isObject(requestBody) && typeof requestBody.model === 'string' ? requestBody.model : 'gpt-4o-mini';
   switch (status) {
     case 400:
-      return openAiError('Invalid request: the simulator was asked to reject this request.', 'invalid_request_error', null);
+      return openAiError(
+        'Invalid request: the simulator was asked to reject this request.',
+        'invalid_request_error',
+        null,
+      );
     case 401:
       return openAiError(
         'Incorrect API key provided: sk-***sim. You can find your API key at https://platform.openai.com/account/api-keys.',
@@ -532,7 +555,11 @@ function faultErrorBody(status: number, requestBody: unknown): OpenAiErrorBody {
         'invalid_api_key',
       );
     case 403:
-      return openAiError('Country, region, or territory not supported', 'request_forbidden', 'unsupported_country_region_territory');
+      return openAiError(
+        'Country, region, or territory not supported',
+        'request_forbidden',
+        'unsupported_country_region_territory',
+      );
     case 404:
       return openAiError(
         `The model \`${model}\` does not exist or you do not have access to it.`,
@@ -551,7 +578,11 @@ function faultErrorBody(status: number, requestBody: unknown): OpenAiErrorBody {
         'rate_limit_exceeded',
       );
     case 500:
-      return openAiError('The server had an error while processing your request. Sorry about that!', 'server_error', null);
+      return openAiError(
+        'The server had an error while processing your request. Sorry about that!',
+        'server_error',
+        null,
+      );
     case 502:
       return openAiError('Bad gateway.', 'server_error', null);
     case 503:
@@ -566,7 +597,12 @@ function faultErrorBody(status: number, requestBody: unknown): OpenAiErrorBody {
 }
 
 function missingParameter(param: string): OpenAiErrorBody {
-  return openAiError(`Missing required parameter: '${param}'.`, 'invalid_request_error', 'missing_required_parameter', param);
+  return openAiError(
+    `Missing required parameter: '${param}'.`,
+    'invalid_request_error',
+    'missing_required_parameter',
+    param,
+  );
 }
 
 function bodyProblem(body: ParsedBody): OpenAiErrorBody | undefined {
@@ -592,7 +628,12 @@ function chatRequestProblem(body: ParsedBody): OpenAiErrorBody | undefined {
   const messages = (body.value as Record<string, unknown>).messages;
   if (messages === undefined) return missingParameter('messages');
   if (!Array.isArray(messages)) {
-    return openAiError("Invalid type for 'messages': expected an array.", 'invalid_request_error', 'invalid_type', 'messages');
+    return openAiError(
+      "Invalid type for 'messages': expected an array.",
+      'invalid_request_error',
+      'invalid_type',
+      'messages',
+    );
   }
   if (messages.length === 0) {
     return openAiError(
@@ -623,7 +664,12 @@ function embeddingRequestProblem(body: ParsedBody): OpenAiErrorBody | undefined 
     dimensions !== undefined &&
     !(Number.isInteger(dimensions) && (dimensions as number) >= 1 && (dimensions as number) <= MAX_EMBEDDING_DIMENSIONS)
   ) {
-    return openAiError(`Invalid value for 'dimensions': ${String(dimensions)}.`, 'invalid_request_error', 'invalid_value', 'dimensions');
+    return openAiError(
+      `Invalid value for 'dimensions': ${String(dimensions)}.`,
+      'invalid_request_error',
+      'invalid_value',
+      'dimensions',
+    );
   }
   return undefined;
 }
@@ -654,13 +700,20 @@ function splitEvery(text: string, size: number): string[] {
 }
 
 function usageOf(promptTokens: number, completionTokens: number): Usage {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
 }
 
 function answerChat(request: ChatCompletionRequest, counter: number): ChatAnswer {
   const messages = request.messages;
   const last = messages.at(-1);
-  const promptTokens = messages.reduce((sum, message) => sum + countWords(messageText(message.content)) + TOKENS_PER_MESSAGE, 0);
+  const promptTokens = messages.reduce(
+    (sum, message) => sum + countWords(messageText(message.content)) + TOKENS_PER_MESSAGE,
+    0,
+  );
   const toolName = Array.isArray(request.tools) ? request.tools[0]?.function?.name : undefined;
   if (typeof toolName === 'string' && last?.role === 'user' && request.tool_choice !== 'none') {
     const argumentFragments = splitEvery(TOOL_ARGUMENTS, TOOL_ARGUMENT_FRAGMENT_CHARS);
@@ -698,7 +751,11 @@ function toCompletion(meta: ResponseMeta, answer: ChatAnswer): ChatCompletion {
           refusal: null,
           ...(toolCall && {
             tool_calls: [
-              { id: toolCall.id, type: 'function', function: { name: toolCall.name, arguments: toolCall.argumentFragments.join('') } },
+              {
+                id: toolCall.id,
+                type: 'function',
+                function: { name: toolCall.name, arguments: toolCall.argumentFragments.join('') },
+              },
             ],
           }),
         },
@@ -733,7 +790,9 @@ function toStreamChunks(meta: ResponseMeta, answer: ChatAnswer, includeUsage: bo
     // As OpenAI does for tool calls: content stays null, the call's id, type and name come first, then arguments.
     chunks.push(deltaChunk({ role: 'assistant', content: null }));
     chunks.push(
-      deltaChunk({ tool_calls: [{ index: 0, id: toolCall.id, type: 'function', function: { name: toolCall.name, arguments: '' } }] }),
+      deltaChunk({
+        tool_calls: [{ index: 0, id: toolCall.id, type: 'function', function: { name: toolCall.name, arguments: '' } }],
+      }),
     );
     for (const fragment of toolCall.argumentFragments) {
       chunks.push(deltaChunk({ tool_calls: [{ index: 0, function: { arguments: fragment } }] }));

@@ -14,7 +14,11 @@ describe('VaultSimulator', () => {
   });
   let base = '';
 
-  const call = async (method: string, route: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
+  const call = async (
+    method: string,
+    route: string,
+    options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers['x-vault-token'] = options.token;
     const response = await fetch(`${base}/v1/${route}`, {
@@ -37,13 +41,25 @@ describe('VaultSimulator', () => {
   });
 
   it('writes and reads KV v2 versions', async () => {
-    const written = await call('POST', 'secret/data/llm/openai', { token: 'root-token', body: { data: { api_key: 'v1' } } });
+    const written = await call('POST', 'secret/data/llm/openai', {
+      token: 'root-token',
+      body: { data: { api_key: 'v1' } },
+    });
     assert.equal(written.status, 200);
     assert.equal(written.body.data.version, 1);
-    const second = await call('PUT', 'secret/data/llm/openai', { token: 'root-token', body: { data: { api_key: 'v2' }, options: { cas: 1 } } });
+    const second = await call('PUT', 'secret/data/llm/openai', {
+      token: 'root-token',
+      body: { data: { api_key: 'v2' }, options: { cas: 1 } },
+    });
     assert.equal(second.body.data.version, 2);
-    const stale = await call('POST', 'secret/data/llm/openai', { token: 'root-token', body: { data: { api_key: 'v3' }, options: { cas: 1 } } });
-    assert.deepEqual(stale, { status: 400, body: { errors: ['check-and-set parameter did not match the current version'] } });
+    const stale = await call('POST', 'secret/data/llm/openai', {
+      token: 'root-token',
+      body: { data: { api_key: 'v3' }, options: { cas: 1 } },
+    });
+    assert.deepEqual(stale, {
+      status: 400,
+      body: { errors: ['check-and-set parameter did not match the current version'] },
+    });
 
     const latest = await call('GET', 'secret/data/llm/openai', { token: 'root-token' });
     assert.equal(latest.status, 200);
@@ -61,7 +77,10 @@ describe('VaultSimulator', () => {
   });
 
   it('answers 404 {"errors":[]} for a missing secret, and 404 for an unknown route', async () => {
-    assert.deepEqual(await call('GET', 'secret/data/nothing', { token: 'root-token' }), { status: 404, body: { errors: [] } });
+    assert.deepEqual(await call('GET', 'secret/data/nothing', { token: 'root-token' }), {
+      status: 404,
+      body: { errors: [] },
+    });
     const unknown = await call('GET', 'nomount/data/x', { token: 'root-token' });
     assert.equal(unknown.status, 404);
     assert.match(unknown.body.errors[0], /no handler for route/);
@@ -102,7 +121,10 @@ describe('VaultSimulator', () => {
     assert.ok(lookup.body.data.ttl >= 59 && lookup.body.data.ttl <= 60);
     assert.equal(lookup.body.data.path, 'auth/approle/login');
 
-    const renewed = await call('POST', 'auth/token/renew-self', { token: auth.client_token, body: { increment: '60s' } });
+    const renewed = await call('POST', 'auth/token/renew-self', {
+      token: auth.client_token,
+      body: { increment: '60s' },
+    });
     assert.equal(renewed.body.auth.lease_duration, 60);
     assert.equal(renewed.body.auth.client_token, auth.client_token);
     const capped = await call('POST', 'auth/token/renew-self', { token: auth.client_token, body: { increment: '2m' } });
@@ -115,7 +137,10 @@ describe('VaultSimulator', () => {
       status: 400,
       body: { errors: ['invalid role or secret ID'] },
     });
-    assert.deepEqual(await call('POST', 'auth/approle/login', { body: { role_id: 'role-1' } }), { status: 400, body: { errors: ['missing secret_id'] } });
+    assert.deepEqual(await call('POST', 'auth/approle/login', { body: { role_id: 'role-1' } }), {
+      status: 400,
+      body: { errors: ['missing secret_id'] },
+    });
     assert.equal((await call('POST', 'auth/approle-open/login', { body: { role_id: 'role-open' } })).status, 200);
   });
 
@@ -124,7 +149,10 @@ describe('VaultSimulator', () => {
     assert.equal(login.status, 200);
     assert.equal(login.body.auth.lease_duration, 120);
     assert.equal(login.body.auth.metadata.role, 'gateway');
-    assert.equal((await call('POST', 'auth/kubernetes/login', { body: { role: 'gateway', jwt: 'other' } })).status, 400);
+    assert.equal(
+      (await call('POST', 'auth/kubernetes/login', { body: { role: 'gateway', jwt: 'other' } })).status,
+      400,
+    );
     assert.equal((await call('POST', 'auth/kubernetes/login', { body: { role: 'nobody', jwt: 'jwt-1' } })).status, 400);
   });
 
@@ -133,12 +161,18 @@ describe('VaultSimulator', () => {
     await sleep(80);
     assert.equal((await call('GET', 'auth/token/lookup-self', { token: short })).status, 403);
     const fixed = sim.createToken({ renewable: false });
-    assert.deepEqual(await call('POST', 'auth/token/renew-self', { token: fixed }), { status: 400, body: { errors: ['lease is not renewable'] } });
+    assert.deepEqual(await call('POST', 'auth/token/renew-self', { token: fixed }), {
+      status: 400,
+      body: { errors: ['lease is not renewable'] },
+    });
   });
 
   it('answers 503 while sealed', async () => {
     sim.seal();
-    assert.deepEqual(await call('GET', 'secret/data/llm/openai', { token: 'root-token' }), { status: 503, body: { errors: ['Vault is sealed'] } });
+    assert.deepEqual(await call('GET', 'secret/data/llm/openai', { token: 'root-token' }), {
+      status: 503,
+      body: { errors: ['Vault is sealed'] },
+    });
     sim.unseal();
     assert.equal((await call('GET', 'secret/data/llm/openai', { token: 'root-token' })).status, 200);
   });
@@ -154,7 +188,10 @@ describe('VaultSimulator', () => {
   it('injects faults by route prefix', async () => {
     sim.enqueueFault({ status: 500, errors: ['internal error'], routePrefix: 'secret/', times: 2 });
     assert.equal((await call('GET', 'auth/token/lookup-self', { token: 'root-token' })).status, 200);
-    assert.deepEqual(await call('GET', 'secret/data/llm/openai', { token: 'root-token' }), { status: 500, body: { errors: ['internal error'] } });
+    assert.deepEqual(await call('GET', 'secret/data/llm/openai', { token: 'root-token' }), {
+      status: 500,
+      body: { errors: ['internal error'] },
+    });
     assert.equal((await call('GET', 'secret/data/llm/openai', { token: 'root-token' })).status, 500);
     assert.equal((await call('GET', 'secret/data/llm/openai', { token: 'root-token' })).status, 200);
   });

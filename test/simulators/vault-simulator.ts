@@ -12,7 +12,13 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
@@ -204,7 +210,8 @@ export class VaultSimulator {
 
   /** Requests received for `path` (e.g. `/v1/auth/approle/login`; the query is ignored), optionally of one method. */
   count(path: string, method?: string): number {
-    return this.requests.filter((r) => r.path.split('?')[0] === path && (method === undefined || r.method === method)).length;
+    return this.requests.filter((r) => r.path.split('?')[0] === path && (method === undefined || r.method === method))
+      .length;
   }
 
   /** Clears faults, records and counters; secrets and tokens stay. */
@@ -236,7 +243,12 @@ export class VaultSimulator {
     });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, url: URL, record: VaultRecordedRequest): Promise<void> {
+  private async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    record: VaultRecordedRequest,
+  ): Promise<void> {
     const text = await readBody(req);
     const body = parseJson(text);
     record.body = body.valid ? body.value : text;
@@ -264,9 +276,12 @@ export class VaultSimulator {
     }
 
     if (route === 'auth/token/lookup-self') {
-      return method === 'GET' ? writeJson(res, 200, this.envelope({ data: lookupData(tokenValue, token) })) : methodNotAllowed(res);
+      return method === 'GET'
+        ? writeJson(res, 200, this.envelope({ data: lookupData(tokenValue, token) }))
+        : methodNotAllowed(res);
     }
-    if (route === 'auth/token/renew-self') return method === 'POST' ? this.renew(exchange, tokenValue, token) : methodNotAllowed(res);
+    if (route === 'auth/token/renew-self')
+      return method === 'POST' ? this.renew(exchange, tokenValue, token) : methodNotAllowed(res);
 
     const kv = /^([^/]+)\/data\/(.+)$/.exec(route);
     if (kv && this.kvMounts.has(kv[1]!)) {
@@ -282,9 +297,11 @@ export class VaultSimulator {
     const appRoles = this.appRoles.filter((r) => (r.mount ?? 'approle') === mount);
     const kubernetesRoles = this.kubernetesRoles.filter((r) => (r.mount ?? 'kubernetes') === mount);
     if (appRoles.length > 0) {
-      if (typeof request.role_id !== 'string' || request.role_id === '') return sendErrors(res, 400, ['missing role_id']);
+      if (typeof request.role_id !== 'string' || request.role_id === '')
+        return sendErrors(res, 400, ['missing role_id']);
       const role = appRoles.find((r) => r.roleId === request.role_id);
-      if (role?.secretId !== undefined && typeof request.secret_id !== 'string') return sendErrors(res, 400, ['missing secret_id']);
+      if (role?.secretId !== undefined && typeof request.secret_id !== 'string')
+        return sendErrors(res, 400, ['missing secret_id']);
       if (!role || (role.secretId !== undefined && role.secretId !== request.secret_id)) {
         return sendErrors(res, 400, ['invalid role or secret ID']);
       }
@@ -305,51 +322,61 @@ export class VaultSimulator {
   private sendLogin(res: ServerResponse, path: string, meta: Record<string, string>, policy: VaultTokenPolicy): void {
     const token = this.issueToken(path, meta, policy);
     const issued = this.tokens.get(token)!;
-    writeJson(res, 200, this.envelope({
-      auth: {
-        client_token: token,
-        accessor: issued.accessor,
-        policies: issued.policies,
-        token_policies: issued.policies,
-        metadata: meta,
-        lease_duration: issued.ttlSeconds,
-        renewable: issued.renewable,
-        entity_id: '',
-        token_type: 'service',
-        orphan: true,
-      },
-    }));
+    writeJson(
+      res,
+      200,
+      this.envelope({
+        auth: {
+          client_token: token,
+          accessor: issued.accessor,
+          policies: issued.policies,
+          token_policies: issued.policies,
+          metadata: meta,
+          lease_duration: issued.ttlSeconds,
+          renewable: issued.renewable,
+          entity_id: '',
+          token_type: 'service',
+          orphan: true,
+        },
+      }),
+    );
   }
 
   private renew({ res, body }: Exchange, value: string, token: IssuedToken): void {
     if (!token.renewable || token.expiresAt === undefined) return sendErrors(res, 400, ['lease is not renewable']);
-    const requested = isObject(body) && body.increment !== undefined ? parseDurationSeconds(body.increment) : token.ttlSeconds;
+    const requested =
+      isObject(body) && body.increment !== undefined ? parseDurationSeconds(body.increment) : token.ttlSeconds;
     if (requested === undefined) return sendErrors(res, 400, ['invalid increment']);
     const now = Date.now();
     const expiresAt = Math.min(now + requested * 1000, token.maxExpiresAt ?? Infinity);
     token.expiresAt = expiresAt;
     const lease = Math.floor((expiresAt - now) / 1000);
-    const warnings = lease < requested
-      ? [`TTL of "${requested}s" exceeded the effective max_ttl of "${lease}s"; TTL value is capped accordingly`]
-      : null;
-    writeJson(res, 200, this.envelope({
-      auth: {
-        client_token: value,
-        accessor: token.accessor,
-        policies: token.policies,
-        token_policies: token.policies,
-        metadata: token.meta,
-        lease_duration: lease,
-        renewable: true,
-      },
-      warnings,
-    }));
+    const warnings =
+      lease < requested
+        ? [`TTL of "${requested}s" exceeded the effective max_ttl of "${lease}s"; TTL value is capped accordingly`]
+        : null;
+    writeJson(
+      res,
+      200,
+      this.envelope({
+        auth: {
+          client_token: value,
+          accessor: token.accessor,
+          policies: token.policies,
+          token_policies: token.policies,
+          metadata: token.meta,
+          lease_duration: lease,
+          renewable: true,
+        },
+        warnings,
+      }),
+    );
   }
 
   private readSecret({ res, url }: Exchange, mount: string, path: string): void {
     const versions = this.secrets.get(`${mount}\0${path}`);
     const asked = Number(url.searchParams.get('version') ?? 0);
-    const version = asked > 0 ? asked : versions?.length ?? 0;
+    const version = asked > 0 ? asked : (versions?.length ?? 0);
     const entry = versions?.[version - 1];
     if (!entry) return sendErrors(res, 404, []);
     writeJson(res, 200, this.envelope({ data: { data: entry.data, metadata: metadataOf(entry, version) } }));
@@ -408,7 +435,9 @@ export class VaultSimulator {
   }
 
   private takeFault(route: string): VaultFault | undefined {
-    const index = this.faults.findIndex(({ fault }) => fault.routePrefix === undefined || route.startsWith(fault.routePrefix));
+    const index = this.faults.findIndex(
+      ({ fault }) => fault.routePrefix === undefined || route.startsWith(fault.routePrefix),
+    );
     if (index < 0) return undefined;
     const slot = this.faults[index]!;
     if (--slot.remaining <= 0) this.faults.splice(index, 1);

@@ -6,20 +6,44 @@ const options = { baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 5_000 };
 
 describe('backoffDelayMs', () => {
   it('draws from [0, base * 2^(n-1)) with full jitter', () => {
-    assert.equal(backoffDelayMs(1, options, undefined, () => 0), 0);
-    assert.equal(backoffDelayMs(1, options, undefined, () => 0.999), 99);
-    assert.equal(backoffDelayMs(2, options, undefined, () => 0.5), 100);
-    assert.equal(backoffDelayMs(3, options, undefined, () => 0.5), 200);
+    assert.equal(
+      backoffDelayMs(1, options, undefined, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelayMs(1, options, undefined, () => 0.999),
+      99,
+    );
+    assert.equal(
+      backoffDelayMs(2, options, undefined, () => 0.5),
+      100,
+    );
+    assert.equal(
+      backoffDelayMs(3, options, undefined, () => 0.5),
+      200,
+    );
   });
 
   it('caps the exponential ceiling at maxDelayMs', () => {
-    assert.equal(backoffDelayMs(20, options, undefined, () => 0.999), 999);
+    assert.equal(
+      backoffDelayMs(20, options, undefined, () => 0.999),
+      999,
+    );
   });
 
   it("honours the server's Retry-After up to the cap, and refuses to wait longer", () => {
-    assert.equal(backoffDelayMs(1, options, 2_000, () => 0), 2_000);
-    assert.equal(backoffDelayMs(1, options, 5_000, () => 0), 5_000);
-    assert.equal(backoffDelayMs(1, options, 5_001, () => 0), undefined);
+    assert.equal(
+      backoffDelayMs(1, options, 2_000, () => 0),
+      2_000,
+    );
+    assert.equal(
+      backoffDelayMs(1, options, 5_000, () => 0),
+      5_000,
+    );
+    assert.equal(
+      backoffDelayMs(1, options, 5_001, () => 0),
+      undefined,
+    );
   });
 });
 

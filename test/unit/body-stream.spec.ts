@@ -63,7 +63,10 @@ describe('requestStream (undici dispatch, body as a chunk queue)', () => {
     }
     for (let i = 0; i < 50 && !ended; i++) await sleep(5);
     assert.ok(ended, 'the rest of the body arrived and was dropped');
-    assert.match(await text((await requestStream(agent, { origin, path: '/', method: 'GET' }, new Cancellation())).body), /\[DONE\]/);
+    assert.match(
+      await text((await requestStream(agent, { origin, path: '/', method: 'GET' }, new Cancellation())).body),
+      /\[DONE\]/,
+    );
     assert.equal(connections.size, 1);
   });
 

@@ -4,7 +4,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadGatewayConfig, substituteEnv, validateGatewayConfig } from '../../src/config/config-loader.js';
+import {
+  ConfigError,
+  loadGatewayConfig,
+  substituteEnv,
+  validateGatewayConfig,
+} from '../../src/config/config-loader.js';
 
 const valid = {
   providers: [{ name: 'openai', type: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-x' }],
@@ -43,10 +48,22 @@ describe('config validation', () => {
       providers: [{ name: 'p', type: 'openai', baseUrl: 'not a url', timeouts: { connectMs: 0 } }],
       models: [{ name: 'm', deployments: [] }],
     });
-    assert.ok(problems.some((p) => p.startsWith('server.port: ')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('providers[0].baseUrl: ')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('providers[0].timeouts.connectMs: ')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('models[0].deployments: ')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('server.port: ')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('providers[0].baseUrl: ')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('providers[0].timeouts.connectMs: ')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('models[0].deployments: ')),
+      problems.join('\n'),
+    );
   });
 
   it('rejects unknown provider types, unknown provider references and duplicates', () => {

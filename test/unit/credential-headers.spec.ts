@@ -5,7 +5,10 @@ import { credentialHeaders } from '../../src/upstream/upstream-client.js';
 describe('credentialHeaders', () => {
   it('returns the same object while the credential is unchanged and a new one after a rotation', () => {
     let key: string | undefined = 'k1';
-    const headers = credentialHeaders(() => key, (value) => ({ authorization: `Bearer ${value}` }));
+    const headers = credentialHeaders(
+      () => key,
+      (value) => ({ authorization: `Bearer ${value}` }),
+    );
     const first = headers();
     assert.deepEqual(first, { authorization: 'Bearer k1' });
     assert.equal(headers(), first);

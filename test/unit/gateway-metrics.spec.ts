@@ -10,7 +10,14 @@ const config = validateGatewayConfig({
     { name: 'b', type: 'openai', baseUrl: 'http://127.0.0.1:2/v1' },
   ],
   models: [
-    { name: 'm1', deployments: [{ provider: 'a', model: 'x' }, { provider: 'b', model: 'x' }], fallbacks: ['m2'] },
+    {
+      name: 'm1',
+      deployments: [
+        { provider: 'a', model: 'x' },
+        { provider: 'b', model: 'x' },
+      ],
+      fallbacks: ['m2'],
+    },
     { name: 'm2', deployments: [{ provider: 'b', model: 'y' }] },
   ],
 });
@@ -28,7 +35,10 @@ describe('GatewayMetrics', () => {
     assert.equal(valueOf(exported, 'llm_cost_usd_total', { model: 'm2', provider: 'b' }), 0);
     assert.ok(!exported.has('llm_cost_usd_total{model="m2",provider="a"}'), 'only providers the model uses');
     assert.equal(valueOf(exported, 'llm_fallbacks_total', { from: 'm1', to: 'm2' }), 0);
-    assert.equal(valueOf(exported, 'llm_upstream_errors_total', { provider: 'a', class: 'timeout', origin: 'gateway' }), 0);
+    assert.equal(
+      valueOf(exported, 'llm_upstream_errors_total', { provider: 'a', class: 'timeout', origin: 'gateway' }),
+      0,
+    );
     assert.equal(valueOf(exported, 'llm_upstream_retries_total', { provider: 'b' }), 0);
     assert.equal(valueOf(exported, 'llm_rate_limited_total', { scope: 'budget' }), 0);
     assert.equal(valueOf(exported, 'llm_request_duration_seconds_count', { model: 'm2' }), 0);
@@ -56,7 +66,11 @@ describe('GatewayMetrics', () => {
     assert.equal(valueOf(exported, 'llm_cost_usd_total', { model: 'm1', provider: 'a' }), 0.25);
     metrics.requestsFor(m1, 200).inc(2);
     exported = await samples(metrics);
-    assert.equal(valueOf(exported, 'llm_requests_total', { model: 'm1', status: '200' }), 3, 'scrapes export the increase only');
+    assert.equal(
+      valueOf(exported, 'llm_requests_total', { model: 'm1', status: '200' }),
+      3,
+      'scrapes export the increase only',
+    );
   });
 
   it('reads gauges when scraped: in flight, breakers, degraded dependencies', async () => {

@@ -42,8 +42,17 @@ describe('observability config', () => {
         { ...model, name: 'c', pricing: { inputPerMillion: 'cheap', outputPerMillion: 1 } },
       ],
     });
-    assert.ok(problems.some((p) => p.startsWith('models[0].pricing.inputPerMillion')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('models[1].pricing.outputPerMillion')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('models[2].pricing.inputPerMillion')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('models[0].pricing.inputPerMillion')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('models[1].pricing.outputPerMillion')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('models[2].pricing.inputPerMillion')),
+      problems.join('\n'),
+    );
   });
 });

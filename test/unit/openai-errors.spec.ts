@@ -10,13 +10,25 @@ const map = (status: number, body: unknown, headers = {}) => toGatewayErrorFromO
 
 describe('OpenAI upstream error mapping', () => {
   const cases: Array<[number, unknown, number, string, boolean]> = [
-    [400, { error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } }, 400, 'invalid_request', false],
+    [
+      400,
+      { error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } },
+      400,
+      'invalid_request',
+      false,
+    ],
     [400, { error: { message: 'too long', code: 'context_length_exceeded' } }, 400, 'context_length_exceeded', false],
     [401, { error: { message: 'Incorrect API key provided: sk-abc' } }, 502, 'upstream_auth_error', false],
     [403, { error: { message: 'region' } }, 403, 'upstream_permission_denied', false],
     [404, { error: { message: 'no such model' } }, 404, 'model_not_found', false],
     [429, { error: { message: 'slow down', code: 'rate_limit_exceeded' } }, 429, 'rate_limit_exceeded', true],
-    [429, { error: { message: 'quota', type: 'insufficient_quota', code: 'insufficient_quota' } }, 429, 'insufficient_quota', false],
+    [
+      429,
+      { error: { message: 'quota', type: 'insufficient_quota', code: 'insufficient_quota' } },
+      429,
+      'insufficient_quota',
+      false,
+    ],
     [500, { error: { message: 'boom' } }, 500, 'upstream_error', true],
     [503, 'Service Unavailable', 503, 'overloaded', true],
     [504, null, 504, 'upstream_timeout', true],
@@ -47,7 +59,10 @@ describe('OpenAI upstream error mapping', () => {
 describe('retry headers', () => {
   it('advertise Retry-After in seconds and ms, capped at 60 s', () => {
     assert.deepEqual(retryHeaders(new RateLimitError('x', 2_500)), { 'retry-after': '3', 'retry-after-ms': '2500' });
-    assert.deepEqual(retryHeaders(new RateLimitError('x', 600_000)), { 'retry-after': '60', 'retry-after-ms': '60000' });
+    assert.deepEqual(retryHeaders(new RateLimitError('x', 600_000)), {
+      'retry-after': '60',
+      'retry-after-ms': '60000',
+    });
   });
 
   it('tell the SDK not to retry a permanent 429/5xx', () => {

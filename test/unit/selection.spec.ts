@@ -3,7 +3,12 @@ import { describe, it } from 'node:test';
 import { classifyFailure, movesToNextDeployment } from '../../src/routing/failure.js';
 import { ewma, selectDeployment } from '../../src/routing/selection.js';
 import { upstreamErrors } from '../../src/providers/provider-errors.js';
-import { ClientClosedError, InvalidRequestError, ModelNotFoundError, UpstreamTimeoutError } from '../../src/common/errors/gateway.error.js';
+import {
+  ClientClosedError,
+  InvalidRequestError,
+  ModelNotFoundError,
+  UpstreamTimeoutError,
+} from '../../src/common/errors/gateway.error.js';
 
 /** A seeded PRNG (mulberry32), so the distribution test is deterministic. */
 function seeded(seed: number): () => number {

@@ -67,7 +67,10 @@ describe('writeSseStream', () => {
       .split('\n\n')
       .filter((frame) => frame !== '')
       .map((frame) => frame.slice('data: '.length));
-    assert.deepEqual(contents.slice(0, 4).map((json) => (JSON.parse(json) as ChatCompletionChunk).choices[0].delta.content), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      contents.slice(0, 4).map((json) => (JSON.parse(json) as ChatCompletionChunk).choices[0].delta.content),
+      ['a', 'b', 'c', 'd'],
+    );
     assert.equal(contents[4], '[DONE]');
     assert.equal(contents.length, 5);
   });

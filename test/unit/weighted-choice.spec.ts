@@ -18,7 +18,7 @@ describe('pickWeighted', () => {
 
   it('follows the weights over many draws', () => {
     let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
     for (let i = 0; i < 10_000; i++) counts[pickWeighted(items, random).id]++;
     assert.equal(counts.c, 0);

@@ -14,7 +14,8 @@ export function toGatewayError(error: unknown, bodyLimitBytes: number): GatewayE
     const status = error.getStatus();
     if (status === 404) return new NotFoundError('Unknown request URL. Check the path and method.', 'unknown_url');
     if (status === 413) return new PayloadTooLargeError(bodyLimitBytes);
-    if (status < 500) return new GatewayError(status, 'invalid_request_error', error.message, { code: 'invalid_request' });
+    if (status < 500)
+      return new GatewayError(status, 'invalid_request_error', error.message, { code: 'invalid_request' });
     return internalError();
   }
   const fastify = error as FastifyLikeError;

@@ -3,11 +3,7 @@
  * validator) and embedding input (a class-validator constraint: the decorators alone cannot express "a string or
  * an array of tokens").
  */
-import {
-  registerDecorator,
-  type ValidationArguments,
-  type ValidationOptions,
-} from 'class-validator';
+import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
 
 const PARTS_BY_ROLE: Record<string, ReadonlySet<string>> = {
   system: new Set(['text']),

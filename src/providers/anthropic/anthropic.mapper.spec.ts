@@ -129,7 +129,11 @@ describe('toAnthropicRequest', () => {
       chatRequest({
         messages: [
           { role: 'user', content: 'time?' },
-          { role: 'assistant', content: '', tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_time', arguments: '' } }] },
+          {
+            role: 'assistant',
+            content: '',
+            tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_time', arguments: '' } }],
+          },
           { role: 'tool', tool_call_id: 'toolu_1', content: '12:00' },
         ],
       }),
@@ -194,12 +198,16 @@ describe('toAnthropicRequest', () => {
       'unsupported_value',
     );
     expectInvalid(
-      chatRequest({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }] }),
+      chatRequest({
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }],
+      }),
       'messages[0].content[0].image_url.url',
     );
     expectInvalid(
       chatRequest({
-        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/tiff;base64,AAAA' } }] }],
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/tiff;base64,AAAA' } }] },
+        ],
       }),
       'messages[0].content[0].image_url.url',
       'unsupported_value',
@@ -208,7 +216,11 @@ describe('toAnthropicRequest', () => {
       chatRequest({
         messages: [
           { role: 'user', content: 'x' },
-          { role: 'assistant', content: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{"a":' } }] },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{"a":' } }],
+          },
         ],
       }),
       'messages[1].tool_calls[0].function.arguments',
@@ -241,7 +253,12 @@ describe('fromAnthropicResponse', () => {
           finish_reason: 'stop',
         },
       ],
-      usage: { prompt_tokens: 171, completion_tokens: 14, total_tokens: 185, prompt_tokens_details: { cached_tokens: 50 } },
+      usage: {
+        prompt_tokens: 171,
+        completion_tokens: 14,
+        total_tokens: 185,
+        prompt_tokens_details: { cached_tokens: 50 },
+      },
     });
   });
 
@@ -376,7 +393,10 @@ describe('Anthropic stream translation', () => {
   it('ignores unknown events, thinking deltas and anything after message_stop', () => {
     const state = createAnthropicStreamState({ provider: 'anthropic', model: MODEL, includeUsage: false, now: NOW });
     const start = fixture<AnthropicMessagesResponse>('response-text.json');
-    assert.equal(fromAnthropicStreamEvent(state, { type: 'message_start', message: { ...start, content: [] } }).length, 1);
+    assert.equal(
+      fromAnthropicStreamEvent(state, { type: 'message_start', message: { ...start, content: [] } }).length,
+      1,
+    );
     assert.deepEqual(fromAnthropicStreamEvent(state, { type: 'future_event' } as never), []);
     assert.deepEqual(
       fromAnthropicStreamEvent(state, {
@@ -422,7 +442,15 @@ describe('toGatewayErrorFromAnthropic', () => {
     status: number;
     headers: Record<string, string>;
     body: unknown;
-    expected: { status: number; type: string; code: string; retryable: boolean; param?: string | null; retryAfterMs?: number; message?: string };
+    expected: {
+      status: number;
+      type: string;
+      code: string;
+      retryable: boolean;
+      param?: string | null;
+      retryAfterMs?: number;
+      message?: string;
+    };
   }
 
   for (const errorCase of fixture<ErrorCase[]>('errors.json')) {

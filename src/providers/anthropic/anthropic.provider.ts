@@ -25,7 +25,9 @@ export const DEFAULT_MAX_TOKENS = 4096;
 /** `options` of an `anthropic` provider entry. */
 export class AnthropicOptions {
   /** The `anthropic-version` header (a date, compared as one); default 2023-06-01. */
-  @IsOptional() @IsString() @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'version must be a date like 2023-06-01' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'version must be a date like 2023-06-01' })
   version?: string;
   /** `max_tokens` when the request sets none (Anthropic requires it); default 4096. */
   @IsOptional() @IsInt() @Min(1) defaultMaxTokens?: number;
@@ -51,7 +53,12 @@ export class AnthropicProvider implements ChatCompletionProvider {
       { ...config, headers: { ...config.headers, ...headers } },
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromAnthropic(this.name, status, body, responseHeaders),
-      { authHeaders: credentialHeaders(() => config.apiKey, (key) => ({ 'x-api-key': key })) },
+      {
+        authHeaders: credentialHeaders(
+          () => config.apiKey,
+          (key) => ({ 'x-api-key': key }),
+        ),
+      },
     );
   }
 

@@ -38,17 +38,11 @@ export interface AnthropicRedactedThinkingBlock {
 }
 
 export type AnthropicRequestBlock =
-  | AnthropicTextBlock
-  | AnthropicImageBlock
-  | AnthropicToolUseBlock
-  | AnthropicToolResultBlock;
+  AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
 
 /** Server-tool blocks and future types may also arrive; readers skip types they do not know. */
 export type AnthropicResponseBlock =
-  | AnthropicTextBlock
-  | AnthropicToolUseBlock
-  | AnthropicThinkingBlock
-  | AnthropicRedactedThinkingBlock;
+  AnthropicTextBlock | AnthropicToolUseBlock | AnthropicThinkingBlock | AnthropicRedactedThinkingBlock;
 
 export type AnthropicRole = 'user' | 'assistant';
 
@@ -83,13 +77,7 @@ export interface AnthropicMessagesRequest {
 }
 
 export type AnthropicStopReason =
-  | 'end_turn'
-  | 'max_tokens'
-  | 'stop_sequence'
-  | 'tool_use'
-  | 'pause_turn'
-  | 'refusal'
-  | 'model_context_window_exceeded';
+  'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
 
 /** `input_tokens` excludes the cache tokens (spec §3.3). */
 export interface AnthropicUsage {

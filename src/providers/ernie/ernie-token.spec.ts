@@ -146,11 +146,14 @@ describe('token endpoint answers', () => {
       { error: 'invalid_client', error_description: 'unknown client id' },
       { error: 'invalid_client', error_description: 'Client authentication failed' },
     ]) {
-      assert.throws(() => toErnieTokenResponse('ernie', body), (error: unknown) => {
-        assert.ok(error instanceof GatewayError);
-        assert.deepEqual([error.status, error.code, error.retryable], [502, 'upstream_auth_error', false]);
-        return true;
-      });
+      assert.throws(
+        () => toErnieTokenResponse('ernie', body),
+        (error: unknown) => {
+          assert.ok(error instanceof GatewayError);
+          assert.deepEqual([error.status, error.code, error.retryable], [502, 'upstream_auth_error', false]);
+          return true;
+        },
+      );
       const fromStatus = toGatewayErrorFromTokenEndpoint('ernie', 401, body);
       assert.deepEqual([fromStatus.status, fromStatus.code], [502, 'upstream_auth_error']);
     }
@@ -176,7 +179,12 @@ describe('createErnieTokenFetcher over HTTP', () => {
       toGatewayErrorFromTokenEndpoint('ernie', status, body),
     );
     clients.push(client);
-    return createErnieTokenFetcher(client, { provider: 'ernie', tokenUrl: `${root}/oauth/2.0/token`, apiKey: 'ak-test', secretKey });
+    return createErnieTokenFetcher(client, {
+      provider: 'ernie',
+      tokenUrl: `${root}/oauth/2.0/token`,
+      apiKey: 'ak-test',
+      secretKey,
+    });
   };
 
   before(async () => {

@@ -149,11 +149,7 @@ function isTokenError(body: unknown): body is ErnieTokenErrorBody {
  * Non-2xx answers of the token endpoint. OAuth errors (`invalid_client`, `invalid_request`) and any other 4xx
  * mean the configured credentials or token URL are wrong: a non-retryable 502, never the caller's 401.
  */
-export function toGatewayErrorFromTokenEndpoint(
-  provider: string,
-  status: number,
-  body: unknown,
-): GatewayError {
+export function toGatewayErrorFromTokenEndpoint(provider: string, status: number, body: unknown): GatewayError {
   if (isTokenError(body)) return upstreamErrors.authFailed(provider);
   if (status === 429) return upstreamErrors.rateLimited(provider, 'the token endpoint is rate limiting');
   if (status >= 500) return upstreamErrors.serverError(provider, 'the token endpoint failed', status);

@@ -61,25 +61,40 @@ async function collect(text: string, input: ChatCompletionRequest): Promise<Chat
 
 describe('resolveErnieModel', () => {
   it('maps display names, aliases and v2-style ids case-insensitively', () => {
-    assert.deepEqual(resolveErnieModel(PROVIDER, 'ERNIE-4.0-8K'), { endpoint: 'completions_pro', maxOutputTokens: 2048 });
+    assert.deepEqual(resolveErnieModel(PROVIDER, 'ERNIE-4.0-8K'), {
+      endpoint: 'completions_pro',
+      maxOutputTokens: 2048,
+    });
     assert.equal(resolveErnieModel(PROVIDER, 'ERNIE-Bot-4').endpoint, 'completions_pro');
     assert.equal(resolveErnieModel(PROVIDER, 'ernie-3.5-8k').endpoint, 'completions');
     assert.equal(resolveErnieModel(PROVIDER, 'ERNIE-Speed-8K').endpoint, 'ernie_speed');
     assert.equal(resolveErnieModel(PROVIDER, 'ERNIE-Bot-turbo').endpoint, 'eb-instant');
-    assert.deepEqual(resolveErnieModel(PROVIDER, 'ERNIE-Speed-128K'), { endpoint: 'ernie-speed-128k', maxOutputTokens: 4096 });
+    assert.deepEqual(resolveErnieModel(PROVIDER, 'ERNIE-Speed-128K'), {
+      endpoint: 'ernie-speed-128k',
+      maxOutputTokens: 4096,
+    });
   });
 
   it('prefers configured endpoints, exact or case-insensitive, keeping a known model maximum', () => {
     const overrides = { 'My-Deployment': 'custom_ep', 'ERNIE-3.5-8K': 'my_35' };
-    assert.deepEqual(resolveErnieModel(PROVIDER, 'my-deployment', overrides), { endpoint: 'custom_ep', maxOutputTokens: undefined });
-    assert.deepEqual(resolveErnieModel(PROVIDER, 'ERNIE-3.5-8K', overrides), { endpoint: 'my_35', maxOutputTokens: 2048 });
+    assert.deepEqual(resolveErnieModel(PROVIDER, 'my-deployment', overrides), {
+      endpoint: 'custom_ep',
+      maxOutputTokens: undefined,
+    });
+    assert.deepEqual(resolveErnieModel(PROVIDER, 'ERNIE-3.5-8K', overrides), {
+      endpoint: 'my_35',
+      maxOutputTokens: 2048,
+    });
   });
 
   it('answers 404 model_not_found for an unknown model', () => {
     assert.throws(
       () => resolveErnieModel(PROVIDER, 'ERNIE-Speed'),
       (error: unknown) =>
-        error instanceof GatewayError && error.status === 404 && error.code === 'model_not_found' && error.param === 'model',
+        error instanceof GatewayError &&
+        error.status === 404 &&
+        error.code === 'model_not_found' &&
+        error.param === 'model',
     );
   });
 });
@@ -136,7 +151,15 @@ describe('toErnieRequest', () => {
   it('rejects conversations v1 cannot express', () => {
     rejects400(request({ messages: [] }), 'messages');
     rejects400(request({ messages: [{ role: 'system', content: 'only a persona' }] }), 'messages');
-    rejects400(request({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hel' }] }), 'messages[1]');
+    rejects400(
+      request({
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hel' },
+        ],
+      }),
+      'messages[1]',
+    );
     rejects400(request({ messages: [{ role: 'user', content: '   ' }] }), 'messages[0].content');
     rejects400(
       request({
@@ -154,12 +177,24 @@ describe('toErnieRequest', () => {
       }),
       'messages[1].tool_calls',
     );
-    rejects400(request({ messages: [{ role: 'user', content: 'Hi' }, { role: 'tool', tool_call_id: 'nope', content: 'x' }] }), 'messages[1].tool_call_id');
+    rejects400(
+      request({
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'tool', tool_call_id: 'nope', content: 'x' },
+        ],
+      }),
+      'messages[1].tool_call_id',
+    );
     rejects400(
       request({
         messages: [
           { role: 'user', content: 'Weather?' },
-          { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'w', arguments: '{}' } }] },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c', type: 'function', function: { name: 'w', arguments: '{}' } }],
+          },
           { role: 'tool', tool_call_id: 'c', content: 'sunny' },
           { role: 'user', content: 'thanks' },
         ],
@@ -197,14 +232,33 @@ describe('fromErnieResponse', () => {
 
 describe('readErnieChunks', () => {
   const streamRequest = (includeUsage: boolean) =>
-    request({ model: 'ernie-alias', stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) });
+    request({
+      model: 'ernie-alias',
+      stream: true,
+      ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
+    });
 
   it('translates the recorded transcript chunk by chunk, usage only in the final usage chunk', async () => {
     const chunks = await collect(TEXT_STREAM, streamRequest(true));
-    const base = { id: 'chatcmpl-as-vb0m37ti8y', object: 'chat.completion.chunk', created: 1709089502, model: 'ernie-alias' };
+    const base = {
+      id: 'chatcmpl-as-vb0m37ti8y',
+      object: 'chat.completion.chunk',
+      created: 1709089502,
+      model: 'ernie-alias',
+    };
     assert.deepEqual(chunks, [
-      { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '当然可以，' }, logprobs: null, finish_reason: null }], usage: null },
-      { ...base, choices: [{ index: 0, delta: { content: '以下是一个简单的故事。' }, logprobs: null, finish_reason: null }], usage: null },
+      {
+        ...base,
+        choices: [
+          { index: 0, delta: { role: 'assistant', content: '当然可以，' }, logprobs: null, finish_reason: null },
+        ],
+        usage: null,
+      },
+      {
+        ...base,
+        choices: [{ index: 0, delta: { content: '以下是一个简单的故事。' }, logprobs: null, finish_reason: null }],
+        usage: null,
+      },
       { ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }], usage: null },
       { ...base, choices: [], usage: { prompt_tokens: 5, completion_tokens: 420, total_tokens: 425 } },
     ]);
@@ -235,7 +289,14 @@ describe('readErnieChunks', () => {
     const chunks = await collect(FUNCTION_CALL_STREAM, streamRequest(false));
     assert.deepEqual(chunks[0].choices[0].delta, {
       role: 'assistant',
-      tool_calls: [{ index: 0, id: 'call_as-fcs1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+      tool_calls: [
+        {
+          index: 0,
+          id: 'call_as-fcs1',
+          type: 'function',
+          function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+        },
+      ],
     });
     assert.equal(chunks[1].choices[0].finish_reason, 'tool_calls');
     assert.equal(chunks.length, 2);

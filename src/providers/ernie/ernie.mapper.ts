@@ -100,8 +100,7 @@ export function resolveErnieModel(
 ): ResolvedErnieModel {
   const key = model.toLowerCase();
   const known = ERNIE_CHAT_MODELS[key] as ErnieModel | undefined;
-  const override =
-    overrides[model] ?? Object.entries(overrides).find(([name]) => name.toLowerCase() === key)?.[1];
+  const override = overrides[model] ?? Object.entries(overrides).find(([name]) => name.toLowerCase() === key)?.[1];
   if (override !== undefined) return { endpoint: override, maxOutputTokens: known?.maxOutputTokens };
   if (known) return known;
   throw upstreamErrors.modelNotFound(provider, `no ERNIE v1 chat endpoint is known for model '${model}'`);
@@ -189,10 +188,7 @@ function toErnieMessages(input: ChatMessage[]): { system?: string; messages: Ern
       case 'assistant': {
         const calls = message.tool_calls ?? [];
         if (calls.length > 1) {
-          throw new InvalidRequestError(
-            'ERNIE v1 allows one function call per assistant turn.',
-            `${param}.tool_calls`,
-          );
+          throw new InvalidRequestError('ERNIE v1 allows one function call per assistant turn.', `${param}.tool_calls`);
         }
         const next: PlacedMessage = { role: 'assistant', content: flattenContent(message.content, param), index };
         if (calls.length === 1) {
@@ -370,7 +366,8 @@ function functionsOf(request: ChatCompletionRequest): Pick<ErnieChatRequest, 'fu
   if (choice === 'none') return {};
   // v1 can force one named function but has no "call any": `required` works only when there is one.
   if (choice === 'required') {
-    if (functions.length === 1) return { functions, tool_choice: { type: 'function', function: { name: functions[0].name } } };
+    if (functions.length === 1)
+      return { functions, tool_choice: { type: 'function', function: { name: functions[0].name } } };
     throw new InvalidRequestError(
       "ERNIE v1 cannot force 'some' function: use tool_choice 'required' with a single tool, or name the function.",
       'tool_choice',
@@ -473,7 +470,11 @@ export function fromErnieStreamEvent(event: ErnieChatStreamEvent, state: ErnieSt
   if (event.function_call) {
     const call = toToolCall(event.function_call, state.ernieId);
     chunks.push(
-      chunk(state, withRole(state, { tool_calls: [{ index: 0, id: call.id, type: 'function', function: call.function }] }), null),
+      chunk(
+        state,
+        withRole(state, { tool_calls: [{ index: 0, id: call.id, type: 'function', function: call.function }] }),
+        null,
+      ),
     );
   }
   if (event.is_end) {
@@ -493,11 +494,24 @@ function withRole(state: ErnieStreamState, delta: ChunkChoice['delta']): ChunkCh
 }
 
 function chunkBase(state: ErnieStreamState): Pick<ChatCompletionChunk, 'id' | 'object' | 'created' | 'model'> {
-  return { id: state.id as string, object: 'chat.completion.chunk', created: state.created as number, model: state.model };
+  return {
+    id: state.id as string,
+    object: 'chat.completion.chunk',
+    created: state.created as number,
+    model: state.model,
+  };
 }
 
-function chunk(state: ErnieStreamState, delta: ChunkChoice['delta'], finishReason: FinishReason | null): ChatCompletionChunk {
-  return { ...chunkBase(state), choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }], usage: null };
+function chunk(
+  state: ErnieStreamState,
+  delta: ChunkChoice['delta'],
+  finishReason: FinishReason | null,
+): ChatCompletionChunk {
+  return {
+    ...chunkBase(state),
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    usage: null,
+  };
 }
 
 /** Parses one stream `data:` payload: an event, or an error body (the stream's only payload when it failed). */
@@ -583,5 +597,7 @@ export function toGatewayErrorFromErnieHttp(
   body: unknown,
   headers: IncomingHttpHeaders,
 ): GatewayError {
-  return isErnieError(body) ? toGatewayErrorFromErnie(provider, body) : toGatewayErrorFromOpenAi(provider, status, body, headers);
+  return isErnieError(body)
+    ? toGatewayErrorFromErnie(provider, body)
+    : toGatewayErrorFromOpenAi(provider, status, body, headers);
 }

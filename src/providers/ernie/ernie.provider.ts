@@ -39,7 +39,9 @@ function IsEndpointMap(validationOptions?: ValidationOptions): PropertyDecorator
           value !== null &&
           typeof value === 'object' &&
           !Array.isArray(value) &&
-          Object.values(value).every((endpoint) => typeof endpoint === 'string' && ERNIE_ENDPOINT_PATTERN.test(endpoint)),
+          Object.values(value).every(
+            (endpoint) => typeof endpoint === 'string' && ERNIE_ENDPOINT_PATTERN.test(endpoint),
+          ),
         defaultMessage: () => '$property must map model names to endpoint names (letters, digits, _ . -)',
       },
     },
@@ -52,7 +54,8 @@ export class ErnieOptions {
   @IsOptional() @IsIn(['v1', 'v2']) mode: 'v1' | 'v2' = 'v1';
 
   /** v1 only. Default `<baseUrl>/oauth/2.0/token`. */
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   tokenUrl?: string;
 
   /** v1 only. Model name → chat endpoint (the last path segment), for custom deployments or to override the table. */
@@ -77,7 +80,9 @@ export class ErnieProvider implements ChatCompletionProvider {
 
   constructor(config: ProviderConfig, options: ErnieOptions) {
     if (!config.apiKey || !config.secretKey) {
-      throw new Error(`providers.${config.name}: an ernie v1 provider needs apiKey (API Key) and secretKey (Secret Key)`);
+      throw new Error(
+        `providers.${config.name}: an ernie v1 provider needs apiKey (API Key) and secretKey (Secret Key)`,
+      );
     }
     this.name = config.name;
     this.endpoints = options.endpoints ?? {};
@@ -246,7 +251,8 @@ export const ernieProviderFactory: ProviderFactory<ErnieOptions> = {
   optionsClass: ErnieOptions,
   create(config: ProviderConfig, options: ErnieOptions): LlmProvider {
     if (options.mode === 'v2') {
-      if (!config.apiKey) throw new Error(`providers.${config.name}: an ernie v2 provider needs apiKey (the bce-v3 API key)`);
+      if (!config.apiKey)
+        throw new Error(`providers.${config.name}: an ernie v2 provider needs apiKey (the bce-v3 API key)`);
       return new OpenAiCompatibleProvider(config, 'ernie', config.appId ? { appid: config.appId } : {});
     }
     return new ErnieProvider(config, options);

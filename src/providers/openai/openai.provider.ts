@@ -36,7 +36,12 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       { ...config, headers: { ...config.headers, ...extraHeaders } },
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromOpenAi(this.name, status, body, responseHeaders),
-      { authHeaders: credentialHeaders(() => config.apiKey, (key) => ({ authorization: `Bearer ${key}` })) },
+      {
+        authHeaders: credentialHeaders(
+          () => config.apiKey,
+          (key) => ({ authorization: `Bearer ${key}` }),
+        ),
+      },
     );
   }
 

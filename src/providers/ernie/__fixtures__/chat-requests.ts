@@ -20,7 +20,13 @@ export const requestFixtures: RequestFixture[] = [
         { role: 'developer', content: [{ type: 'text', text: 'Answer briefly.' }] },
         { role: 'assistant', content: 'Hi! How can I help?' },
         { role: 'user', content: 'Hello' },
-        { role: 'user', content: [{ type: 'text', text: 'Part one' }, { type: 'text', text: 'part two' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Part one' },
+            { type: 'text', text: 'part two' },
+          ],
+        },
         { role: 'assistant', content: 'Hi there' },
         { role: 'assistant', content: 'Anything else?' },
         { role: 'user', content: 'Tell me about Paris' },
@@ -64,7 +70,9 @@ export const requestFixtures: RequestFixture[] = [
         {
           role: 'assistant',
           content: null,
-          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          ],
         },
         { role: 'tool', tool_call_id: 'call_1', content: '22°C' },
       ],

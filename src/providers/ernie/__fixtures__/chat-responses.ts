@@ -28,7 +28,14 @@ export const responseFixtures: ResponseFixture[] = [
       object: 'chat.completion',
       created: 1680167072,
       model: MODEL,
-      choices: [{ index: 0, message: { role: 'assistant', content: '你好，我是文心一言。', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: '你好，我是文心一言。', refusal: null },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
       usage: { prompt_tokens: 7, completion_tokens: 67, total_tokens: 74 },
     },
   },
@@ -57,7 +64,13 @@ export const responseFixtures: ResponseFixture[] = [
             role: 'assistant',
             content: null,
             refusal: null,
-            tool_calls: [{ id: 'call_as-fc0001', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+            tool_calls: [
+              {
+                id: 'call_as-fc0001',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+              },
+            ],
           },
           logprobs: null,
           finish_reason: 'tool_calls',
@@ -84,7 +97,14 @@ export const responseFixtures: ResponseFixture[] = [
       object: 'chat.completion',
       created: 1700000001,
       model: MODEL,
-      choices: [{ index: 0, message: { role: 'assistant', content: '我无法回答这个问题。', refusal: null }, logprobs: null, finish_reason: 'content_filter' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: '我无法回答这个问题。', refusal: null },
+          logprobs: null,
+          finish_reason: 'content_filter',
+        },
+      ],
       usage: { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 },
     },
   },
@@ -103,7 +123,14 @@ export const responseFixtures: ResponseFixture[] = [
       object: 'chat.completion',
       created: 1700000002,
       model: MODEL,
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Once upon a', refusal: null }, logprobs: null, finish_reason: 'length' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'Once upon a', refusal: null },
+          logprobs: null,
+          finish_reason: 'length',
+        },
+      ],
       usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
     },
   },
@@ -123,7 +150,14 @@ export const responseFixtures: ResponseFixture[] = [
       object: 'chat.completion',
       created: 1700000003,
       model: MODEL,
-      choices: [{ index: 0, message: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: 'content_filter' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: '', refusal: null },
+          logprobs: null,
+          finish_reason: 'content_filter',
+        },
+      ],
       usage: { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3 },
     },
   },

@@ -8,6 +8,7 @@ import type { GatewayConfig, ProviderConfig } from '../config/gateway-config.js'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SecretHandle, SecretsService } from '../secrets/secrets.service.js';
 import type { LlmProvider, ProviderFactory } from './llm-provider.js';
+import { secretRedactor } from '../common/redaction.js';
 
 export const PROVIDER_FACTORY_LIST = Symbol('PROVIDER_FACTORY_LIST');
 
@@ -30,6 +31,7 @@ export class ProviderRegistry implements OnApplicationShutdown {
       const factory = byType.get(provider.type);
       // The config loader already rejected unknown types; this guards programmatic configs.
       if (!factory) throw new Error(`providers.${provider.name}.type: unknown provider type '${provider.type}'`);
+      registerHeaderCredentials(provider.headers);
       const live = await withLiveCredentials(provider, secrets);
       const retries = metrics?.provider(provider.name)?.retries;
       if (retries) live.onTransportRetry = () => retries.inc();
@@ -50,6 +52,13 @@ export class ProviderRegistry implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     for (const provider of this.providers.values()) provider.close?.();
+  }
+}
+
+/** Configured headers that carry credentials (`api-key`, `x-goog-api-key`, `authorization`, …) are secrets too. */
+function registerHeaderCredentials(headers: Record<string, string> | undefined): void {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (/auth|key|token|secret/i.test(name)) secretRedactor.add(value);
   }
 }
 

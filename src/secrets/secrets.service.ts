@@ -19,6 +19,7 @@ import {
 } from './secret-reference.js';
 import { SECRETS_CONFIG, SecretsConfig } from './secrets.config.js';
 import { type KvSecret, VaultClient, VaultError, type SecretsLogger } from './vault.client.js';
+import { secretRedactor } from '../common/redaction.js';
 
 /** Optional injection token for the logger (default: a Nest Logger named SecretsService). */
 export const SECRETS_LOGGER = Symbol('SECRETS_LOGGER');
@@ -171,6 +172,7 @@ export class SecretsService implements OnApplicationShutdown {
   private register(raw: string, reference: SecretReference, value: string): Entry {
     const existing = this.entries.get(raw);
     if (existing) return existing;
+    secretRedactor.add(value);
     const entry: Entry = {
       reference,
       name: describeSecretReference(reference),
@@ -236,6 +238,7 @@ export class SecretsService implements OnApplicationShutdown {
 
   private update(entry: Entry, value: string): void {
     if (value === entry.value) return;
+    secretRedactor.add(value);
     entry.value = value;
     this.logger.log(`Secret ${entry.name} changed; using the new value`);
     for (const listener of entry.listeners) {

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { parseSecretReference, readLocalSecret, SecretReferenceError } from './secret-reference.js';
 import { DEFAULT_KUBERNETES_JWT_PATH, type VaultConfig } from './secrets.config.js';
+import { secretRedactor } from '../common/redaction.js';
 
 export type SecretsLogger = Pick<LoggerService, 'log' | 'warn' | 'error'>;
 
@@ -221,6 +222,7 @@ export class VaultClient {
         return readLocalSecret(reference);
       });
       this.credentials = read.filter((value): value is string => value !== undefined);
+      for (const credential of this.credentials) secretRedactor.add(credential);
       return read;
     } catch (error) {
       if (!(error instanceof SecretReferenceError)) throw error;
@@ -230,6 +232,7 @@ export class VaultClient {
 
   /** Makes `state` the token in use and schedules its renewal at 2/3 of the remaining lease. */
   private adopt(state: TokenState): void {
+    secretRedactor.add(state.token);
     this.state = state;
     clearTimeout(this.maintenanceTimer);
     if (state.expiresAt !== undefined) this.scheduleMaintenance(state, ((state.expiresAt - Date.now()) * 2) / 3);

@@ -1,7 +1,19 @@
 /**
  * Every failure the gateway reports is a GatewayError: it carries the HTTP status, OpenAI's error `type`
- * and `code`, and whether trying again (here or in the client) can help.
+ * and `code`, and whether trying again (here or in the client) can help. Messages are redacted when the error is
+ * made (they may quote an upstream, which may quote our credentials), so no later reader can leak a secret.
  */
+import { redact } from '../redaction.js';
+
+/** Longest client-supplied value quoted in an error message. */
+const MAX_ECHO_CHARS = 64;
+
+/** A client-supplied value as an error message quotes it: clipped, so a 1 MB model name gives a short error. */
+export function echo(value: unknown): string {
+  const text = typeof value === 'string' ? value : String(value);
+  return text.length > MAX_ECHO_CHARS ? `${text.slice(0, MAX_ECHO_CHARS)}…` : text;
+}
+
 export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
@@ -14,6 +26,8 @@ export interface GatewayErrorOptions {
   retryAfterMs?: number;
   /** Extra response headers (e.g. x-ratelimit-*). */
   headers?: Record<string, string>;
+  /** The provider answered with this error (or its connection failed), as opposed to the gateway refusing or failing. */
+  fromUpstream?: boolean;
   cause?: unknown;
 }
 
@@ -23,6 +37,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly fromUpstream: boolean;
 
   constructor(
     readonly status: number,
@@ -30,13 +45,14 @@ export class GatewayError extends Error {
     message: string,
     options: GatewayErrorOptions = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.param = options.param ?? null;
     this.code = options.code ?? null;
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;
     this.headers = options.headers;
+    this.fromUpstream = options.fromUpstream ?? false;
   }
 
   toBody(): OpenAiErrorBody {
@@ -70,7 +86,7 @@ export class NotFoundError extends GatewayError {
 
 export class ModelNotFoundError extends NotFoundError {
   constructor(model: string) {
-    super(`The model '${model}' does not exist or you do not have access to it.`, 'model_not_found', 'model');
+    super(`The model '${echo(model)}' does not exist or you do not have access to it.`, 'model_not_found', 'model');
   }
 }
 
@@ -91,7 +107,12 @@ export class RateLimitError extends GatewayError {
 /** The upstream answered with an error that is not the caller's fault (5xx, bad payload, 4xx we caused). */
 export class UpstreamError extends GatewayError {
   constructor(message: string, options: GatewayErrorOptions & { status?: number } = {}) {
-    super(options.status ?? 502, 'server_error', message, { code: 'upstream_error', retryable: true, ...options });
+    super(options.status ?? 502, 'server_error', message, {
+      code: 'upstream_error',
+      retryable: true,
+      fromUpstream: true,
+      ...options,
+    });
   }
 }
 

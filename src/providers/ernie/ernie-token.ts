@@ -8,6 +8,7 @@ import { ClientClosedError, GatewayError } from '../../common/errors/gateway.err
 import type { UpstreamClient } from '../../upstream/upstream-client.js';
 import { upstreamErrors } from '../provider-errors.js';
 import type { ErnieTokenErrorBody, ErnieTokenResponse } from './ernie.types.js';
+import { secretRedactor } from '../../common/redaction.js';
 
 /** Asks the token endpoint for a new token; rejects with a GatewayError. */
 export type ErnieTokenFetcher = () => Promise<ErnieTokenResponse>;
@@ -73,6 +74,7 @@ export class ErnieTokenManager {
   private async fetch(): Promise<string> {
     const startedAt = this.now();
     const response = await this.fetchToken();
+    secretRedactor.add(response.access_token);
     // Capped at half the lifetime so that a short-lived token is still used for a while instead of being
     // stale on arrival (which would mean a fetch per request).
     const marginSeconds = Math.min(this.marginSeconds, response.expires_in / 2);

@@ -3,32 +3,21 @@ import 'reflect-metadata';
 import { type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ConsoleLogger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule } from './app.module.js';
-import type { GatewayConfig } from './config/gateway-config.js';
+import { AccessGate } from './auth/access-gate.js';
+import { sendError } from './common/errors/error-reply.js';
+import { toGatewayError } from './common/errors/to-gateway-error.js';
 import { requestIdFor } from './common/request-context.js';
-import { GatewayError, ServiceUnavailableError } from './common/errors/gateway.error.js';
-import { TrafficService } from './lifecycle/traffic.service.js';
-import { ApiKeyService } from './auth/api-key.service.js';
-import { RequestObserver } from './observability/request-telemetry.js';
 import { ChatCompletionsRoute } from './completions/chat-completions.route.js';
-
-const UNSUPPORTED_MEDIA_TYPE_BODY = new GatewayError(
-  415,
-  'invalid_request_error',
-  "Content-Type must be 'application/json'.",
-  { code: 'unsupported_media_type' },
-).toBody();
-
-const DRAINING_BODY = new ServiceUnavailableError(
-  'This gateway instance is shutting down; retry on another instance.',
-  1_000,
-  'shutting_down',
-).toBody();
-
-function isJsonContentType(value: string | undefined): boolean {
-  return value !== undefined && /^application\/json\s*(;|$)/i.test(value);
-}
+import type { GatewayConfig } from './config/gateway-config.js';
+import { httpGates } from './http/http-gates.js';
+import { clientErrorHandler, gatewayServerFactory, type HttpServerLimits } from './http/http-server.js';
+import { installBodyParsers } from './http/json-body.js';
+import { installRequestGates, RouteTable } from './http/request-gates.js';
+import { TrafficService } from './lifecycle/traffic.service.js';
+import { RedactingConsoleLogger } from './observability/redacting-logger.js';
+import { RequestObserver } from './observability/request-telemetry.js';
 
 export interface CreateAppOptions {
   /** Log levels; false silences Nest (tests). */
@@ -39,60 +28,48 @@ export async function createGatewayApp(
   config: GatewayConfig,
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
+  const server = config.server;
+  const limits: HttpServerLimits = {
+    headersMs: server.timeouts.headersMs,
+    requestMs: server.timeouts.requestMs,
+    keepAliveMs: server.timeouts.keepAliveMs,
+    maxConnections: server.maxConnections,
+    maxHeaderBytes: server.maxHeaderBytes,
+  };
   const adapter = new FastifyAdapter({
     logger: false,
-    bodyLimit: config.server.bodyLimitBytes,
+    bodyLimit: server.bodyLimitBytes,
     genReqId: requestIdFor,
     requestIdHeader: false,
-    // Longer than common load-balancer idle timeouts (60 s), so the LB, not us, closes idle connections.
-    keepAliveTimeout: 65_000,
+    serverFactory: gatewayServerFactory(limits),
+    clientErrorHandler: clientErrorHandler(limits),
+    // What the router refuses before any route or hook runs (a malformed percent-encoding): the gateway's shape too.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('x-request-id', request.id);
+      sendError(request, reply, toGatewayError(error, server.bodyLimitBytes));
+    },
   });
   const levels = options.logLevels ?? ['log', 'warn', 'error', 'fatal'];
   const logger =
     levels === false
       ? false
-      : new ConsoleLogger({ json: config.server.logFormat === 'json', logLevels: levels, colors: false });
+      : new RedactingConsoleLogger({ json: server.logFormat === 'json', logLevels: levels, colors: false });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger,
-    bodyParser: true,
+    bodyParser: false,
   });
-  const traffic = app.get(TrafficService);
-  const apiKeys = app.get(ApiKeyService);
-  const observer = app.get(RequestObserver);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.decorateRequest('gatewayKey', null);
   fastify.decorateRequest('telemetry', null);
-  fastify.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    // First, so that refused requests are counted and logged too (API routes only).
-    const telemetry = observer.begin(request, reply);
-    if (telemetry) request.telemetry = telemetry;
-    const url = request.url;
-    try {
-      // Before the body is read: an unauthenticated client cannot make us parse a large body.
-      if (url.startsWith('/v1/')) request.gatewayKey = apiKeys.authenticate(request.headers.authorization);
-      else if (url.startsWith('/admin/')) request.gatewayKey = apiKeys.authenticateAdmin(request.headers.authorization);
-    } catch (error) {
-      const denied = error as GatewayError;
-      if (telemetry) telemetry.errorCode = denied.code ?? undefined;
-      reply.code(denied.status).send(denied.toBody());
-      return;
-    }
-    // Metrics stay scrapeable while draining.
-    if (traffic.draining && !url.startsWith('/health/') && url !== '/metrics') {
-      if (telemetry) telemetry.errorCode = 'shutting_down';
-      reply.code(503).headers({ 'retry-after': '1', connection: 'close' }).send(DRAINING_BODY);
-      return;
-    }
-    if (request.method === 'POST' && !isJsonContentType(request.headers['content-type'])) {
-      if (telemetry) telemetry.errorCode = 'unsupported_media_type';
-      reply.code(415).send(UNSUPPORTED_MEDIA_TYPE_BODY);
-      return;
-    }
-    traffic.begin();
-    reply.raw.on('close', () => traffic.end());
-    done();
-  });
+  fastify.decorateRequest('cancellation', null);
+  installBodyParsers(fastify, { maxDepth: server.maxJsonDepth, bodyLimit: server.bodyLimitBytes });
+  // The one place the request gates are put together, in the order they run on every route: observe, HTTP checks,
+  // access, then in-flight accounting and drain.
+  installRequestGates(
+    fastify,
+    [app.get(RequestObserver).gates, httpGates, app.get(AccessGate).gates, app.get(TrafficService).gates],
+    app.get(RouteTable),
+  );
   app.get(ChatCompletionsRoute).register(fastify);
   return app;
 }

@@ -9,6 +9,7 @@ import { EmbeddingsModule } from './embeddings/embeddings.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { CacheModule } from './cache/cache.module.js';
 import { HealthModule } from './health/health.module.js';
+import { HttpModule } from './http/http.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { SecretsModule } from './secrets/secrets.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
@@ -23,6 +24,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         GatewayConfigModule.forRoot(config),
+        HttpModule,
         LifecycleModule,
         SecretsModule.forRoot(config.secrets),
         AuthModule,

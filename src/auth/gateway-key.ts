@@ -1,3 +1,4 @@
+import { AuthenticationError } from '../common/errors/gateway.error.js';
 import type { Limits } from '../rate-limit/rate-limit.config.js';
 import type { TokenBudgetConfig } from './auth.config.js';
 
@@ -20,16 +21,25 @@ export const INTERNAL_KEY: GatewayKey = {
   admin: false,
 };
 
+/** Callers of API routes while auth is off, and loopback callers of admin routes while no key exists. */
 export const ANONYMOUS_KEY: GatewayKey = {
   id: 'anonymous',
   models: undefined,
   limits: undefined,
   budget: undefined,
-  admin: true,
+  admin: false,
 };
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** Set by the route's access gate for `key` and `admin` routes; null on public routes. */
     gatewayKey: GatewayKey | null;
   }
+}
+
+/** The caller of a `key` or `admin` route. Its gate always set one; a missing key is refused, never defaulted. */
+export function callerOf(request: { gatewayKey: GatewayKey | null }): GatewayKey {
+  const key = request.gatewayKey;
+  if (key === null) throw new AuthenticationError('Missing API key.', 'missing_api_key');
+  return key;
 }

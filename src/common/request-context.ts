@@ -4,9 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { Cancellation } from './cancellation.js';
-import { ClientClosedError } from './errors/gateway.error.js';
 import type { RouteRequestContext } from '../routing/router.service.js';
 import { requestedTimeoutMs, TIMEOUT_HEADER } from './request-timeout.js';
 
@@ -19,18 +18,13 @@ export function requestIdFor(request: IncomingMessage): string {
 }
 
 /**
- * The response's 'close' before it finished means the client hung up; the cancellation then stops every upstream
- * call made for this request.
+ * The request's facts for routing. Its cancellation was made by the lifecycle gate, which cancels it when the client
+ * hangs up or the drain deadline passes; a request that bypassed the gates (none should) gets one of its own.
  */
-export function callContextFor(request: FastifyRequest, reply: FastifyReply): RouteRequestContext {
+export function callContextFor(request: FastifyRequest): RouteRequestContext {
   const timeoutMs = requestedTimeoutMs(request.headers[TIMEOUT_HEADER]);
-  const cancellation = new Cancellation();
-  const response = reply.raw;
-  response.on('close', () => {
-    if (!response.writableFinished) cancellation.cancel(new ClientClosedError());
-  });
   return {
-    cancellation,
+    cancellation: request.cancellation ?? new Cancellation(),
     requestId: request.id,
     timeoutMs,
     telemetry: request.telemetry ?? undefined,

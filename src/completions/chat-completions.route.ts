@@ -7,10 +7,11 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ANONYMOUS_KEY } from '../auth/gateway-key.js';
+import { callerOf } from '../auth/gateway-key.js';
 import { toGatewayError } from '../common/errors/to-gateway-error.js';
 import { callContextFor } from '../common/request-context.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
+import type { GatewayRouteConfig } from '../http/route-config.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { RAW_JSON, type WithRawJson } from '../providers/llm-provider.js';
 import { ChatCompletionsService, type GatewayCall } from './chat-completions.service.js';
@@ -32,15 +33,16 @@ export class ChatCompletionsRoute {
   }
 
   register(fastify: FastifyInstance): void {
-    fastify.post(CHAT_COMPLETIONS_PATH, (request, reply) => this.handle(request, reply));
+    const config: GatewayRouteConfig = { access: 'key', jsonBody: true, operation: 'chat' };
+    fastify.post(CHAT_COMPLETIONS_PATH, { config }, (request, reply) => this.handle(request, reply));
   }
 
   async handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const chatRequest = validateChatRequest(request.body);
     const telemetry = request.telemetry ?? undefined;
     const call: GatewayCall = {
-      key: request.gatewayKey ?? ANONYMOUS_KEY,
-      context: callContextFor(request, reply),
+      key: callerOf(request),
+      context: callContextFor(request),
       cacheControl: request.headers['cache-control'],
       bodyBytes: Number(request.headers['content-length'] ?? 0),
     };

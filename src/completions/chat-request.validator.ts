@@ -65,9 +65,11 @@ function checkOptionalNumber(value: unknown, param: string, min: number, max: nu
   if (value > max) fail(param, `${param} must not be greater than ${max}`);
 }
 
-function checkOptionalInteger(value: unknown, param: string, min: number, max = Infinity): void {
+/** Integers must be exact in a double: beyond ±2^53 a JSON number is not the integer the client wrote. */
+function checkOptionalInteger(value: unknown, param: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!present(value)) return;
   if (!Number.isInteger(value)) fail(param, `${param} must be an integer number`);
+  if (!Number.isSafeInteger(value)) fail(param, `${param} must be between -(2^53-1) and 2^53-1`);
   if ((value as number) < min) fail(param, `${param} must not be less than ${min}`);
   if ((value as number) > max) fail(param, `${param} must not be greater than ${max}`);
 }
@@ -103,8 +105,17 @@ function checkMessage(message: unknown, param: string): void {
   const contentProblem = messageContentProblem(message.content, role);
   if (contentProblem !== undefined) fail(`${param}.content`, contentProblem);
   checkOptionalString(message.name, `${param}.name`);
-  if (role === 'tool' && typeof message.tool_call_id !== 'string') {
-    fail(`${param}.tool_call_id`, 'tool_call_id is required for tool messages');
+  if (role === 'tool') {
+    if (typeof message.tool_call_id !== 'string')
+      fail(`${param}.tool_call_id`, 'tool_call_id is required for tool messages');
+  } else if (present(message.tool_call_id)) {
+    fail(`${param}.tool_call_id`, 'tool_call_id is only allowed on tool messages');
+  }
+  if (role !== 'assistant') {
+    if (present(message.tool_calls)) fail(`${param}.tool_calls`, 'tool_calls are only allowed on assistant messages');
+    if (present(message.function_call)) {
+      fail(`${param}.function_call`, 'function_call is only allowed on assistant messages');
+    }
   }
   checkToolCalls(message.tool_calls, `${param}.tool_calls`);
   checkOptionalString(message.refusal, `${param}.refusal`);
@@ -189,7 +200,7 @@ function checkBody(body: Record<string, unknown>): void {
   checkOptionalBoolean(body.stream, 'stream');
   checkStreamOptions(body.stream_options, body.stream);
   checkResponseFormat(body.response_format);
-  checkOptionalInteger(body.seed, 'seed', -Infinity);
+  checkOptionalInteger(body.seed, 'seed', -Number.MAX_SAFE_INTEGER);
   checkOptionalString(body.user, 'user');
   checkTools(body.tools);
   checkToolChoice(body.tool_choice);

@@ -159,10 +159,27 @@ export class RoutingConfig {
   @ValidateNested() @Type(() => CircuitBreakerConfig) breaker: CircuitBreakerConfig = new CircuitBreakerConfig();
 }
 
+/** Bounds on slow and silent clients (see http-server.ts). */
+export class ServerTimeoutsConfig {
+  /** The request line and headers must arrive within this; also closes connections that never send a byte. */
+  @IsInt() @Min(100) headersMs: number = 10_000;
+  /** The whole request, body included, must arrive within this, else 408 `request_timeout`. */
+  @IsInt() @Min(100) requestMs: number = 60_000;
+  /** Idle keep-alive connections close after this; longer than common load-balancer idle timeouts (60 s). */
+  @IsInt() @Min(100) keepAliveMs: number = 65_000;
+}
+
 export class ServerConfig {
   @IsString() host: string = '0.0.0.0';
   @IsInt() @Min(0) @Max(65535) port: number = 8080;
   @IsInt() @Min(1024) bodyLimitBytes: number = 10 * 1024 * 1024;
+  /** JSON bodies nested deeper than this get 400 `json_too_deep`. */
+  @IsInt() @Min(8) @Max(512) maxJsonDepth: number = 64;
+  /** Larger request headers get 431 `headers_too_large`. */
+  @IsInt() @Min(1024) maxHeaderBytes: number = 16_384;
+  /** Open client connections at most; more are refused when accepted. */
+  @IsInt() @Min(1) maxConnections: number = 10_000;
+  @ValidateNested() @Type(() => ServerTimeoutsConfig) timeouts: ServerTimeoutsConfig = new ServerTimeoutsConfig();
   @IsIn(['json', 'text']) logFormat: 'json' | 'text' = 'json';
   /** One JSON line per API request on stdout when it ends (see request-log.ts); never secrets or message text. */
   @IsBoolean() logRequests: boolean = true;

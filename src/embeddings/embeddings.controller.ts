@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ANONYMOUS_KEY } from '../auth/gateway-key.js';
+import { callerOf } from '../auth/gateway-key.js';
+import { Access } from '../http/route-config.js';
 import type { EmbeddingRequest } from '../common/openai.types.js';
 import { callContextFor } from '../common/request-context.js';
 import { routeHeaders } from '../routing/route-headers.js';
@@ -13,6 +14,7 @@ export class EmbeddingsController {
   constructor(private readonly embeddings: EmbeddingsService) {}
 
   @Post('embeddings')
+  @Access('key', { jsonBody: true, operation: 'embeddings' })
   @HttpCode(200)
   async create(
     @Body() body: EmbeddingRequestDto,
@@ -24,8 +26,8 @@ export class EmbeddingsController {
     try {
       const { response, route, costUsd } = await this.embeddings.embed(
         body as unknown as EmbeddingRequest,
-        callContextFor(request, reply),
-        (request.gatewayKey ?? ANONYMOUS_KEY).id,
+        callContextFor(request),
+        callerOf(request).id,
       );
       const headers = routeHeaders(route);
       if (costUsd !== undefined) headers['x-gateway-cost'] = formatUsd(costUsd);

@@ -5,6 +5,7 @@
  * taking every replica out of rotation because a shared dependency hiccups would turn a partial outage into
  * a total one. Probes never call a model.
  */
+import { Access } from '../http/route-config.js';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
@@ -31,6 +32,7 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @Access('public', { servedWhileDraining: true })
   @HealthCheck()
   live() {
     return this.health.check([
@@ -39,6 +41,7 @@ export class HealthController {
   }
 
   @Get('ready')
+  @Access('public', { servedWhileDraining: true })
   @HealthCheck()
   ready() {
     return this.health.check([

@@ -21,7 +21,7 @@ import {
   Registry,
 } from 'prom-client';
 import type { GatewayConfig } from '../config/gateway-config.js';
-import type { FailureClass } from '../routing/failure.js';
+import type { CountedFailure } from '../routing/failure.js';
 import type { BreakerState } from '../routing/circuit-breaker.js';
 
 export const UNKNOWN_MODEL = 'unknown';
@@ -41,8 +41,9 @@ export type RateLimitedScope = 'key' | 'model' | 'global' | 'budget';
 export type ErrorOrigin = 'upstream' | 'gateway';
 export type DependencyState = 'up' | 'degraded' | 'disabled';
 
-const FAILURE_CLASSES: readonly Exclude<FailureClass, 'client_closed'>[] = [
+const FAILURE_CLASSES: readonly CountedFailure[] = [
   'caller_error',
+  'gateway_error',
   'auth_error',
   'rate_limited',
   'overloaded',
@@ -155,7 +156,7 @@ export interface UsageSeries {
 export interface ProviderSeries {
   readonly retries: CounterSeries;
   /** `llm_upstream_errors_total` by failure class, then origin. */
-  readonly errors: Record<Exclude<FailureClass, 'client_closed'>, Record<ErrorOrigin, CounterSeries>>;
+  readonly errors: Record<CountedFailure, Record<ErrorOrigin, CounterSeries>>;
 }
 
 export interface BreakerSource {

@@ -1,3 +1,4 @@
+import { Access } from '../http/route-config.js';
 import { Controller, Get, Res } from '@nestjs/common';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import type { FastifyReply } from 'fastify';
@@ -14,6 +15,7 @@ export class MetricsController extends PrometheusController {
   }
 
   @Get()
+  @Access('public', { servedWhileDraining: true })
   override async index(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     reply.header('content-type', this.metrics.contentType);
     return this.metrics.render();

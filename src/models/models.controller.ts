@@ -1,3 +1,4 @@
+import { Access } from '../http/route-config.js';
 import { Controller, Get, Param } from '@nestjs/common';
 import { ModelNotFoundError } from '../common/errors/gateway.error.js';
 import type { ModelObject } from '../common/openai.types.js';
@@ -15,12 +16,14 @@ export class ModelsController {
   }
 
   @Get()
+  @Access('key')
   findAll(): { object: 'list'; data: readonly ModelObject[] } {
     return this.list;
   }
 
   /** Model ids may contain slashes (`org/model`), hence the wildcard. */
   @Get('*')
+  @Access('key')
   findOne(@Param('*') id: string): ModelObject {
     const model = this.byId.get(id);
     if (!model) throw new ModelNotFoundError(id);

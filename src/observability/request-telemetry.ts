@@ -10,23 +10,18 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { tracingEnabled } from '../instrumentation.js';
 import { type CacheResult, GatewayMetrics, type ModelSeries } from '../metrics/gateway-metrics.js';
+import type { GateFactory, RequestGate } from '../http/request-gates.js';
 import type { AttemptBudget } from '../routing/attempt-budget.js';
 import type { RouteInfo } from '../routing/router.service.js';
 import type { GenAiOperation } from '../tracing/gen-ai-attributes.js';
 import { RequestTrace } from '../tracing/request-trace.js';
 import { stdoutLines } from './line-writer.js';
 import type { TokenUsage } from '../usage/pricing.js';
-
-/** The routes reported per request, with the GenAI operation each one is. */
-const OPERATIONS: Readonly<Record<string, GenAiOperation>> = {
-  '/v1/chat/completions': 'chat',
-  '/v1/embeddings': 'embeddings',
-};
 
 /** HTTP status logged and counted for a response the client did not wait for (nginx's convention). */
 export const CLIENT_CLOSED_STATUS = 499;
@@ -51,23 +46,22 @@ export class RequestObserver {
     this.recordContent = config.observability.tracing.recordContent;
   }
 
-  /** Starts observing a request to an API route (Fastify onRequest); undefined for other routes. */
-  begin(request: FastifyRequest, reply: FastifyReply): RequestTelemetry | undefined {
-    if (request.method !== 'POST') return undefined;
-    // The URL's path rather than Fastify's `routeOptions`, which builds a new object on every read.
-    const url = request.url;
-    const query = url.indexOf('?');
-    const routePath = query < 0 ? url : url.slice(0, query);
-    const operation = Object.hasOwn(OPERATIONS, routePath) ? OPERATIONS[routePath] : undefined;
+  /** The observability module's request gate: API routes (those naming an operation) are observed from the start. */
+  readonly gates: GateFactory = ({ url, config }) => {
+    const operation = config.operation;
     if (operation === undefined) return undefined;
-    const telemetry = new RequestTelemetry(this, request, operation, routePath);
-    const response = reply.raw;
-    // 'close' fires once per response: `on` spares the wrapper `once` allocates.
-    response.on('close', () =>
-      telemetry.responseClosed(response.writableFinished ? response.statusCode : CLIENT_CLOSED_STATUS),
-    );
-    return telemetry;
-  }
+    const gate: RequestGate = (request, reply) => {
+      const telemetry = new RequestTelemetry(this, request, operation, url);
+      request.telemetry = telemetry;
+      const response = reply.raw;
+      // 'close' fires once per response: `on` spares the wrapper `once` allocates.
+      response.on('close', () =>
+        telemetry.responseClosed(response.writableFinished ? response.statusCode : CLIENT_CLOSED_STATUS),
+      );
+      return true;
+    };
+    return gate;
+  };
 }
 
 export class RequestTelemetry {

@@ -28,7 +28,7 @@ import {
   classifyFailure,
   countsAgainstDeployment,
   errorOrigin,
-  type FailureClass,
+  type CountedFailure,
   movesToNextDeployment,
   UnexpectedAttemptError,
 } from './failure.js';
@@ -125,9 +125,6 @@ function armDeadline(plan: RequestPlan): void {
 function disposePlan(plan: RequestPlan): void {
   clearTimeout(plan.deadlineTimer);
 }
-
-/** A failed attempt for the upstream error metric: the client leaving is nobody's failure. */
-type CountedFailure = Exclude<FailureClass, 'client_closed'>;
 
 @Injectable()
 export class RouterService {
@@ -307,7 +304,7 @@ export class RouterService {
           const error = this.normalise(thrown, plan);
           const failure = classifyFailure(error);
           telemetry?.attemptEnded(startedAt, endedAt);
-          if (failure !== 'client_closed') this.countFailure(deployment, failure, error, telemetry, endedAt);
+          if (failure !== 'cancelled') this.countFailure(deployment, failure, error, telemetry, endedAt);
           if (countsAgainstDeployment(failure)) {
             deployment.stats.failures++;
             deployment.breaker.onFailure(failure === 'rate_limited' ? error.retryAfterMs : undefined);
@@ -355,7 +352,9 @@ export class RouterService {
     if (cancellation.reason instanceof DeadlineExceeded) {
       return new UpstreamTimeoutError(`The request did not complete within its deadline of ${plan.deadlineMs} ms.`);
     }
-    if (cancellation.aborted) return new ClientClosedError();
+    // The client leaving, or the drain deadline (a ShuttingDownError): the reason is what the client sees.
+    if (cancellation.aborted)
+      return cancellation.reason instanceof GatewayError ? cancellation.reason : new ClientClosedError();
     const reason = attempt?.reason;
     if (reason instanceof AttemptTimeout) {
       const what = reason.code === 'ttft_timeout' ? 'sent no output' : 'went silent';
@@ -506,7 +505,7 @@ export class RouterService {
       failed = true;
       const error = this.normalise(thrown, stream.plan, attempt.cancellation);
       const failure = classifyFailure(error);
-      if (failure !== 'client_closed') this.countFailure(deployment, failure, error, telemetry, performance.now());
+      if (failure !== 'cancelled') this.countFailure(deployment, failure, error, telemetry, performance.now());
       if (countsAgainstDeployment(failure)) {
         deployment.stats.failures++;
         deployment.breaker.onFailure();

@@ -1,3 +1,4 @@
+import { Access } from '../http/route-config.js';
 import { Controller, Get } from '@nestjs/common';
 import { ModelRouter } from './model-router.js';
 
@@ -7,6 +8,7 @@ export class RoutingAdminController {
   constructor(private readonly router: ModelRouter) {}
 
   @Get('routing')
+  @Access('admin')
   routing() {
     return { models: this.router.snapshot() };
   }

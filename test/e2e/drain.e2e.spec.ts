@@ -1,12 +1,10 @@
 /** The real process: SIGTERM drains an open stream to [DONE], refuses new work with 503, and exits 0. */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OpenAiSimulator } from '../simulators/openai-simulator.js';
+import { spawnGateway } from './gateway-process.js';
 import { postJson, sseData } from './harness.js';
 
 describe('graceful drain on SIGTERM', () => {
@@ -16,33 +14,14 @@ describe('graceful drain on SIGTERM', () => {
 
   before(async () => {
     const simUrl = await sim.start();
-    const configPath = join(mkdtempSync(join(tmpdir(), 'gw-drain-')), 'gateway.yaml');
-    writeFileSync(
-      configPath,
-      [
-        'server: { host: 127.0.0.1, port: 0, drainTimeoutMs: 10000, logFormat: json }',
-        `providers: [{ name: sim, type: openai, baseUrl: '${simUrl}' }]`,
-        'models: [{ name: m, deployments: [{ provider: sim, model: m }] }]',
-        'auth: { enabled: false }',
-      ].join('\n'),
-    );
-    child = spawn(process.execPath, ['dist/src/main.js'], {
-      env: { ...process.env, GATEWAY_CONFIG: configPath, PORT: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.setEncoding('utf8');
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 10_000);
-      child!.stdout!.on('data', (text: string) => {
-        output += text;
-        const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      });
-    });
+    const gateway = await spawnGateway([
+      'server: { host: 127.0.0.1, port: 0, drainTimeoutMs: 10000, logFormat: json }',
+      `providers: [{ name: sim, type: openai, baseUrl: '${simUrl}' }]`,
+      'models: [{ name: m, deployments: [{ provider: sim, model: m }] }]',
+      'auth: { enabled: false }',
+    ]);
+    child = gateway.child;
+    url = gateway.url;
   });
   after(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');

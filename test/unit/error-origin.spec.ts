@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GatewayError, UpstreamTimeoutError } from '../../src/common/errors/gateway.error.js';
+import {
+  GatewayError,
+  InvalidRequestError,
+  UpstreamError,
+  UpstreamTimeoutError,
+} from '../../src/common/errors/gateway.error.js';
 import { upstreamErrors } from '../../src/providers/provider-errors.js';
 import { errorOrigin, UnexpectedAttemptError } from '../../src/routing/failure.js';
 
@@ -10,7 +15,7 @@ describe('errorOrigin', () => {
     assert.equal(errorOrigin(upstreamErrors.rateLimited('p')), 'upstream');
     assert.equal(errorOrigin(upstreamErrors.timeout('p')), 'upstream', "the provider's own 504");
     assert.equal(errorOrigin(upstreamErrors.streamInterrupted('p')), 'upstream');
-    const refused = new GatewayError(502, 'server_error', 'unreachable', {
+    const refused = new UpstreamError('unreachable', {
       code: 'upstream_connection_error',
       cause: { code: 'ECONNREFUSED' },
     });
@@ -23,6 +28,14 @@ describe('errorOrigin', () => {
     assert.equal(errorOrigin(new GatewayError(504, 'server_error', 'silent', { code: 'idle_timeout' })), 'gateway');
     const bug = new UnexpectedAttemptError(new TypeError('a mapper bug'));
     assert.equal(errorOrigin(bug), 'gateway');
-    assert.deepEqual(bug.toBody().error.code, 'upstream_error', 'the client sees the usual 502');
+    assert.equal(bug.status, 500);
+    assert.deepEqual(bug.toBody().error.code, 'internal_error');
+  });
+
+  it('blames the gateway for requests it refused before they reached the provider', () => {
+    assert.equal(
+      errorOrigin(new InvalidRequestError('json_schema is not supported here', 'response_format')),
+      'gateway',
+    );
   });
 });

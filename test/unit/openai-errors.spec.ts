@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HttpException } from '@nestjs/common';
 import { GatewayError, RateLimitError } from '../../src/common/errors/gateway.error.js';
-import { retryHeaders } from '../../src/common/errors/openai-error.filter.js';
+import { retryHeaders } from '../../src/common/errors/error-reply.js';
 import { toGatewayError } from '../../src/common/errors/to-gateway-error.js';
 import { toGatewayErrorFromOpenAi } from '../../src/providers/openai/openai.mapper.js';
 

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyFailure, movesToNextDeployment } from '../../src/routing/failure.js';
+import { classifyFailure, movesToNextDeployment, UnexpectedAttemptError } from '../../src/routing/failure.js';
 import { ewma, selectDeployment } from '../../src/routing/selection.js';
 import { upstreamErrors } from '../../src/providers/provider-errors.js';
 import {
   ClientClosedError,
   InvalidRequestError,
   ModelNotFoundError,
+  ServiceUnavailableError,
   UpstreamTimeoutError,
 } from '../../src/common/errors/gateway.error.js';
 
@@ -76,8 +77,10 @@ describe('failure taxonomy', () => {
       [upstreamErrors.serverError(p), 'server_error', true],
       [new UpstreamTimeoutError(), 'timeout', true],
       [upstreamErrors.streamInterrupted(p), 'server_error', true],
-      [new ClientClosedError(), 'client_closed', false],
-      [new Error('unknown'), 'server_error', true],
+      [new ClientClosedError(), 'cancelled', false],
+      [new ServiceUnavailableError('draining', 1_000, 'shutting_down'), 'cancelled', false],
+      [new Error('unknown'), 'gateway_error', false],
+      [new UnexpectedAttemptError(new RangeError('Maximum call stack size exceeded')), 'gateway_error', false],
     ];
     for (const [error, expected, moves] of cases) {
       const failure = classifyFailure(error);

@@ -8,29 +8,15 @@ import {
   type ExceptionFilter,
   Inject,
   Logger,
+  NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_CONFIG } from '../../config/config.tokens.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
-import { GatewayError } from './gateway.error.js';
+import { retryHeaders } from './error-reply.js';
+import { echo, GatewayError, NotFoundError } from './gateway.error.js';
 import { toGatewayError } from './to-gateway-error.js';
-
-/** The OpenAI SDK ignores a wait longer than 60 s; never advertise more. */
-const MAX_RETRY_AFTER_MS = 60_000;
-
-/** Headers that tell the client (and its SDK) whether and when to retry. */
-export function retryHeaders(error: GatewayError): Record<string, string> {
-  const headers: Record<string, string> = { ...error.headers };
-  if (error.retryAfterMs !== undefined) {
-    const ms = Math.min(Math.max(0, Math.ceil(error.retryAfterMs)), MAX_RETRY_AFTER_MS);
-    headers['retry-after'] = String(Math.ceil(ms / 1000));
-    headers['retry-after-ms'] = String(ms);
-  }
-  // The SDK retries 408/409/429/5xx by status; say so when that cannot help.
-  if (!error.retryable && (error.status === 429 || error.status >= 500)) headers['x-should-retry'] = 'false';
-  return headers;
-}
 
 @Catch()
 export class OpenAiErrorFilter implements ExceptionFilter {
@@ -47,7 +33,10 @@ export class OpenAiErrorFilter implements ExceptionFilter {
       reply.code(503).header('x-request-id', request?.id).send(exception.getResponse());
       return;
     }
-    const error = toGatewayError(exception, this.config.server.bodyLimitBytes);
+    const error =
+      exception instanceof NotFoundException && request
+        ? new NotFoundError(`Unknown request URL: ${request.method} ${echo(pathOf(request.url))}.`, 'unknown_url')
+        : toGatewayError(exception, this.config.server.bodyLimitBytes);
     if (request?.telemetry) request.telemetry.errorCode = error.code ?? undefined;
     if (error.status >= 500 && !(exception instanceof GatewayError)) {
       this.logger.error({ msg: 'unhandled error', requestId: request?.id, error: describe(exception) });
@@ -58,6 +47,11 @@ export class OpenAiErrorFilter implements ExceptionFilter {
     }
     reply.headers(retryHeaders(error)).header('x-request-id', request?.id).code(error.status).send(error.toBody());
   }
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
 }
 
 function describe(error: unknown): string {

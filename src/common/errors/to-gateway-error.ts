@@ -26,6 +26,12 @@ export function toGatewayError(error: unknown, bodyLimitBytes: number): GatewayE
       return new GatewayError(415, 'invalid_request_error', "Content-Type must be 'application/json'.", {
         code: 'unsupported_media_type',
       });
+    case 'FST_ERR_BAD_URL':
+      return new InvalidRequestError(
+        'The request URL is not valid (a malformed percent-encoding?).',
+        null,
+        'invalid_url',
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new InvalidRequestError('The request body is empty; a JSON object is expected.', null, 'invalid_json');
     default:

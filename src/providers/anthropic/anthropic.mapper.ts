@@ -3,7 +3,7 @@
  * request, response, stream events (through a small state object) and errors.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { GatewayError, InvalidRequestError } from '../../common/errors/gateway.error.js';
+import { echo, GatewayError, InvalidRequestError } from '../../common/errors/gateway.error.js';
 import type {
   ChatCompletion,
   ChatCompletionChoice,
@@ -132,7 +132,7 @@ function rejectUnsupportedParameters(request: ChatCompletionRequest): void {
   if (request.audio != null) throw unsupported('Anthropic does not produce audio output.', 'audio');
   const format = request.response_format?.type;
   if (format === 'json_object' || format === 'json_schema') {
-    throw unsupported(`response_format '${format}' is not supported for Anthropic models.`, 'response_format');
+    throw unsupported(`response_format '${echo(format)}' is not supported for Anthropic models.`, 'response_format');
   }
 }
 
@@ -157,7 +157,7 @@ function plainText(content: ChatMessage['content'], param: string): string {
   return content
     .map((part, j) => {
       if (part.type !== 'text') {
-        throw new InvalidRequestError(`Only text parts are allowed here, got '${part.type}'.`, `${param}[${j}]`);
+        throw new InvalidRequestError(`Only text parts are allowed here, got '${echo(part.type)}'.`, `${param}[${j}]`);
       }
       return part.text;
     })

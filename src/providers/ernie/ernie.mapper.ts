@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { InvalidRequestError, type GatewayError } from '../../common/errors/gateway.error.js';
+import { echo, InvalidRequestError, NotFoundError, type GatewayError } from '../../common/errors/gateway.error.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -103,7 +103,12 @@ export function resolveErnieModel(
   const override = overrides[model] ?? Object.entries(overrides).find(([name]) => name.toLowerCase() === key)?.[1];
   if (override !== undefined) return { endpoint: override, maxOutputTokens: known?.maxOutputTokens };
   if (known) return known;
-  throw upstreamErrors.modelNotFound(provider, `no ERNIE v1 chat endpoint is known for model '${model}'`);
+  // Decided here, before any call: the gateway's refusal, not the provider's.
+  throw new NotFoundError(
+    `${provider}: no ERNIE v1 chat endpoint is known for model '${echo(model)}'`,
+    'model_not_found',
+    'model',
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -215,7 +220,7 @@ function toErnieMessages(input: ChatMessage[]): { system?: string; messages: Ern
         placed.push({ role: 'function', name: message.name, content: flattenContent(message.content, param), index });
         return;
       default:
-        throw new InvalidRequestError(`Unknown message role '${String(message.role)}'.`, `${param}.role`);
+        throw new InvalidRequestError(`Unknown message role '${echo(message.role)}'.`, `${param}.role`);
     }
   });
 
@@ -376,7 +381,7 @@ function functionsOf(request: ChatCompletionRequest): Pick<ErnieChatRequest, 'fu
   if (choice.type === 'function') {
     return { functions, tool_choice: { type: 'function', function: { name: choice.function.name } } };
   }
-  throw new InvalidRequestError(`ERNIE v1 does not support tool_choice '${choice.type}'.`, 'tool_choice');
+  throw new InvalidRequestError(`ERNIE v1 does not support tool_choice '${echo(choice.type)}'.`, 'tool_choice');
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -819,6 +819,9 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       try {
         const refused = await fetch(`${localUrl}/creds`, { headers: { authorization: 'wrong' } });
         assert.equal(refused.status, 401);
+        local.enqueueFault({ operations: [], status: 500 });
+        const failing = await fetch(`${localUrl}/creds`, { headers: { authorization: 'container-token' } });
+        assert.equal(failing.status, 500);
         const provider = fromHttp({
           awsContainerCredentialsFullUri: `${localUrl}/creds`,
           awsContainerAuthorizationToken: 'container-token',
@@ -826,7 +829,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         const first = await provider();
         assert.match(first.accessKeyId, /^ASIA[A-Z0-9]{16}$/);
         assert.equal(first.expiration?.getTime(), clock + 60_000);
-        assert.equal(local.stats().containerCredentialCalls, 2);
+        assert.equal(local.stats().containerCredentialCalls, 3);
         const call = (credentials: BedrockCredentials) =>
           signedPost(localUrl, modelPath(NOVA, 'converse'), HI, { credentials, signingDate: new Date(clock) });
         assert.equal((await call(first)).status, 200);
@@ -837,7 +840,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         const second = await provider();
         assert.notEqual(second.accessKeyId, first.accessKeyId);
         assert.equal((await call(second)).status, 200);
-        assert.equal(local.stats().containerCredentialCalls, 3);
+        assert.equal(local.stats().containerCredentialCalls, 4);
         assert.equal(local.credentialRequests.at(-1)!.headers.authorization, 'container-token');
       } finally {
         await local.stop();

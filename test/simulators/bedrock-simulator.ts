@@ -85,7 +85,7 @@ export interface BedrockSimulatorFault {
   chunkDelayMs?: number;
   /** Overrides the simulator's number of socket writes per frame. */
   splitFrames?: number;
-  /** Operations the fault applies to. Default: all three. */
+  /** Operations the fault applies to. Default: all three; `[]` targets the container and STS endpoints instead. */
   operations?: BedrockOperation[];
   /** How many matching requests consume the fault. Default 1. */
   times?: number;
@@ -602,8 +602,9 @@ export class BedrockSimulator {
       exchange.fault = fault;
       if (fault.hang) return abortedOf(exchange.signal);
       if (fault.firstByteDelayMs) await sleep(fault.firstByteDelayMs, undefined, { signal: exchange.signal });
-      if (fault.status !== undefined || fault.errorType !== undefined)
+      if (fault.status !== undefined || fault.errorType !== undefined) {
         return this.sendError(exchange, faultError(fault));
+      }
       if (fault.dropConnection && operation !== 'converse-stream') {
         exchange.droppedByServer = true;
         req.socket.destroy();
@@ -612,8 +613,9 @@ export class BedrockSimulator {
     }
 
     const model = modelInfo(modelId);
-    if (!model)
+    if (!model) {
       return this.sendError(exchange, serviceError('ValidationException', 'The provided model identifier is invalid.'));
+    }
     if (!parsed.valid) {
       return this.sendError(exchange, {
         status: 400,
@@ -650,8 +652,9 @@ export class BedrockSimulator {
       error: { status, type, body: { [key]: message }, namespace: CORAL_ERROR_NAMESPACE },
     });
     const authorization = headerValue(req.headers.authorization);
-    if (authorization === undefined)
+    if (authorization === undefined) {
       return refuse(403, 'AccessDeniedException', 'Authorization header is missing', 'Message');
+    }
     const match = /^AWS4-HMAC-SHA256\s+(.*)$/s.exec(authorization);
     const fields = new Map<string, string>();
     for (const part of (match?.[1] ?? '').split(/,\s*/)) {
@@ -695,8 +698,9 @@ export class BedrockSimulator {
       );
     }
     if (scopeRegion !== this.region) return signatureError('Credential should be scoped to a valid region. ');
-    if (scopeService !== SERVICE)
+    if (scopeService !== SERVICE) {
       return signatureError(`Credential should be scoped to correct service: '${SERVICE}'. `);
+    }
     if (terminator !== 'aws4_request') {
       return signatureError(
         `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'. `,
@@ -758,8 +762,9 @@ export class BedrockSimulator {
     }
     this.counts.converse++;
     const response: Json = {};
-    if (answer.additionalModelResponseFields)
+    if (answer.additionalModelResponseFields) {
       response.additionalModelResponseFields = answer.additionalModelResponseFields;
+    }
     response.metrics = { latencyMs: this.latencyMs };
     response.output = { message: { content: answer.content.map(converseBlock), role: 'assistant' } };
     response.stopReason = answer.stopReason;
@@ -818,8 +823,9 @@ export class BedrockSimulator {
     const content: OutputBlock[] = [];
     if (model.claude && model.thinking && thinking.enabled) {
       const subject = toolResults.length > 0 ? 'the tool result' : `"${lastUserText.slice(0, MAX_ECHOED_CHARS)}"`;
-      if (directives.redactedThinking) content.push({ kind: 'redacted', data: redactedData(`${id}:${lastUserText}`) });
-      else {
+      if (directives.redactedThinking) {
+        content.push({ kind: 'redacted', data: redactedData(`${id}:${lastUserText}`) });
+      } else {
         const text = `The user asked about ${subject}. I will answer directly.`;
         content.push({ kind: 'reasoning', text, signature: signThinking(text) });
       }
@@ -1334,10 +1340,12 @@ function requestProblem(model: ModelInfo, request: Json): ErrorAnswer | undefine
     ] as const) {
       if (value === undefined) continue;
       if (typeof value !== 'number') return serializationError(`NUMBER_VALUE can not be converted to a Float: ${name}`);
-      if (value < 0)
+      if (value < 0) {
         return constraintError(value, `inferenceConfig.${name}`, 'Member must have value greater than or equal to 0');
-      if (value > 1)
+      }
+      if (value > 1) {
         return constraintError(value, `inferenceConfig.${name}`, 'Member must have value less than or equal to 1');
+      }
     }
     if (stopSequences !== undefined) {
       if (!Array.isArray(stopSequences) || stopSequences.some((s) => typeof s !== 'string' || s === '')) {
@@ -1476,8 +1484,9 @@ function toolConfigProblem(toolConfig: unknown): ErrorAnswer | undefined {
   if (!isObject(toolConfig)) return serializationError('Start of structure or map found where not expected.');
   const tools = toolConfig.tools;
   if (!Array.isArray(tools)) return constraintError(null, 'toolConfig.tools', 'Member must not be null');
-  if (tools.length === 0)
+  if (tools.length === 0) {
     return constraintError(tools, 'toolConfig.tools', 'Member must have length greater than or equal to 1');
+  }
   const names = new Set<string>();
   for (const [i, tool] of tools.entries()) {
     if (!isObject(tool)) return serializationError('Start of structure or map found where not expected.');
@@ -1487,10 +1496,11 @@ function toolConfigProblem(toolConfig: unknown): ErrorAnswer | undefined {
       continue;
     }
     const spec = tool.toolSpec;
-    if (!isObject(spec))
+    if (!isObject(spec)) {
       return validation(
         `The Tool object at toolConfig.tools.${i} must set one of the following keys: toolSpec, cachePoint.`,
       );
+    }
     if (typeof spec.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(spec.name)) {
       return constraintError(
         spec.name,
@@ -1563,16 +1573,18 @@ function blockProblem(block: unknown, role: unknown, at: string): ErrorAnswer | 
       }
       const source = media.source;
       const sourceKeys = isObject(source) ? Object.keys(source) : [];
-      if (sourceKeys.length !== 1)
+      if (sourceKeys.length !== 1) {
         return validation(`The source field at ${at}.${key} must set exactly one of its keys.`);
+      }
       if (sourceKeys[0] === 'bytes' && (typeof (source as Json).bytes !== 'string' || (source as Json).bytes === '')) {
         return serializationError(`Base64 encoded bytes expected at ${at}.${key}.source.bytes`);
       }
       return undefined;
     }
     case 'toolUse': {
-      if (role !== 'assistant')
+      if (role !== 'assistant') {
         return validation(`The toolUse content block at ${at} is only supported in assistant messages.`);
+      }
       const use = block.toolUse;
       if (!isObject(use) || typeof use.toolUseId !== 'string' || typeof use.name !== 'string' || !('input' in use)) {
         return constraintError(null, `${at}.toolUse`, 'Member must have toolUseId, name and input');
@@ -1580,14 +1592,16 @@ function blockProblem(block: unknown, role: unknown, at: string): ErrorAnswer | 
       return undefined;
     }
     case 'toolResult': {
-      if (role !== 'user')
+      if (role !== 'user') {
         return validation(`The toolResult content block at ${at} is only supported in user messages.`);
+      }
       const result = block.toolResult;
       if (!isObject(result) || typeof result.toolUseId !== 'string') {
         return constraintError(null, `${at}.toolResult.toolUseId`, 'Member must not be null');
       }
-      if (!Array.isArray(result.content))
+      if (!Array.isArray(result.content)) {
         return constraintError(null, `${at}.toolResult.content`, 'Member must not be null');
+      }
       if (result.status !== undefined && result.status !== 'success' && result.status !== 'error') {
         return constraintError(
           result.status,
@@ -1602,8 +1616,9 @@ function blockProblem(block: unknown, role: unknown, at: string): ErrorAnswer | 
     }
     case 'reasoningContent': {
       const reasoning = block.reasoningContent;
-      if (role !== 'assistant')
+      if (role !== 'assistant') {
         return validation(`The reasoningContent content block at ${at} is only supported in assistant messages.`);
+      }
       const reasoningKeys = isObject(reasoning) ? Object.keys(reasoning) : [];
       if (reasoningKeys.length !== 1 || !['reasoningText', 'redactedContent'].includes(reasoningKeys[0])) {
         return validation(
@@ -1656,18 +1671,20 @@ function toolPairingProblem(messages: Json[]): ErrorAnswer | undefined {
 /** What Claude itself rejects: thinking settings and reasoning blocks that were dropped or changed. */
 function claudeProblem(model: ModelInfo, request: Json): ErrorAnswer | undefined {
   const fields = request.additionalModelRequestFields;
-  if (fields !== undefined && !isObject(fields))
+  if (fields !== undefined && !isObject(fields)) {
     return serializationError('Start of structure or map found where not expected.');
+  }
   if (fields?.top_k !== undefined && (!Number.isInteger(fields.top_k) || (fields.top_k as number) < 0)) {
     return modelValidation('top_k: Input should be a valid integer');
   }
   const thinking = thinkingOf(request);
   if (fields?.thinking !== undefined) {
     if (!model.thinking) return modelValidation('thinking: Extra inputs are not permitted');
-    if (!thinking.valid)
+    if (!thinking.valid) {
       return modelValidation(
         "thinking: Input tag does not match any of the expected tags: 'disabled', 'enabled', 'adaptive'",
       );
+    }
   }
   const inference = isObject(request.inferenceConfig) ? request.inferenceConfig : {};
   const messages = request.messages as Json[];
@@ -1937,8 +1954,9 @@ function titanEmbedding(model: ModelInfo, body: unknown): EmbeddingResult {
   const extraneous = Object.keys(body).find((key) => !allowed.includes(key));
   if (extraneous) return malformed(`#: extraneous key [${extraneous}] is not permitted`);
   if (body.inputText === undefined) return malformed('#: required key [inputText] not found');
-  if (typeof body.inputText !== 'string')
+  if (typeof body.inputText !== 'string') {
     return malformed(`#/inputText: expected type: String, found: ${jsonType(body.inputText)}`);
+  }
   if (body.inputText === '') return malformed('#/inputText: expected minLength: 1, actual: 0');
   const inputTokens = countWords(body.inputText);
   if (model.embedding === 'titan-v1') {
@@ -1948,15 +1966,17 @@ function titanEmbedding(model: ModelInfo, body: unknown): EmbeddingResult {
     };
   }
   const dimensions = body.dimensions ?? 1024;
-  if (!TITAN_V2_DIMENSIONS.has(dimensions as number))
+  if (!TITAN_V2_DIMENSIONS.has(dimensions as number)) {
     return malformed(`#/dimensions: ${describeValue(dimensions)} is not a valid enum value`);
+  }
   if (body.normalize !== undefined && typeof body.normalize !== 'boolean') {
     return malformed(`#/normalize: expected type: Boolean, found: ${jsonType(body.normalize)}`);
   }
   const types = (body.embeddingTypes as unknown[] | undefined) ?? ['float'];
   const badType = Array.isArray(types) ? types.find((type) => type !== 'float' && type !== 'binary') : types;
-  if (badType !== undefined)
+  if (badType !== undefined) {
     return malformed(`#/embeddingTypes/0: ${describeValue(badType)} is not a valid enum value`);
+  }
   const vector = embeddingVector(body.inputText, dimensions as number, body.normalize !== false);
   const byType: Json = {};
   if (types.includes('binary')) byType.binary = vector.map((value) => (value > 0 ? 1 : 0));
@@ -1970,16 +1990,19 @@ function cohereEmbedding(body: unknown, requestId: string): EmbeddingResult {
   const extraneous = Object.keys(body).find((key) => !allowed.includes(key));
   if (extraneous) return malformed(`#: extraneous key [${extraneous}] is not permitted`);
   if (body.input_type === undefined) return malformed('#: required key [input_type] not found');
-  if (!COHERE_INPUT_TYPES.has(body.input_type as string))
+  if (!COHERE_INPUT_TYPES.has(body.input_type as string)) {
     return malformed(`#/input_type: ${describeValue(body.input_type)} is not a valid enum value`);
+  }
   if (body.texts === undefined) return malformed('#: required key [texts] not found');
   const texts = body.texts;
-  if (!Array.isArray(texts) || texts.some((text) => typeof text !== 'string'))
+  if (!Array.isArray(texts) || texts.some((text) => typeof text !== 'string')) {
     return malformed('#/texts: expected type: JSONArray of String');
+  }
   if (texts.length > 96) return malformed(`#/texts: expected maximum item count: 96, found: ${texts.length}`);
   const long = texts.findIndex((text) => (text as string).length > 2048);
-  if (long >= 0)
+  if (long >= 0) {
     return malformed(`#/texts/${long}: expected maxLength: 2048, actual: ${(texts[long] as string).length}`);
+  }
   if (body.truncate !== undefined && !['NONE', 'START', 'END'].includes(body.truncate as string)) {
     return malformed(`#/truncate: ${describeValue(body.truncate)} is not a valid enum value`);
   }

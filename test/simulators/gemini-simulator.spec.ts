@@ -17,6 +17,7 @@ const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const SUITE = { timeout: 20_000 };
 
+/** Response bodies are read loosely; the assertions pin their shape. */
 type Json = Record<string, any>;
 
 interface Part {
@@ -976,6 +977,14 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
     assert.equal(body.modelVersion, 'gemini-2.5-flash-lite');
     assert.ok(!Number.isNaN(Date.parse(body.createTime)));
     assert.equal(sim.requests[1].api, 'vertex');
+
+    // The Gemini API takes OAuth access tokens too.
+    const studio = await fetch(`${sim.baseUrl}/v1beta/models/gemini-2.5-flash-lite:generateContent`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token.access_token}` },
+      body: JSON.stringify({ contents: [userText('hi')] }),
+    });
+    assert.equal(studio.status, 200);
   });
 
   it('refuses a JWT signed by another key, and the other JWT problems, as Google does', async () => {

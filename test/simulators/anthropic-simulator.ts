@@ -684,6 +684,8 @@ export class AnthropicSimulator {
    * Changing `thinking` or `tool_choice` keeps the tools and system entries but not the messages ones.
    */
   private inputUsage(request: Json, units: PromptUnit[]): InputUsage {
+    const breakpoints = units.flatMap((unit, at) => (unit.breakpoint ? [at] : []));
+    if (breakpoints.length === 0) return { input: totalTokens(units), cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 };
     const hashes: string[] = [];
     const prefixTokens: number[] = [];
     let hash = sha256(`model:${String(request.model)}`);
@@ -702,7 +704,6 @@ export class AnthropicSimulator {
     const now = Date.now();
     const cacheable = (at: number) => prefixTokens[at] > 0 && prefixTokens[at] >= this.minCacheableTokens;
     const live = (at: number) => (this.promptCache.get(hashes[at])?.expiresAt ?? 0) > now;
-    const breakpoints = units.flatMap((unit, at) => (unit.breakpoint ? [at] : []));
     let readEnd = -1;
     for (const breakpoint of breakpoints) {
       for (let at = breakpoint; at >= Math.max(readEnd + 1, breakpoint - CACHE_LOOKBACK_BLOCKS); at--) {

@@ -54,7 +54,18 @@ describe('OpenAiSimulator', () => {
     assert.equal(completion.model, 'gpt-4o-mini');
     assert.equal(completion.choices[0].message.content, 'Hello from gpt-4o-mini: Hi there');
     assert.equal(completion.choices[0].finish_reason, 'stop');
-    assert.deepEqual(completion.usage, { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 });
+    assert.deepEqual(completion.usage, {
+      prompt_tokens: 5,
+      completion_tokens: 5,
+      total_tokens: 10,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: 0,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
+    });
     assert.equal(sim.received, 1);
     assert.deepEqual(sim.requests[0].body, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi there' }] });
   });
@@ -74,7 +85,11 @@ describe('OpenAiSimulator', () => {
     assert.equal(new Set(chunks.map((chunk) => chunk.id)).size, 1);
     const usageChunk = chunks.at(-1)!;
     assert.deepEqual(usageChunk.choices, []);
-    assert.deepEqual(usageChunk.usage, { prompt_tokens: 7, completion_tokens: 7, total_tokens: 14 });
+    assert.deepEqual(
+      { prompt_tokens: usageChunk.usage?.prompt_tokens, completion_tokens: usageChunk.usage?.completion_tokens },
+      { prompt_tokens: 7, completion_tokens: 7 },
+    );
+    assert.equal(usageChunk.usage?.total_tokens, 14);
     const finishChunk = chunks.at(-2)!;
     assert.deepEqual(finishChunk.choices[0].delta, {});
     assert.equal(finishChunk.choices[0].finish_reason, 'stop');

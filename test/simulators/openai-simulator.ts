@@ -805,7 +805,7 @@ export class OpenAiSimulator {
     });
   }
 
-  private storedResponse(exchange: Exchange, id: string): void {
+  protected storedResponse(exchange: Exchange, id: string): void {
     const notFound = () =>
       this.sendRefusal(
         exchange,

@@ -191,6 +191,8 @@ export class AzureOpenAiSimulator extends OpenAiSimulator {
       };
     }
     const token = authorization.replace(/^Bearer\s+/i, '');
+    // The v1 API takes the key as a bearer token too, so that the plain OpenAI client works with a key.
+    if (exchange.path.startsWith('/openai/v1/') && token === this.azureApiKey) return undefined;
     if (
       this.staticTokens.has(token) ||
       this.issuedTokens.some((issued) => issued.token === token && issued.expiresAt > Date.now())

@@ -157,6 +157,13 @@ describe('AzureOpenAiSimulator', () => {
     assert.equal(JSON.parse(unknown.text).error.code, 'DeploymentNotFound');
   });
 
+  it('judges reasoning_effort by the model the deployment serves', async () => {
+    const reasoned = await post(chatPath('thinker'), { ...user('Hi'), reasoning_effort: 'low' });
+    assert.equal(reasoned.status, 200, reasoned.text);
+    assert.ok(JSON.parse(reasoned.text).usage.completion_tokens_details.reasoning_tokens > 0);
+    assert.equal((await post(chatPath('chat'), { ...user('Hi'), reasoning_effort: 'low' })).status, 400);
+  });
+
   it('serves embeddings for a deployment', async () => {
     const { status, text } = await post(`/openai/deployments/embed/embeddings?api-version=${API_VERSION}`, {
       input: ['alpha', 'beta'],

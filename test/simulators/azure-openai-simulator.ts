@@ -4,16 +4,15 @@
  * content filtering annotations and refusals. Everything else (answers, directives, faults, streams, recording)
  * is the OpenAI simulator's.
  *
- * Follows https://learn.microsoft.com/azure/ai-foundry/openai/reference (deployments, api-version),
- * https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle (the v1 API),
- * https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter and
+ * Follows https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle (the v1 API, `api-version`
+ * optional there), https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter,
  * .../concepts/content-filter-annotations and .../concepts/content-streaming (prompt_filter_results,
- * content_filter_results, finish_reason content_filter, the 400 content_filter error),
- * https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow (the token endpoint) and
- * https://learn.microsoft.com/javascript/api/@azure/identity/clientsecretcredential (authorityHost); error bodies
+ * content_filter_results, finish_reason content_filter, the 400 content_filter error with innererror); error bodies
  * as Azure returns them in MicrosoftDocs/azure-docs#114602 (missing api-version), chatboxai/chatbox#646
- * (DeploymentNotFound), hotovo/aider-desk#460 (API version not supported), SciSharp/BotSharp#386 (invalid key) and
- * Azure-Samples/azure-search-openai-demo#458 (invalid or expired token).
+ * (DeploymentNotFound), hotovo/aider-desk#460 (API version not supported), SciSharp/BotSharp#386 (invalid key)
+ * and Azure-Samples/azure-search-openai-demo#458 (invalid or expired token). The Entra endpoint answers what
+ * @azure/identity 4.13 (MSAL node 5.6) asks for: OpenID metadata whose issuer matches the authority, and the
+ * client-credentials grant at `/{tenant}/oauth2/v2.0/token`.
  */
 import { once } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';

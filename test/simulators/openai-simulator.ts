@@ -535,10 +535,10 @@ export class OpenAiSimulator {
   protected async chat(exchange: Exchange, body: ParsedBody, context: RouteContext): Promise<void> {
     const problem = chatRequestProblem(body, context.model !== undefined);
     if (problem) return this.sendRefusal(exchange, this.refusal(problem));
-    const request = body.value as ChatCompletionRequest;
+    const model = context.model ?? (body.value as ChatCompletionRequest).model;
+    const request = { ...(body.value as ChatCompletionRequest), model };
     const refusal = chatRequestRefusal(this.vendor, request, (error) => this.refusal(error));
     if (refusal) return this.sendRefusal(exchange, refusal);
-    const model = context.model ?? request.model;
     const lastUser = request.messages.findLast((message) => message.role === 'user');
     const directives = parseDirectives(messageText(lastUser?.content));
     const lastIsUser = request.messages.at(-1) === lastUser;

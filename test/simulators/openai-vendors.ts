@@ -2,19 +2,22 @@
  * Quirks of OpenAI-compatible vendors, for the OpenAI simulator's `vendor` option. Only what the vendors' own
  * documentation, source or error reports show is modelled; everything else behaves as OpenAI does.
  *
- * - DeepSeek: https://api-docs.deepseek.com/guides/reasoning_model, https://api-docs.deepseek.com/guides/thinking_mode,
- *   https://api-docs.deepseek.com/guides/kv_cache (reasoning_content, prompt_cache_hit/miss_tokens, 400 bodies)
- * - OpenRouter: https://openrouter.ai/docs/api/reference/errors-and-debugging,
- *   https://openrouter.ai/docs/guides/best-practices/reasoning-tokens (error shape, reasoning, reasoning_details)
- * - vLLM: https://docs.vllm.ai/en/latest/features/reasoning_outputs.html, vllm-project/vllm#12886 (error shape)
+ * - DeepSeek: https://api-docs.deepseek.com/zh-cn/guides/reasoning_model (reasoning_content, logprobs refused);
+ *   error bodies in lollipopkit/flutter_gpt_box#213 and JetBrains/koog#1599 (reasoning_content required on
+ *   assistant tool-call turns, https://api-docs.deepseek.com/guides/thinking_mode#tool-calls)
+ * - OpenRouter: https://openrouter.ai/docs/api/reference/errors-and-debugging (error shape),
+ *   https://openrouter.ai/docs/guides/best-practices/reasoning-tokens (reasoning, reasoning_details, exclude)
+ * - vLLM: vllm-project/vllm#12886 (error shape)
  * - Groq: https://console.groq.com/docs/openai (400 for n > 1, logprobs, logit_bias, top_logprobs,
  *   messages[].name), vercel/ai#1651 (usage in x_groq of the last chunk)
- * - Mistral: https://docs.mistral.ai/api/ (422 extra_forbidden for fields it does not know; error shape)
- * - Ollama: ollama/ollama openai/openai.go and middleware/openai.go (error shape, `reasoning`, fp_ollama)
- * - xAI: https://docs.x.ai/docs/guides/reasoning (reasoning_content on grok-3-mini), its `{code, error}` body
- * - Qwen (DashScope compatible mode): https://help.aliyun.com/en/model-studio/deep-thinking,
- *   https://www.alibabacloud.com/help/model-studio/error-code (enable_thinking, 400 InvalidParameter)
- * - Fireworks, Together, SGLang: OpenAI wire format; Fireworks' and SGLang's error bodies from their servers.
+ * - Mistral: Gage-Technologies/mistral-go#2, nomtek/mistralai_client_dart#44, editor-code-assistant/eca#231 and
+ *   BerriAI/litellm#30835 (422 extra_forbidden for fields it does not know, its error shape)
+ * - Ollama: ollama/ollama openai/openai.go and middleware/openai.go (error shape, `reasoning`, fp_ollama, [DONE])
+ * - xAI: nocmt/LLMSearchPlus#2 (its `{code, error}` body); reasoning_content only on grok-3-mini, per
+ *   https://docs.cloud.google.com/vertex-ai/generative-ai/docs/partner-models/grok/capabilities/reasoning
+ * - Qwen (DashScope compatible mode): https://help.aliyun.com/en/model-studio/deep-thinking (enable_thinking),
+ *   https://www.alibabacloud.com/help/model-studio/error-code (enable_thinking refused without streaming)
+ * - Fireworks: TabbyML/tabby#3676 (error shape). Together and SGLang: the OpenAI wire format.
  */
 import { isObject, isReasoningModelName } from './openai-sim-common.js';
 

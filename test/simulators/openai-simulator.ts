@@ -1,8 +1,17 @@
 /**
- * OpenAI-compatible provider simulator for e2e tests, the demo and benchmarks (wire format: spec §1).
- * Answers are deterministic: chat echoes the last user message, embeddings are derived from a hash of the input.
+ * OpenAI-compatible provider simulator for e2e tests, the demo and benchmarks (wire format: spec §1): chat
+ * completions, embeddings, models and the Responses API, optionally with the quirks of an OpenAI-compatible
+ * vendor (`vendor` option; see openai-vendors.ts) or as Azure OpenAI (AzureOpenAiSimulator).
+ * Answers are deterministic: chat echoes the last user message, embeddings are derived from a hash of the input;
+ * the SIM_TOOL / SIM_TEXT / SIM_FAIL directives of the last user turn script tool calls, answers and failures.
  * Faults (error statuses, delays, dropped, malformed or failing streams, hangs) can be queued from code with
  * `enqueueFault` or from another process with `POST /__sim/faults`.
+ *
+ * Follows https://platform.openai.com/docs/api-reference/chat/create, https://platform.openai.com/docs/api-reference/chat-streaming,
+ * https://platform.openai.com/docs/api-reference/embeddings, https://platform.openai.com/docs/guides/error-codes,
+ * https://platform.openai.com/docs/guides/prompt-caching (cached_tokens) and
+ * https://platform.openai.com/docs/guides/reasoning (reasoning_tokens, reasoning_effort); the Responses API as
+ * documented in openai-responses.ts.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -17,22 +26,50 @@ import {
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
-  ChatCompletion,
-  ChatCompletionChunk,
   ChatCompletionRequest,
   ChatMessage,
-  ChunkChoice,
   Embedding,
   EmbeddingRequest,
   EmbeddingResponse,
   FinishReason,
   ModelObject,
-  Usage,
 } from '../../src/common/openai.types.js';
+import {
+  countWords,
+  isObject,
+  parseDirectives,
+  planAnswer,
+  PromptPrefixCache,
+  type Reasoning,
+  reasoningFor,
+  simId,
+  splitEvery,
+  splitIntoPieces,
+  type ToolChoiceMode,
+  type ToolOffer,
+} from './openai-sim-common.js';
+import { ResponsesEngine, responsesErrorEvent } from './openai-responses.js';
+import {
+  chatReasons,
+  chatRequestRefusal,
+  chatReturnsReasoningText,
+  groqUsage,
+  openRouterReasoningDetail,
+  reasoningFieldOf,
+  reportsTokenDetails,
+  type SimError,
+  systemFingerprintOf,
+  type Vendor,
+  vendorErrorBody,
+  type VendorRefusal,
+  vendorUsageExtras,
+} from './openai-vendors.js';
 import { abortedOf, type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
 
+export type { Vendor } from './openai-vendors.js';
+
 export interface SimulatorFault {
-  /** Answer with this status and an OpenAI error body (or `body`, sent as is). */
+  /** Answer with this status and the vendor's error body (or `body`, sent as is). */
   status?: number;
   body?: Record<string, unknown>;
   /** Extra response headers, e.g. `x-should-retry`. */
@@ -49,7 +86,10 @@ export interface SimulatorFault {
   stallMs?: number;
   /** Streaming: one event with invalid JSON after the first chunk. Otherwise: a 200 body that is not JSON. */
   malformed?: boolean;
-  /** Streaming: one content chunk, then a `data: {"error":…}` event and the end of the stream (no `[DONE]`). */
+  /**
+   * Streaming: two events, then an error event and the end of the stream (no `[DONE]`): `data: {"error":…}` for
+   * chat completions, `event: error` for the Responses API.
+   */
   midStreamError?: boolean;
   /** Never answer; the request ends only when the client hangs up or the simulator stops. */
   hang?: boolean;
@@ -66,11 +106,17 @@ export interface OpenAiSimulatorOptions {
   chunkDelayMs?: number;
   /** Identifies this instance in the `x-simulator` header and `system_fingerprint`. Default `openai`. */
   name?: string;
+  /** Whose quirks to show: error bodies, refused parameters, reasoning fields, usage extras. Default `openai`. */
+  vendor?: Vendor;
+  /** Prompt prefixes shorter than this are not cached (OpenAI caches from 1024 tokens). Default 0. */
+  promptCacheMinTokens?: number;
 }
 
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** Query parameters (the last value of a repeated one). */
+  query: Record<string, string>;
   headers: IncomingHttpHeaders;
   /** The parsed JSON body; the raw text when it is not JSON; undefined when empty. */
   body: unknown;
@@ -88,29 +134,37 @@ export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
+type Json = Record<string, unknown>;
+
 const CHAT_PATH = '/v1/chat/completions';
 const EMBEDDINGS_PATH = '/v1/embeddings';
 const MODELS_PATH = '/v1/models';
+const RESPONSES_PATH = '/v1/responses';
 const CONTROL_PREFIX = '/__sim/';
-const MAX_ECHOED_CHARS = 200;
 const TOKENS_PER_MESSAGE = 3;
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
 const MAX_EMBEDDING_DIMENSIONS = 4096;
-const TOOL_ARGUMENTS = '{"city":"Paris"}';
 const TOOL_ARGUMENT_FRAGMENT_CHARS = 4;
 const MODEL_CREATED = 1_721_172_741;
 const MODEL_IDS = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'text-embedding-3-small', 'text-embedding-3-large'];
+const DONE_FRAME = 'data: [DONE]\n\n';
 
 /** One request being answered, with what the close handler needs to tell a hang-up from a deliberate drop. */
-interface Exchange {
+export interface Exchange {
   req: IncomingMessage;
   res: ServerResponse;
   path: string;
+  query: URLSearchParams;
   record: RecordedRequest;
   signal: AbortSignal;
   requestId: string;
   fault?: SimulatorFault;
   droppedByServer: boolean;
+}
+
+/** What a route answers for: the model it answers as, when the path names it (Azure deployments). */
+export interface RouteContext {
+  model?: string;
 }
 
 interface QueuedFault {
@@ -128,21 +182,39 @@ interface ChatAnswer {
   /** Content split into stream-sized pieces; null for a tool call. */
   pieces: string[] | null;
   toolCall?: { id: string; name: string; argumentFragments: string[] };
+  /** Reasoning the model did; `text` is set when the vendor returns the reasoning text. */
+  reasoning?: Reasoning & { text?: string };
   finishReason: FinishReason;
-  usage: Usage;
+  usage: Json;
+  /** SIM_FAIL: the model fails with this message. */
+  failure?: string;
 }
 
 interface ResponseMeta {
   id: string;
   created: number;
   model: string;
-  systemFingerprint: string;
+  systemFingerprint: string | null;
+}
+
+/** A stream's frames and how it ends and breaks, per wire format. */
+interface StreamPlan {
+  frames: string[];
+  /** Sent after the last frame (chat: `[DONE]`). */
+  terminal?: string;
+  /** The error frame a `midStreamError` fault sends after the second frame. */
+  errorFrame: () => string;
+  /** The broken frame a `malformed` fault sends after the first frame. */
+  malformedFrame: string;
 }
 
 export class OpenAiSimulator {
   readonly name: string;
+  readonly vendor: Vendor;
   readonly requests: RecordedRequest[] = [];
-  private apiKey?: string;
+  protected apiKey?: string;
+  protected readonly promptCache: PromptPrefixCache;
+  protected readonly responsesEngine: ResponsesEngine;
   private readonly chunkDelayMs: number;
   private readonly faults: QueuedFault[] = [];
   private readonly hangUpWaiters = new Set<HangUpWaiter>();
@@ -158,6 +230,10 @@ export class OpenAiSimulator {
     this.apiKey = options.apiKey;
     this.chunkDelayMs = options.chunkDelayMs ?? 0;
     this.name = options.name ?? 'openai';
+    this.vendor = options.vendor ?? 'openai';
+    this.promptCache = new PromptPrefixCache(options.promptCacheMinTokens ?? 0);
+    const secret = createHash('sha256').update(`sim-reasoning:${this.name}`).digest();
+    this.responsesEngine = new ResponsesEngine(this.name, this.promptCache, secret);
   }
 
   /** Requests received, control endpoints excluded. */
@@ -187,7 +263,7 @@ export class OpenAiSimulator {
     this.stopping = false;
     const address = server.address() as AddressInfo;
     const hostPart = host.includes(':') ? `[${host}]` : host;
-    return `http://${hostPart}:${address.port}/v1`;
+    return this.baseUrl(`http://${hostPart}:${address.port}`);
   }
 
   /** Closes the server and every connection, hung requests included; pending hang-up waits are rejected. */
@@ -203,22 +279,27 @@ export class OpenAiSimulator {
     await closed;
   }
 
-  /** Queues a fault for the next matching request(s), first in first out. */
   /** Accepts a different key from now on (a rotation at the provider). */
   setApiKey(apiKey: string | undefined): void {
     this.apiKey = apiKey;
   }
 
+  /** Queues a fault for the next matching request(s), first in first out. */
   enqueueFault(fault: SimulatorFault): void {
     this.faults.push({ fault, remaining: fault.times ?? 1 });
   }
 
-  /** Clears faults, recorded requests and counters (requests still in flight keep being counted in `inFlight`). */
+  /**
+   * Clears faults, recorded requests, counters, remembered prompt prefixes and stored responses (requests still in
+   * flight keep being counted in `inFlight`).
+   */
   reset(): void {
     this.faults.length = 0;
     this.requests.length = 0;
     this.receivedCount = 0;
     this.hungUpCount = 0;
+    this.promptCache.clear();
+    this.responsesEngine.reset();
   }
 
   /** Resolves once `hungUp` (counted since the last reset) reaches `atLeast`; rejects after `timeoutMs`. */
@@ -244,8 +325,109 @@ export class OpenAiSimulator {
     });
   }
 
+  /** The base URL clients are given for the server's origin. */
+  protected baseUrl(origin: string): string {
+    return `${origin}/v1`;
+  }
+
+  /** Paths that are chat completions, the default target of faults. */
+  protected isChatPath(path: string): boolean {
+    return path === CHAT_PATH;
+  }
+
+  protected faultMatches(pattern: string, path: string): boolean {
+    return pattern === path || `/v1${pattern}` === path;
+  }
+
+  /** The refusal for a request without valid credentials, or undefined. */
+  protected authRefusal(exchange: Exchange): VendorRefusal | undefined {
+    if (this.apiKey === undefined) return undefined;
+    const authorization = exchange.req.headers.authorization;
+    if (authorization === `Bearer ${this.apiKey}`) return undefined;
+    const message = authorization
+      ? `Incorrect API key provided: ${maskKey(authorization.replace(/^Bearer\s*/i, ''))}. You can find your API key at https://platform.openai.com/account/api-keys.`
+      : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from https://platform.openai.com/account/api-keys.";
+    return this.refusal({ status: 401, message, type: 'invalid_request_error', param: null, code: 'invalid_api_key' });
+  }
+
+  /** Answers a request that passed authentication and faults. */
+  protected async route(exchange: Exchange, body: ParsedBody): Promise<void> {
+    const { method } = exchange.record;
+    const path = exchange.path;
+    if (method === 'POST' && path === CHAT_PATH) return this.chat(exchange, body, {});
+    if (method === 'POST' && path === EMBEDDINGS_PATH) return this.embeddings(exchange, body, {});
+    if (method === 'POST' && path === RESPONSES_PATH) return this.responses(exchange, body, {});
+    if (path.startsWith(`${RESPONSES_PATH}/`) && (method === 'GET' || method === 'DELETE')) {
+      return this.storedResponse(exchange, decodeURIComponent(path.slice(RESPONSES_PATH.length + 1)));
+    }
+    if (method === 'GET' && path === MODELS_PATH) {
+      return this.sendJson(exchange, 200, { object: 'list', data: MODEL_IDS.map(modelObject) });
+    }
+    if (method === 'GET' && path.startsWith(`${MODELS_PATH}/`)) {
+      return this.sendJson(exchange, 200, modelObject(decodeURIComponent(path.slice(MODELS_PATH.length + 1))));
+    }
+    this.sendRefusal(exchange, this.invalidUrl(exchange));
+  }
+
+  protected invalidUrl(exchange: Exchange): VendorRefusal {
+    const message = `Invalid URL (${exchange.record.method} ${exchange.path})`;
+    return this.refusal({ status: 404, message, type: 'invalid_request_error', param: null, code: null });
+  }
+
+  /** Shapes an error the way this simulator's vendor sends it. */
+  protected refusal(error: SimError): VendorRefusal {
+    return { status: error.status, body: vendorErrorBody(this.vendor, error, `sim-${this.requestCounter}`) };
+  }
+
+  /** Azure's content filter hooks: the filter is off for OpenAI and its compatible vendors. */
+  protected get contentFilter(): boolean {
+    return false;
+  }
+
+  /** The 400 Azure sends when its prompt filter refuses a request. */
+  protected promptFilterRefusal(): unknown {
+    return undefined;
+  }
+
+  /** Extra fields of a chat completion (Azure: prompt_filter_results). */
+  protected completionExtras(_filtered: boolean): Json {
+    return {};
+  }
+
+  /** Extra fields of each choice (Azure: content_filter_results). */
+  protected choiceExtras(_filtered: boolean): Json {
+    return {};
+  }
+
+  /** Frames sent before the first chunk (Azure: the prompt annotation chunk). */
+  protected leadingChunks(): Json[] {
+    return [];
+  }
+
+  protected headers(exchange: Exchange, contentType: string, extra: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+    const fault = exchange.fault;
+    return {
+      'content-type': contentType,
+      'x-request-id': exchange.requestId,
+      'openai-version': '2020-10-01',
+      'x-simulator': this.name,
+      ...extra,
+      ...(fault?.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {}),
+      ...fault?.headers,
+    };
+  }
+
+  protected sendJson(exchange: Exchange, status: number, body: unknown): void {
+    this.sendText(exchange, status, 'application/json', JSON.stringify(body));
+  }
+
+  protected sendRefusal(exchange: Exchange, refusal: VendorRefusal): void {
+    this.sendJson(exchange, refusal.status, refusal.body);
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const path = url.pathname;
     if (path.startsWith(CONTROL_PREFIX)) {
       this.handleControl(req, res, path).catch((error: unknown) => {
         if (!res.headersSent) writeJson(res, 500, openAiError(describe(error), 'server_error', null));
@@ -256,6 +438,7 @@ export class OpenAiSimulator {
     const record: RecordedRequest = {
       method: req.method ?? 'GET',
       path,
+      query: Object.fromEntries(url.searchParams),
       headers: req.headers,
       body: undefined,
       hungUp: false,
@@ -264,6 +447,7 @@ export class OpenAiSimulator {
       req,
       res,
       path,
+      query: url.searchParams,
       record,
       signal: controller.signal,
       requestId: createHash('md5').update(`${this.name}:${++this.requestCounter}`).digest('hex'),
@@ -296,42 +480,20 @@ export class OpenAiSimulator {
   private async handle(exchange: Exchange): Promise<void> {
     const body = parseJson(await readBody(exchange.req));
     exchange.record.body = body.value;
-    const authError = this.authError(exchange.req);
-    if (authError) return this.sendJson(exchange, 401, authError);
+    const authRefusal = this.authRefusal(exchange);
+    if (authRefusal) return this.sendRefusal(exchange, authRefusal);
 
     const fault = this.takeFault(exchange.path);
-    const streaming = exchange.path === CHAT_PATH && isObject(body.value) && body.value.stream === true;
+    const streaming = exchange.record.method === 'POST' && isObject(body.value) && body.value.stream === true;
     if (fault && (await this.applyFault(exchange, fault, streaming))) return;
-
-    const { method } = exchange.record;
-    if (method === 'POST' && exchange.path === CHAT_PATH) return this.chat(exchange, body);
-    if (method === 'POST' && exchange.path === EMBEDDINGS_PATH) return this.embeddings(exchange, body);
-    if (method === 'GET' && exchange.path === MODELS_PATH) {
-      return this.sendJson(exchange, 200, { object: 'list', data: MODEL_IDS.map(modelObject) });
-    }
-    if (method === 'GET' && exchange.path.startsWith(`${MODELS_PATH}/`)) {
-      return this.sendJson(exchange, 200, modelObject(decodeURIComponent(exchange.path.slice(MODELS_PATH.length + 1))));
-    }
-    this.sendJson(
-      exchange,
-      404,
-      openAiError(`Invalid URL (${method} ${exchange.path})`, 'invalid_request_error', null),
-    );
-  }
-
-  private authError(req: IncomingMessage): OpenAiErrorBody | undefined {
-    if (this.apiKey === undefined) return undefined;
-    const authorization = req.headers.authorization;
-    if (authorization === `Bearer ${this.apiKey}`) return undefined;
-    const message = authorization
-      ? `Incorrect API key provided: ${maskKey(authorization.replace(/^Bearer\s*/i, ''))}. You can find your API key at https://platform.openai.com/account/api-keys.`
-      : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from https://platform.openai.com/account/api-keys.";
-    return openAiError(message, 'invalid_request_error', 'invalid_api_key');
+    return this.route(exchange, body);
   }
 
   private takeFault(path: string): SimulatorFault | undefined {
     const index = this.faults.findIndex(({ fault }) =>
-      (fault.paths ?? [CHAT_PATH]).some((pattern) => pattern === path || `/v1${pattern}` === path),
+      fault.paths === undefined
+        ? this.isChatPath(path)
+        : fault.paths.some((pattern) => this.faultMatches(pattern, path)),
     );
     if (index < 0) return undefined;
     const queued = this.faults[index];
@@ -349,7 +511,8 @@ export class OpenAiSimulator {
     }
     if (fault.firstByteDelayMs) await sleep(fault.firstByteDelayMs, undefined, { signal: exchange.signal });
     if (fault.status !== undefined) {
-      this.sendJson(exchange, fault.status, fault.body ?? faultErrorBody(fault.status, exchange.record.body));
+      if (fault.body) this.sendJson(exchange, fault.status, fault.body);
+      else this.sendRefusal(exchange, this.refusal(faultError(fault.status, exchange.record.body)));
       return true;
     }
     if (!streaming && fault.dropAfterChunks !== undefined) {
@@ -369,46 +532,320 @@ export class OpenAiSimulator {
     return false;
   }
 
-  private async chat(exchange: Exchange, body: ParsedBody): Promise<void> {
-    const problem = chatRequestProblem(body);
-    if (problem) return this.sendJson(exchange, 400, problem);
-    const request = body.value as ChatCompletionRequest;
-    const counter = ++this.completionCounter;
-    const answer = answerChat(request, counter);
-    const meta: ResponseMeta = {
-      id: `chatcmpl-sim-${counter}`,
-      created: Math.floor(Date.now() / 1000),
-      model: request.model,
-      systemFingerprint: `fp_sim_${this.name}`,
-    };
-    if (request.stream === true) {
-      return this.streamChat(exchange, toStreamChunks(meta, answer, request.stream_options?.include_usage === true));
+  protected async chat(exchange: Exchange, body: ParsedBody, context: RouteContext): Promise<void> {
+    const problem = chatRequestProblem(body, context.model !== undefined);
+    if (problem) return this.sendRefusal(exchange, this.refusal(problem));
+    const model = context.model ?? (body.value as ChatCompletionRequest).model;
+    const request = { ...(body.value as ChatCompletionRequest), model };
+    const refusal = chatRequestRefusal(this.vendor, request, (error) => this.refusal(error));
+    if (refusal) return this.sendRefusal(exchange, refusal);
+    const lastUser = request.messages.findLast((message) => message.role === 'user');
+    const directives = parseDirectives(messageText(lastUser?.content));
+    const lastIsUser = request.messages.at(-1) === lastUser;
+    if (this.contentFilter && lastIsUser && directives.filterPrompt) {
+      return this.sendJson(exchange, 400, this.promptFilterRefusal());
     }
-    this.sendJson(exchange, 200, toCompletion(meta, answer));
+    const counter = ++this.completionCounter;
+    const filtered = this.contentFilter && lastIsUser && directives.filterOutput;
+    const answer = this.answerChat(request, model, counter, filtered);
+    const meta: ResponseMeta = {
+      id: this.vendor === 'ollama' ? `chatcmpl-${counter % 1000}` : `chatcmpl-sim-${counter}`,
+      created: Math.floor(Date.now() / 1000),
+      model,
+      systemFingerprint: systemFingerprintOf(this.vendor, this.name),
+    };
+    if (answer.failure !== undefined && request.stream !== true) {
+      return this.sendRefusal(exchange, this.refusal(simError(500, answer.failure, 'server_error', null)));
+    }
+    if (request.stream === true) {
+      const failure = answer.failure;
+      if (failure !== undefined) exchange.fault = { ...exchange.fault, midStreamError: true };
+      const chunks = this.toStreamChunks(meta, answer, request.stream_options?.include_usage === true, filtered);
+      return this.stream(exchange, {
+        frames: chunks.map(sseEvent),
+        terminal: DONE_FRAME,
+        errorFrame: () =>
+          sseEvent(
+            this.refusal(
+              failure === undefined ? faultError(500, undefined) : simError(500, failure, 'server_error', null),
+            ).body,
+          ),
+        malformedFrame: `data: {"id":"${meta.id}","object":"chat.completion.chunk","choices":[{\n\n`,
+      });
+    }
+    this.sendJson(exchange, 200, this.toCompletion(meta, answer, filtered));
   }
 
-  private async streamChat(exchange: Exchange, chunks: ChatCompletionChunk[]): Promise<void> {
+  private answerChat(request: ChatCompletionRequest, model: string, counter: number, filtered: boolean): ChatAnswer {
+    const messages = request.messages;
+    const last = messages.at(-1);
+    const lastUser = messages.findLast((message) => message.role === 'user');
+    const segments = messages.map((message) => ({
+      key: JSON.stringify(message),
+      tokens: countWords(messageText(message.content)) + TOKENS_PER_MESSAGE,
+    }));
+    const promptTokens = segments.reduce((sum, segment) => sum + segment.tokens, 0);
+    const boundary = Math.max(
+      0,
+      messages.findLastIndex((message) => message.role === 'user'),
+    );
+    const cachedTokens = this.promptCache.lookupAndRemember(model, segments, boundary);
+    const toolOutput = last?.role === 'tool' ? messageText(last.content) : undefined;
+    const plan = planAnswer({
+      model,
+      lastIsUser: last !== undefined && last === lastUser,
+      ...(toolOutput !== undefined && { toolOutput }),
+      userText: messageText(lastUser?.content),
+      tools: chatToolOffers(request.tools),
+      toolChoice: chatToolChoice(request.tool_choice),
+      jsonSchema:
+        request.response_format?.type === 'json_schema'
+          ? (request.response_format.json_schema?.schema ?? {})
+          : undefined,
+    });
+    const reasoning = chatReasons(this.vendor, request)
+      ? reasoningFor(toolOutput ?? messageText(lastUser?.content), stringOrUndefined(request.reasoning_effort))
+      : undefined;
+    const reasoningText = reasoning && chatReturnsReasoningText(this.vendor, request) ? reasoning.summary : undefined;
+    const usage = (completionTokens: number) =>
+      this.chatUsage(promptTokens, cachedTokens, completionTokens + (reasoning?.tokens ?? 0), reasoning?.tokens ?? 0);
+    const withReasoning = reasoning && {
+      reasoning: { ...reasoning, ...(reasoningText !== undefined && { text: reasoningText }) },
+    };
+    if (plan.kind === 'tool') {
+      const argumentFragments = splitEvery(plan.arguments, TOOL_ARGUMENT_FRAGMENT_CHARS);
+      return {
+        pieces: null,
+        toolCall: { id: `call_sim_${counter}`, name: plan.name, argumentFragments },
+        ...withReasoning,
+        finishReason: 'tool_calls',
+        usage: usage(argumentFragments.length),
+      };
+    }
+    if (plan.kind === 'fail') {
+      return { pieces: splitIntoPieces('Working on it'), failure: plan.message, finishReason: 'stop', usage: usage(0) };
+    }
+    const pieces = splitIntoPieces(plan.text);
+    const limit = request.max_completion_tokens ?? request.max_tokens;
+    const truncated = typeof limit === 'number' && limit >= 0 && limit < pieces.length;
+    let kept = truncated ? pieces.slice(0, limit) : pieces;
+    if (filtered) kept = kept.slice(0, Math.floor(kept.length / 2));
+    const finishReason: FinishReason = filtered ? 'content_filter' : truncated ? 'length' : 'stop';
+    return { pieces: kept, ...withReasoning, finishReason, usage: usage(kept.length) };
+  }
+
+  private chatUsage(
+    promptTokens: number,
+    cachedTokens: number,
+    completionTokens: number,
+    reasoningTokens: number,
+  ): Json {
+    return {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      ...(reportsTokenDetails(this.vendor) && {
+        prompt_tokens_details: { cached_tokens: cachedTokens, audio_tokens: 0 },
+        completion_tokens_details: {
+          reasoning_tokens: reasoningTokens,
+          audio_tokens: 0,
+          accepted_prediction_tokens: 0,
+          rejected_prediction_tokens: 0,
+        },
+      }),
+      ...vendorUsageExtras(this.vendor, promptTokens, cachedTokens),
+    };
+  }
+
+  /** The message or delta fields that carry reasoning text, per vendor. */
+  private reasoningFields(text: string | null, detailId: string): Json {
+    switch (reasoningFieldOf(this.vendor)) {
+      case 'reasoning_content':
+        return { reasoning_content: text };
+      case 'reasoning':
+        return this.vendor === 'openrouter'
+          ? { reasoning: text, reasoning_details: text === null ? [] : [openRouterReasoningDetail(text, detailId)] }
+          : text === null
+            ? {}
+            : { reasoning: text };
+      default:
+        return {};
+    }
+  }
+
+  private toCompletion(meta: ResponseMeta, answer: ChatAnswer, filtered: boolean): Json {
+    const toolCall = answer.toolCall;
+    const reasoningText = answer.reasoning?.text;
+    return {
+      id: meta.id,
+      object: 'chat.completion',
+      created: meta.created,
+      model: meta.model,
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: filtered ? null : (answer.pieces?.join('') ?? null),
+            refusal: null,
+            ...(reasoningText !== undefined && this.reasoningFields(reasoningText, `rs_${meta.id}`)),
+            ...(toolCall && {
+              tool_calls: [
+                {
+                  id: toolCall.id,
+                  type: 'function',
+                  function: { name: toolCall.name, arguments: toolCall.argumentFragments.join('') },
+                },
+              ],
+            }),
+          },
+          logprobs: null,
+          finish_reason: answer.finishReason,
+          ...this.choiceExtras(filtered),
+        },
+      ],
+      usage: answer.usage,
+      service_tier: 'default',
+      system_fingerprint: meta.systemFingerprint,
+      ...this.completionExtras(filtered),
+    };
+  }
+
+  /** The chunks of spec §1.5, in order, with the vendor's reasoning deltas; `[DONE]` is added by the writer. */
+  private toStreamChunks(meta: ResponseMeta, answer: ChatAnswer, includeUsage: boolean, filtered: boolean): Json[] {
+    const chunk = (choices: Json[], usage: Json | null = null): Json => ({
+      id: meta.id,
+      object: 'chat.completion.chunk',
+      created: meta.created,
+      model: meta.model,
+      service_tier: 'default',
+      system_fingerprint: meta.systemFingerprint,
+      choices,
+      usage,
+    });
+    const deltaChunk = (delta: Json, finishReason: FinishReason | null = null, extras: Json = {}) =>
+      chunk([{ index: 0, delta, logprobs: null, finish_reason: finishReason, ...extras }]);
+    const reasoningText = answer.reasoning?.text;
+    const noReasoning = reasoningText === undefined ? {} : this.reasoningFields(null, `rs_${meta.id}`);
+
+    const chunks: Json[] = [...this.leadingChunks()];
+    if (reasoningText !== undefined) {
+      chunks.push(
+        deltaChunk({
+          role: 'assistant',
+          content: this.vendor === 'deepseek' ? null : '',
+          ...this.reasoningFields('', `rs_${meta.id}`),
+        }),
+      );
+      for (const piece of splitIntoPieces(reasoningText)) {
+        chunks.push(
+          deltaChunk({
+            content: this.vendor === 'deepseek' ? null : '',
+            ...this.reasoningFields(piece, `rs_${meta.id}`),
+          }),
+        );
+      }
+    }
+    const toolCall = answer.toolCall;
+    if (toolCall) {
+      // As OpenAI does for tool calls: content stays null, the call's id, type and name come first, then arguments.
+      if (reasoningText === undefined) chunks.push(deltaChunk({ role: 'assistant', content: null }));
+      chunks.push(
+        deltaChunk({
+          tool_calls: [
+            { index: 0, id: toolCall.id, type: 'function', function: { name: toolCall.name, arguments: '' } },
+          ],
+          ...noReasoning,
+        }),
+      );
+      for (const fragment of toolCall.argumentFragments) {
+        chunks.push(deltaChunk({ tool_calls: [{ index: 0, function: { arguments: fragment } }], ...noReasoning }));
+      }
+    } else {
+      if (reasoningText === undefined)
+        chunks.push(deltaChunk({ role: 'assistant', content: '' }, null, this.choiceExtras(false)));
+      for (const piece of answer.pieces ?? [])
+        chunks.push(deltaChunk({ content: piece, ...noReasoning }, null, this.choiceExtras(false)));
+    }
+    const finish = deltaChunk({}, answer.finishReason, filtered ? this.choiceExtras(true) : {});
+    if (this.vendor === 'groq') {
+      chunks[0] = { ...chunks[0], x_groq: { id: `req_${simId(meta.id, 26)}` } };
+      const usage = answer.usage as { prompt_tokens: number; completion_tokens: number };
+      finish.x_groq = {
+        id: `req_${simId(meta.id, 26)}`,
+        usage: groqUsage(usage.prompt_tokens, usage.completion_tokens),
+      };
+    }
+    chunks.push(finish);
+    if (includeUsage) chunks.push(chunk([], answer.usage));
+    return chunks;
+  }
+
+  protected async responses(exchange: Exchange, body: ParsedBody, context: RouteContext): Promise<void> {
+    const problem = bodyProblem(body, context.model !== undefined);
+    if (problem) return this.sendRefusal(exchange, this.refusal(problem));
+    const outcome = this.responsesEngine.create(body.value as Json, {
+      ...(context.model !== undefined && { model: context.model }),
+      ...(this.contentFilter && { contentFilter: { promptRefusal: () => this.promptFilterRefusal() } }),
+    });
+    if (outcome.kind === 'error') return this.sendRefusal(exchange, this.refusal(outcome.error));
+    if (outcome.kind === 'refusal') return this.sendJson(exchange, outcome.status, outcome.body);
+    if ((body.value as Json).stream !== true) return this.sendJson(exchange, 200, outcome.response);
+    const events = outcome.events;
+    return this.stream(exchange, {
+      frames: events.map((event) => `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`),
+      errorFrame: () => {
+        const event = responsesErrorEvent(
+          2,
+          'The server had an error while processing your request. Sorry about that!',
+        );
+        return `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+      },
+      malformedFrame: 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":\n\n',
+    });
+  }
+
+  protected storedResponse(exchange: Exchange, id: string): void {
+    const notFound = () =>
+      this.sendRefusal(
+        exchange,
+        this.refusal({
+          status: 404,
+          message: `Response with id '${id}' not found.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: null,
+        }),
+      );
+    if (exchange.record.method === 'DELETE') {
+      if (!this.responsesEngine.delete(id)) return notFound();
+      return this.sendJson(exchange, 200, { id, object: 'response', deleted: true });
+    }
+    const response = this.responsesEngine.retrieve(id);
+    if (!response) return notFound();
+    this.sendJson(exchange, 200, response);
+  }
+
+  private async stream(exchange: Exchange, plan: StreamPlan): Promise<void> {
     const fault = exchange.fault ?? {};
     const delayMs = fault.chunkDelayMs ?? this.chunkDelayMs;
     const { res, signal } = exchange;
     res.writeHead(200, this.headers(exchange, 'text/event-stream; charset=utf-8', { 'cache-control': 'no-cache' }));
     res.flushHeaders();
-    for (const [index, chunk] of chunks.entries()) {
+    for (const [index, frame] of plan.frames.entries()) {
       if (index === fault.dropAfterChunks) return this.drop(exchange);
       if (index > 0 && delayMs > 0) await sleep(delayMs, undefined, { signal });
       if (index > 0 && index === fault.stallAfterChunks) await sleep(fault.stallMs ?? 1_000, undefined, { signal });
-      await this.writeEvent(exchange, sseEvent(chunk), index + 1 === fault.dropAfterChunks);
-      if (index === 0 && fault.malformed) {
-        await this.writeEvent(exchange, `data: {"id":"${chunk.id}","object":"chat.completion.chunk","choices":[{\n\n`);
-      }
+      await this.writeEvent(exchange, frame, index + 1 === fault.dropAfterChunks);
+      if (index === 0 && fault.malformed) await this.writeEvent(exchange, plan.malformedFrame);
       if (index === 1 && fault.midStreamError) {
-        await this.writeEvent(exchange, sseEvent(faultErrorBody(500, undefined)));
+        await this.writeEvent(exchange, plan.errorFrame());
         res.end();
         return;
       }
     }
     if (fault.dropAfterChunks !== undefined) return this.drop(exchange);
-    await this.writeEvent(exchange, 'data: [DONE]\n\n');
+    if (plan.terminal !== undefined) await this.writeEvent(exchange, plan.terminal);
     res.end();
   }
 
@@ -435,9 +872,9 @@ export class OpenAiSimulator {
     exchange.res.destroy();
   }
 
-  private embeddings(exchange: Exchange, body: ParsedBody): void {
-    const problem = embeddingRequestProblem(body);
-    if (problem) return this.sendJson(exchange, 400, problem);
+  protected embeddings(exchange: Exchange, body: ParsedBody, context: RouteContext): void {
+    const problem = embeddingRequestProblem(body, context.model !== undefined);
+    if (problem) return this.sendRefusal(exchange, this.refusal(problem));
     const request = body.value as EmbeddingRequest;
     const inputs = embeddingInputs(request.input) ?? [];
     const dimensions = request.dimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;
@@ -456,7 +893,7 @@ export class OpenAiSimulator {
     const response: EmbeddingResponse = {
       object: 'list',
       data,
-      model: request.model,
+      model: context.model ?? request.model,
       usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
     };
     this.sendJson(exchange, 200, response);
@@ -495,35 +932,18 @@ export class OpenAiSimulator {
     this.sendJson(exchange, 500, openAiError(`Simulator failure: ${describe(error)}`, 'server_error', null));
   }
 
-  private headers(exchange: Exchange, contentType: string, extra: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
-    const fault = exchange.fault;
-    return {
-      'content-type': contentType,
-      'x-request-id': exchange.requestId,
-      'openai-version': '2020-10-01',
-      'x-simulator': this.name,
-      ...extra,
-      ...(fault?.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {}),
-      ...fault?.headers,
-    };
-  }
-
-  private sendJson(exchange: Exchange, status: number, body: unknown): void {
-    this.sendText(exchange, status, 'application/json', JSON.stringify(body));
-  }
-
   private sendText(exchange: Exchange, status: number, contentType: string, text: string): void {
     exchange.res.writeHead(status, this.headers(exchange, contentType, { 'content-length': Buffer.byteLength(text) }));
     exchange.res.end(text);
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 function maskKey(key: string): string {
@@ -538,66 +958,83 @@ function openAiError(message: string, type: string, code: string | null, param: 
   return { error: { message, type, param, code } };
 }
 
-/** The body OpenAI sends for `status`, so that clients see realistic messages, types and codes. */
-function faultErrorBody(status: number, requestBody: unknown): OpenAiErrorBody {
+function simError(
+  status: number,
+  message: string,
+  type: string,
+  code: string | null,
+  param: string | null = null,
+): SimError {
+  return { status, message, type, param, code };
+}
+
+/** The error OpenAI sends for `status`, so that clients see realistic messages, types and codes. */
+function faultError(status: number, requestBody: unknown): SimError {
   const model = isObject(requestBody) && typeof requestBody.model === 'string' ? requestBody.model : 'gpt-4o-mini';
   switch (status) {
     case 400:
-      return openAiError(
+      return simError(
+        400,
         'Invalid request: the simulator was asked to reject this request.',
         'invalid_request_error',
         null,
       );
     case 401:
-      return openAiError(
+      return simError(
+        401,
         'Incorrect API key provided: sk-***sim. You can find your API key at https://platform.openai.com/account/api-keys.',
         'invalid_request_error',
         'invalid_api_key',
       );
     case 403:
-      return openAiError(
+      return simError(
+        403,
         'Country, region, or territory not supported',
         'request_forbidden',
         'unsupported_country_region_territory',
       );
     case 404:
-      return openAiError(
+      return simError(
+        404,
         `The model \`${model}\` does not exist or you do not have access to it.`,
         'invalid_request_error',
         'model_not_found',
         'model',
       );
     case 408:
-      return openAiError('Request timed out.', 'server_error', null);
+      return simError(408, 'Request timed out.', 'server_error', null);
     case 409:
-      return openAiError('The request conflicted with another request. Please try again.', 'server_error', null);
+      return simError(409, 'The request conflicted with another request. Please try again.', 'server_error', null);
     case 429:
-      return openAiError(
+      return simError(
+        429,
         `Rate limit reached for ${model} in organization org-simulator on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
         'requests',
         'rate_limit_exceeded',
       );
     case 500:
-      return openAiError(
+      return simError(
+        500,
         'The server had an error while processing your request. Sorry about that!',
         'server_error',
         null,
       );
     case 502:
-      return openAiError('Bad gateway.', 'server_error', null);
+      return simError(502, 'Bad gateway.', 'server_error', null);
     case 503:
-      return openAiError('The engine is currently overloaded, please try again later.', 'server_error', null);
+      return simError(503, 'The engine is currently overloaded, please try again later.', 'server_error', null);
     case 504:
-      return openAiError('Gateway timeout.', 'server_error', null);
+      return simError(504, 'Gateway timeout.', 'server_error', null);
     default:
       return status >= 500
-        ? openAiError(`The server returned status ${status}.`, 'server_error', null)
-        : openAiError(`The request failed with status ${status}.`, 'invalid_request_error', null);
+        ? simError(status, `The server returned status ${status}.`, 'server_error', null)
+        : simError(status, `The request failed with status ${status}.`, 'invalid_request_error', null);
   }
 }
 
-function missingParameter(param: string): OpenAiErrorBody {
-  return openAiError(
+function missingParameter(param: string): SimError {
+  return simError(
+    400,
     `Missing required parameter: '${param}'.`,
     'invalid_request_error',
     'missing_required_parameter',
@@ -605,30 +1042,33 @@ function missingParameter(param: string): OpenAiErrorBody {
   );
 }
 
-function bodyProblem(body: ParsedBody): OpenAiErrorBody | undefined {
+/** Problems with the body as a whole; `modelFromPath` when the path names the model (Azure deployments). */
+function bodyProblem(body: ParsedBody, modelFromPath: boolean): SimError | undefined {
   if (!body.valid) {
-    return openAiError(
+    return simError(
+      400,
       "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
       'invalid_request_error',
       null,
     );
   }
   if (!isObject(body.value)) {
-    return openAiError("Invalid type for '$': expected an object.", 'invalid_request_error', 'invalid_type');
+    return simError(400, "Invalid type for '$': expected an object.", 'invalid_request_error', 'invalid_type');
   }
-  if (typeof body.value.model !== 'string' || body.value.model === '') {
-    return openAiError('you must provide a model parameter', 'invalid_request_error', null);
+  if (!modelFromPath && (typeof body.value.model !== 'string' || body.value.model === '')) {
+    return simError(400, 'you must provide a model parameter', 'invalid_request_error', null);
   }
   return undefined;
 }
 
-function chatRequestProblem(body: ParsedBody): OpenAiErrorBody | undefined {
-  const problem = bodyProblem(body);
+function chatRequestProblem(body: ParsedBody, modelFromPath: boolean): SimError | undefined {
+  const problem = bodyProblem(body, modelFromPath);
   if (problem) return problem;
-  const messages = (body.value as Record<string, unknown>).messages;
+  const messages = (body.value as Json).messages;
   if (messages === undefined) return missingParameter('messages');
   if (!Array.isArray(messages)) {
-    return openAiError(
+    return simError(
+      400,
       "Invalid type for 'messages': expected an array.",
       'invalid_request_error',
       'invalid_type',
@@ -636,7 +1076,8 @@ function chatRequestProblem(body: ParsedBody): OpenAiErrorBody | undefined {
     );
   }
   if (messages.length === 0) {
-    return openAiError(
+    return simError(
+      400,
       "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
       'invalid_request_error',
       'empty_array',
@@ -647,13 +1088,14 @@ function chatRequestProblem(body: ParsedBody): OpenAiErrorBody | undefined {
   return index < 0 ? undefined : missingParameter(`messages[${index}].role`);
 }
 
-function embeddingRequestProblem(body: ParsedBody): OpenAiErrorBody | undefined {
-  const problem = bodyProblem(body);
+function embeddingRequestProblem(body: ParsedBody, modelFromPath: boolean): SimError | undefined {
+  const problem = bodyProblem(body, modelFromPath);
   if (problem) return problem;
-  const request = body.value as Record<string, unknown>;
+  const request = body.value as Json;
   if (request.input === undefined) return missingParameter('input');
   if (!embeddingInputs(request.input)) {
-    return openAiError(
+    return simError(
+      400,
       "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
       'invalid_request_error',
       null,
@@ -664,7 +1106,8 @@ function embeddingRequestProblem(body: ParsedBody): OpenAiErrorBody | undefined 
     dimensions !== undefined &&
     !(Number.isInteger(dimensions) && (dimensions as number) >= 1 && (dimensions as number) <= MAX_EMBEDDING_DIMENSIONS)
   ) {
-    return openAiError(
+    return simError(
+      400,
       `Invalid value for 'dimensions': ${String(dimensions)}.`,
       'invalid_request_error',
       'invalid_value',
@@ -684,126 +1127,26 @@ function messageText(content: ChatMessage['content']): string {
   return content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join(' ');
 }
 
-function countWords(text: string): number {
-  return text.match(/\S+/g)?.length ?? 0;
-}
-
-/** Word-sized pieces whose concatenation is exactly `text` (it never starts with whitespace). */
-function splitIntoPieces(text: string): string[] {
-  return text.match(/\S+\s*/g) ?? [];
-}
-
-function splitEvery(text: string, size: number): string[] {
-  const parts: string[] = [];
-  for (let offset = 0; offset < text.length; offset += size) parts.push(text.slice(offset, offset + size));
-  return parts;
-}
-
-function usageOf(promptTokens: number, completionTokens: number): Usage {
-  return {
-    prompt_tokens: promptTokens,
-    completion_tokens: completionTokens,
-    total_tokens: promptTokens + completionTokens,
-  };
-}
-
-function answerChat(request: ChatCompletionRequest, counter: number): ChatAnswer {
-  const messages = request.messages;
-  const last = messages.at(-1);
-  const promptTokens = messages.reduce(
-    (sum, message) => sum + countWords(messageText(message.content)) + TOKENS_PER_MESSAGE,
-    0,
+function chatToolOffers(tools: ChatCompletionRequest['tools']): ToolOffer[] {
+  if (!Array.isArray(tools)) return [];
+  return tools.flatMap((tool) =>
+    isObject(tool) && isObject(tool.function) && typeof tool.function.name === 'string'
+      ? [{ name: tool.function.name, kind: 'function' as const }]
+      : [],
   );
-  const toolName = Array.isArray(request.tools) ? request.tools[0]?.function?.name : undefined;
-  if (typeof toolName === 'string' && last?.role === 'user' && request.tool_choice !== 'none') {
-    const argumentFragments = splitEvery(TOOL_ARGUMENTS, TOOL_ARGUMENT_FRAGMENT_CHARS);
-    return {
-      pieces: null,
-      toolCall: { id: `call_sim_${counter}`, name: toolName, argumentFragments },
-      finishReason: 'tool_calls',
-      usage: usageOf(promptTokens, argumentFragments.length),
-    };
-  }
-  const text =
-    last?.role === 'tool'
-      ? `Tool said: ${messageText(last.content).slice(0, MAX_ECHOED_CHARS)}`
-      : `Hello from ${request.model}: ${messageText(messages.findLast((message) => message.role === 'user')?.content).slice(0, MAX_ECHOED_CHARS)}`;
-  const pieces = splitIntoPieces(text);
-  const limit = request.max_completion_tokens ?? request.max_tokens;
-  const truncated = typeof limit === 'number' && limit >= 0 && limit < pieces.length;
-  const kept = truncated ? pieces.slice(0, limit) : pieces;
-  return { pieces: kept, finishReason: truncated ? 'length' : 'stop', usage: usageOf(promptTokens, kept.length) };
 }
 
-function toCompletion(meta: ResponseMeta, answer: ChatAnswer): ChatCompletion {
-  const toolCall = answer.toolCall;
-  return {
-    id: meta.id,
-    object: 'chat.completion',
-    created: meta.created,
-    model: meta.model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: answer.pieces?.join('') ?? null,
-          refusal: null,
-          ...(toolCall && {
-            tool_calls: [
-              {
-                id: toolCall.id,
-                type: 'function',
-                function: { name: toolCall.name, arguments: toolCall.argumentFragments.join('') },
-              },
-            ],
-          }),
-        },
-        logprobs: null,
-        finish_reason: answer.finishReason,
-      },
-    ],
-    usage: answer.usage,
-    service_tier: 'default',
-    system_fingerprint: meta.systemFingerprint,
-  };
-}
-
-/** The chunks of spec §1.5, in order; `[DONE]` is added by the writer. */
-function toStreamChunks(meta: ResponseMeta, answer: ChatAnswer, includeUsage: boolean): ChatCompletionChunk[] {
-  const chunk = (choices: ChunkChoice[], usage: Usage | null = null): ChatCompletionChunk => ({
-    id: meta.id,
-    object: 'chat.completion.chunk',
-    created: meta.created,
-    model: meta.model,
-    service_tier: 'default',
-    system_fingerprint: meta.systemFingerprint,
-    choices,
-    usage,
-  });
-  const deltaChunk = (delta: ChunkChoice['delta'], finishReason: FinishReason | null = null) =>
-    chunk([{ index: 0, delta, logprobs: null, finish_reason: finishReason }]);
-
-  const chunks: ChatCompletionChunk[] = [];
-  const toolCall = answer.toolCall;
-  if (toolCall) {
-    // As OpenAI does for tool calls: content stays null, the call's id, type and name come first, then arguments.
-    chunks.push(deltaChunk({ role: 'assistant', content: null }));
-    chunks.push(
-      deltaChunk({
-        tool_calls: [{ index: 0, id: toolCall.id, type: 'function', function: { name: toolCall.name, arguments: '' } }],
-      }),
-    );
-    for (const fragment of toolCall.argumentFragments) {
-      chunks.push(deltaChunk({ tool_calls: [{ index: 0, function: { arguments: fragment } }] }));
-    }
-  } else {
-    chunks.push(deltaChunk({ role: 'assistant', content: '' }));
-    for (const piece of answer.pieces ?? []) chunks.push(deltaChunk({ content: piece }));
+function chatToolChoice(choice: ChatCompletionRequest['tool_choice']): ToolChoiceMode {
+  if (choice === 'none' || choice === 'required') return { mode: choice };
+  if (
+    isObject(choice) &&
+    choice.type === 'function' &&
+    isObject(choice.function) &&
+    typeof choice.function.name === 'string'
+  ) {
+    return { mode: 'function', name: choice.function.name };
   }
-  chunks.push(deltaChunk({}, answer.finishReason));
-  if (includeUsage) chunks.push(chunk([], answer.usage));
-  return chunks;
+  return { mode: 'auto' };
 }
 
 /** A string, an array of strings, one token array, or an array of token arrays; undefined when none fits. */

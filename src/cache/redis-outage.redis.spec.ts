@@ -4,61 +4,14 @@
  */
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plainToInstance } from 'class-transformer';
+import { RedisInstance } from '../../test/support/redis-instance.js';
 import { CacheConfig } from './cache.config.js';
 import { TieredCache } from './tiered-cache.js';
 
 const COMMAND_TIMEOUT_MS = 150;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 5_000);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) resolve();
-      });
-      child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
-      child.once('exit', () => clearTimeout(timer));
-    });
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
-  // Keep draining its output so the pipe never fills up and blocks it.
-  child.stdout?.removeAllListeners('data').resume();
-  child.stderr?.resume();
-  return child;
-}
-
-async function kill(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 async function waitFor(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -75,8 +28,7 @@ async function timed<T>(operation: Promise<T>): Promise<{ value: T; ms: number }
 }
 
 describe('TieredCache when Redis goes away', () => {
-  let port: number;
-  let redis: ChildProcess | undefined;
+  let redis: RedisInstance;
   const warnings: string[] = [];
   const infos: string[] = [];
   const logger = { log: (message: string) => infos.push(message), warn: (message: string) => warnings.push(message) };
@@ -89,7 +41,7 @@ describe('TieredCache when Redis goes away', () => {
         enabled: true,
         errorLogIntervalMs: 30_000,
         redis: {
-          url: `redis://127.0.0.1:${port}`,
+          url: redis.url,
           connectTimeoutMs: 200,
           commandTimeoutMs: COMMAND_TIMEOUT_MS,
           reconnectMaxDelayMs: 100,
@@ -103,13 +55,12 @@ describe('TieredCache when Redis goes away', () => {
   }
 
   before(async () => {
-    port = await freePort();
-    redis = await startRedis(port);
+    redis = await RedisInstance.start();
   });
 
   after(async () => {
     await Promise.all(caches.map((created) => created.close()));
-    await kill(redis);
+    await redis.kill();
   });
 
   let main: TieredCache;
@@ -141,7 +92,7 @@ describe('TieredCache when Redis goes away', () => {
       return durations;
     })();
     await sleep(60);
-    await kill(redis);
+    await redis.kill();
     const durations = await traffic;
 
     assert.equal(main.health(), 'degraded');
@@ -157,7 +108,7 @@ describe('TieredCache when Redis goes away', () => {
   });
 
   it('is up again and uses L2 once redis-server is back on the same port', async () => {
-    redis = await startRedis(port);
+    await redis.restart();
     await waitFor(() => main.health() === 'up');
     await main.set('after', 'cached after the outage', 60_000);
     const fresh = cache();
@@ -170,7 +121,7 @@ describe('TieredCache when Redis goes away', () => {
   });
 
   it('a hung Redis costs one command timeout, then L2 is left alone for a while', async () => {
-    redis?.kill('SIGSTOP');
+    redis.freeze();
     try {
       const first = await timed(main.get('unknown-1'));
       assert.equal(first.value, undefined);
@@ -181,7 +132,7 @@ describe('TieredCache when Redis goes away', () => {
       await main.set('during-hang', 'v', 60_000);
       assert.equal(await main.get('during-hang'), 'v');
     } finally {
-      redis?.kill('SIGCONT');
+      redis.thaw();
     }
     assert.equal(warnings.length, 1, warnings.join('\n'));
   });

@@ -8,14 +8,14 @@
 import { Access } from '../http/route-config.js';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import type { Redis } from 'ioredis';
+import { BudgetService } from '../auth/budget.service.js';
 import { TIERED_CACHE } from '../cache/cache.module.js';
 import type { TieredCache } from '../cache/tiered-cache.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { TrafficService } from '../lifecycle/traffic.service.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
-import { RATE_LIMIT_REDIS } from '../rate-limit/rate-limit.module.js';
+import { RATE_LIMIT_HEALTH, type RateLimitHealth } from '../rate-limit/rate-limit.module.js';
 import { SecretsService } from '../secrets/secrets.service.js';
 
 @Controller('health')
@@ -26,8 +26,9 @@ export class HealthController {
     private readonly registry: ProviderRegistry,
     private readonly traffic: TrafficService,
     private readonly secrets: SecretsService,
+    private readonly budgets: BudgetService,
     @Inject(TIERED_CACHE) private readonly cache: TieredCache,
-    @Inject(RATE_LIMIT_REDIS) private readonly rateLimitRedis: Redis | null,
+    @Inject(RATE_LIMIT_HEALTH) private readonly rateLimitHealth: RateLimitHealth,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -59,10 +60,8 @@ export class HealthController {
           : providers.down({ count: this.registry.size });
       },
       () => this.indicators.check('cacheRedis').up({ state: this.cache.health() }),
-      () =>
-        this.indicators.check('rateLimitRedis').up({
-          state: !this.rateLimitRedis ? 'disabled' : this.rateLimitRedis.status === 'ready' ? 'up' : 'degraded',
-        }),
+      () => this.indicators.check('rateLimitRedis').up({ state: this.rateLimitHealth() }),
+      () => this.indicators.check('budgetRedis').up({ state: this.budgets.health() }),
       () => this.indicators.check('vault').up({ state: this.secrets.status().vault }),
     ]);
   }

@@ -4,16 +4,15 @@
  * app: a second app in the process would fail to register them).
  *
  * Also provides RATE_LIMIT_REDIS_ERROR (the rate limiter's Redis failure callback) as a counter, and watches the
- * degraded state of the cache's Redis, the rate limiter's Redis and Vault.
+ * degraded state of the cache's Redis and Vault (the rate limiter watches its own store).
  */
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
-import type { Redis } from 'ioredis';
 import { TIERED_CACHE } from '../cache/cache.module.js';
 import type { TieredCache } from '../cache/tiered-cache.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
-import { RATE_LIMIT_REDIS, RATE_LIMIT_REDIS_ERROR } from '../rate-limit/rate-limit.module.js';
+import { RATE_LIMIT_REDIS_ERROR } from '../rate-limit/rate-limit.module.js';
 import { SecretsService } from '../secrets/secrets.service.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { MetricsController } from './metrics.controller.js';
@@ -28,20 +27,11 @@ export class MetricsModule {
       providers: [
         {
           provide: GatewayMetrics,
-          inject: [GATEWAY_CONFIG, TIERED_CACHE, SecretsService, RATE_LIMIT_REDIS],
-          useFactory: (
-            config: GatewayConfig,
-            cache: TieredCache,
-            secrets: SecretsService,
-            rateLimitRedis: Redis | null,
-          ) => {
+          inject: [GATEWAY_CONFIG, TIERED_CACHE, SecretsService],
+          useFactory: (config: GatewayConfig, cache: TieredCache, secrets: SecretsService) => {
             const metrics = new GatewayMetrics(config);
             metrics.watchDependency('cache_redis', () => cache.health());
             metrics.watchDependency('vault', () => secrets.status().vault);
-            if (rateLimitRedis) {
-              const state = () => (rateLimitRedis.status === 'ready' ? 'up' : 'degraded');
-              metrics.watchDependency('rate_limit_redis', state);
-            }
             return metrics;
           },
         },

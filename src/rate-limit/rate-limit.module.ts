@@ -5,6 +5,7 @@
 import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { closeRedisClient } from '../cache/redis-client.js';
+import { type DependencyState, GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { MemoryBucketStore } from './memory-token-bucket.js';
 import type { RateLimitConfig } from './rate-limit.config.js';
 import { BUCKET_STORE, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limiter.service.js';
@@ -12,6 +13,9 @@ import { createRateLimitRedisClient, RedisBucketStore, waitForRedis } from './re
 import type { BucketStore } from './token-bucket.js';
 
 export const RATE_LIMIT_REDIS = Symbol('RATE_LIMIT_REDIS');
+/** The health of the rate limiter's shared store: `disabled` without Redis, else from its command outcomes. */
+export const RATE_LIMIT_HEALTH = Symbol('RATE_LIMIT_HEALTH');
+export type RateLimitHealth = () => DependencyState;
 /** Called for every bucket call Redis could not serve (a metric counts them). */
 export const RATE_LIMIT_REDIS_ERROR = Symbol('RATE_LIMIT_REDIS_ERROR');
 
@@ -61,10 +65,20 @@ export class RateLimitModule {
                 })
               : new MemoryBucketStore(),
         },
+        {
+          provide: RATE_LIMIT_HEALTH,
+          inject: [BUCKET_STORE, GatewayMetrics],
+          useFactory: (store: BucketStore, metrics: GatewayMetrics): RateLimitHealth => {
+            if (!(store instanceof RedisBucketStore)) return () => 'disabled';
+            const health = () => store.health();
+            metrics.watchDependency('rate_limit_redis', health);
+            return health;
+          },
+        },
         RateLimiter,
         RateLimitRedisCloser,
       ],
-      exports: [RateLimiter, RATE_LIMIT_CONFIG, RATE_LIMIT_REDIS],
+      exports: [RateLimiter, RATE_LIMIT_CONFIG, RATE_LIMIT_REDIS, RATE_LIMIT_HEALTH],
     };
   }
 }

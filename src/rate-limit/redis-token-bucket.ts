@@ -16,6 +16,7 @@
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { redisClass } from '../cache/redis-client.js';
+import { CommandHealth } from '../common/command-health.js';
 import { GatewayError } from '../common/errors/gateway.error.js';
 import { MemoryBucketStore } from './memory-token-bucket.js';
 import { DEFAULT_RATE_LIMIT_KEY_PREFIX, type FailureMode, type RateLimitRedisConfig } from './rate-limit.config.js';
@@ -128,6 +129,7 @@ export class RedisBucketStore implements BucketStore {
   private readonly now: () => number;
   private lastLogMs = -Infinity;
   private unloggedFailures = 0;
+  private readonly outcomes: CommandHealth;
 
   constructor(
     client: Redis,
@@ -142,6 +144,12 @@ export class RedisBucketStore implements BucketStore {
     this.logger = options.logger ?? new Logger(RedisBucketStore.name);
     this.logIntervalMs = options.logIntervalMs ?? 60_000;
     this.now = options.now ?? Date.now;
+    this.outcomes = new CommandHealth(5_000, this.now);
+  }
+
+  /** `degraded` while Redis is disconnected or its commands fail (readiness and the degraded gauge). */
+  health(): 'up' | 'degraded' {
+    return this.outcomes.state(this.client.status === 'ready');
   }
 
   /** The Redis key of a bucket. */
@@ -181,8 +189,8 @@ export class RedisBucketStore implements BucketStore {
     return { limit: limits.capacity, remaining: reply[1], resetMs: reply[3] };
   }
 
-  private run(key: string, op: 'take' | 'adjust', amount: number, limits: BucketLimits): Promise<TokenBucketReply> {
-    return this.client[TOKEN_BUCKET_COMMAND](
+  private async run(key: string, op: 'take' | 'adjust', amount: number, limits: BucketLimits): Promise<TokenBucketReply> {
+    const reply = await this.client[TOKEN_BUCKET_COMMAND](
       this.redisKey(key),
       op,
       String(amount),
@@ -190,11 +198,14 @@ export class RedisBucketStore implements BucketStore {
       String(limits.capacity),
       TOKEN_EPSILON_ARG,
     );
+    this.outcomes.succeeded();
+    return reply;
   }
 
   /** Counts and (rate-limited) logs the failure; throws in failClosed mode, returns to use the fallback otherwise. */
   private onFailure(scope: string, error: unknown): void {
     const { failureMode } = this.options;
+    this.outcomes.failed();
     this.options.onRedisError?.(scope, failureMode);
     this.unloggedFailures += 1;
     const nowMs = this.now();

@@ -1,10 +1,9 @@
 /** The response cache through the gateway: L1 + the real Redis, replay as SSE, coalescing, Cache-Control, outage. */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { connect, createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { OpenAiSimulator } from '../simulators/openai-simulator.js';
+import { RedisInstance } from '../support/redis-instance.js';
 import { postJson, type RunningGateway, sseData, startGateway } from './harness.js';
 
 const KEY_A = 'sk-gw-cache-a-0123456789abcdef';
@@ -145,36 +144,22 @@ describe('response cache (real Redis at 127.0.0.1:6379)', () => {
 
 describe('cache during a Redis outage', () => {
   const sim = new OpenAiSimulator();
-  let redis: ChildProcess | undefined;
-  let port = 0;
+  let redis: RedisInstance;
   let gateway: RunningGateway;
 
-  const startRedis = async () => {
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    for (let i = 0; i < 100; i++) {
-      if (await canConnect(port)) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error('redis-server did not start');
-  };
-
   before(async () => {
-    port = await freePort();
-    await startRedis();
-    gateway = await startGateway(document(await sim.start(), `redis://127.0.0.1:${port}`, 'llmgw:outage:'));
+    redis = await RedisInstance.start();
+    gateway = await startGateway(document(await sim.start(), redis.url, 'llmgw:outage:'));
   });
   after(async () => {
     await gateway.close();
     await sim.stop();
-    redis?.kill('SIGKILL');
+    await redis.kill();
   });
 
   it('keeps answering on L1 while Redis is down, reports degraded readiness, and recovers', async () => {
     for (let i = 0; i < 5; i++) assert.equal((await ask(gateway.url, `before ${i}`)).status, 200);
-    redis!.kill('SIGKILL');
-    await new Promise((resolve) => redis!.once('exit', resolve));
+    await redis.kill();
     const during = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(gateway.url, `during ${i % 5}`)));
     assert.ok(
       during.every((r) => r.status === 200),
@@ -186,7 +171,7 @@ describe('cache during a Redis outage', () => {
     };
     assert.equal(degraded.info.cacheRedis.state, 'degraded');
 
-    await startRedis();
+    await redis.restart();
     let state = '';
     for (let i = 0; i < 100 && state !== 'up'; i++) {
       await (await ask(gateway.url, `after ${i}`)).text();
@@ -198,25 +183,3 @@ describe('cache during a Redis outage', () => {
     assert.equal(state, 'up');
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const client = connect(port, '127.0.0.1');
-    client.once('connect', () => {
-      client.destroy();
-      resolve(true);
-    });
-    client.once('error', () => resolve(false));
-  });
-}

@@ -54,8 +54,19 @@ export function tracingEnabled(): boolean {
 }
 
 /** Exports the spans still buffered and stops the SDK (at shutdown). */
+/** The last spans' export gets this long at shutdown: a collector that hangs must not hold the process past its grace. */
+const SHUTDOWN_EXPORT_MS = 1_000;
+
 export async function stopTracing(): Promise<void> {
   const running = sdk;
   sdk = undefined;
-  await running?.shutdown();
+  if (!running) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    running.shutdown().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SHUTDOWN_EXPORT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
 }

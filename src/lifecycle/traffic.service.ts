@@ -35,6 +35,13 @@ export class ShuttingDownError extends ServiceUnavailableError {
 /** How long the answers of cancelled requests (error events, 503s) get to leave before connections are closed. */
 const CANCELLED_ANSWER_GRACE_MS = 500;
 
+/**
+ * The most the process takes to exit past the drain deadline: the cancelled answers' grace, then the shutdown hooks
+ * (the last usage writes, bounded by the Redis command timeout) and the last spans' export (bounded to 1 s). The Helm
+ * chart's grace period leaves at least this much after preStop + drain.
+ */
+export const SHUTDOWN_TAIL_MS = 2_000;
+
 @Injectable()
 export class TrafficService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(TrafficService.name);

@@ -189,7 +189,12 @@ export class RedisBucketStore implements BucketStore {
     return { limit: limits.capacity, remaining: reply[1], resetMs: reply[3] };
   }
 
-  private async run(key: string, op: 'take' | 'adjust', amount: number, limits: BucketLimits): Promise<TokenBucketReply> {
+  private async run(
+    key: string,
+    op: 'take' | 'adjust',
+    amount: number,
+    limits: BucketLimits,
+  ): Promise<TokenBucketReply> {
     const reply = await this.client[TOKEN_BUCKET_COMMAND](
       this.redisKey(key),
       op,

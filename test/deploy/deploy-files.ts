@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { formatValidationErrors } from '../../src/common/validation/format-errors.js';
 import { GatewayConfig, ServerConfig } from '../../src/config/gateway-config.js';
 import { HealthController } from '../../src/health/health.controller.js';
+import { SHUTDOWN_TAIL_MS } from '../../src/lifecycle/traffic.service.js';
 
 /** Compiled to dist/test/deploy/, three levels below the repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -51,15 +52,12 @@ export function listFiles(dir: string): string[] {
 /** What the deployment files must agree with, taken from the code. */
 export const GATEWAY_FACTS = {
   port: new ServerConfig().port,
-  /** `server.drainTimeoutMs` default once the drain change lands; 30 s (its documented default) until then. */
-  drainTimeoutMs: numberOr((new ServerConfig() as unknown as Record<string, unknown>).drainTimeoutMs, 30_000),
+  drainTimeoutMs: new ServerConfig().drainTimeoutMs,
+  /** How long the process may take past the drain deadline to exit (see TrafficService). */
+  shutdownTailMs: SHUTDOWN_TAIL_MS,
   livePath: routeOf('live'),
   readyPath: routeOf('ready'),
 };
-
-function numberOr(value: unknown, fallback: number): number {
-  return typeof value === 'number' ? value : fallback;
-}
 
 /** The HTTP path of a HealthController method, from Nest's route metadata. */
 function routeOf(method: 'live' | 'ready'): string {

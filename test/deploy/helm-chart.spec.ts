@@ -310,14 +310,15 @@ describe('values agree with the code and the compose stack', () => {
     }
   });
 
-  it('give the pod more time than preStop + drain before SIGKILL', () => {
+  it('give the pod more time than preStop + drain + the shutdown tail before SIGKILL', () => {
     for (const { name, values: set } of valueSets) {
       const drainMs =
         (valueAt(set, 'gatewayConfig.server.drainTimeoutMs') as number | undefined) ?? GATEWAY_FACTS.drainTimeoutMs;
       const grace = valueAt(set, 'terminationGracePeriodSeconds') as number;
       const preStop = valueAt(set, 'preStopSleepSeconds') as number;
       assert.ok(preStop >= 3, `${name}: preStop leaves endpoints time to update`);
-      assert.ok(grace > preStop + Math.ceil(drainMs / 1000), `${name}: ${grace} > ${preStop} + ${drainMs} ms`);
+      const needed = preStop + Math.ceil((drainMs + GATEWAY_FACTS.shutdownTailMs) / 1000);
+      assert.ok(grace >= needed, `${name}: ${grace} s >= ${preStop} s + ${drainMs} ms + the shutdown tail`);
     }
   });
 

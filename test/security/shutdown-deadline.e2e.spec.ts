@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { SHUTDOWN_TAIL_MS } from '../../src/lifecycle/traffic.service.js';
 import { OpenAiSimulator } from '../simulators/openai-simulator.js';
 import { type GatewayProcess, spawnGateway } from '../e2e/gateway-process.js';
 import { postJson, sseData } from '../e2e/harness.js';
 
 const DRAIN_MS = 1_500;
-/** Exit must follow the deadline by less than this (the cancelled answers' grace, connection close, process exit). */
-const EXIT_SLACK_MS = 1_500;
 
 function openSocket(url: string, bytes?: string): Promise<Socket> {
   const { hostname, port } = new URL(url);
@@ -74,7 +73,7 @@ describe('the drain deadline bounds shutdown', () => {
 
     assert.equal(code, 0, gateway.output());
     assert.ok(tookMs >= DRAIN_MS, `exited after ${tookMs} ms, before the drain time`);
-    assert.ok(tookMs < DRAIN_MS + EXIT_SLACK_MS, `exited after ${tookMs} ms, the drain time is ${DRAIN_MS} ms`);
+    assert.ok(tookMs < DRAIN_MS + SHUTDOWN_TAIL_MS, `exited after ${tookMs} ms, the drain time is ${DRAIN_MS} ms`);
     await Promise.all(closed);
     const events = sseData(await streamText);
     assert.notEqual(events.at(-1), '[DONE]', 'the stream did not finish');

@@ -34,6 +34,12 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
       ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      // Cancellation reasons and caught values are `unknown` by design; they are passed on as they came.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
+      '@typescript-eslint/only-throw-error': ['error', { allowThrowingUnknown: true }],
+      // An async method is how a promise-returning interface method is written, even when this implementation
+      // has nothing to await (memory stores, test doubles).
+      '@typescript-eslint/require-await': 'off',
     },
   },
   {

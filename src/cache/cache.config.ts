@@ -57,7 +57,10 @@ function IsTtlTable(options?: ValidationOptions): PropertyDecorator {
 /** `${VAR}` substitution yields strings; numeric strings in the TTL table become numbers (others fail validation). */
 function toNumberValues(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const entries = Object.entries(value).map(([model, ttl]) => [model, typeof ttl === 'string' ? Number(ttl) : ttl]);
+  const entries = Object.entries(value as Record<string, unknown>).map(([model, ttl]) => [
+    model,
+    typeof ttl === 'string' ? Number(ttl) : ttl,
+  ]);
   return Object.fromEntries(entries);
 }
 

@@ -4,13 +4,14 @@
  */
 import { createRequire } from 'node:module';
 import type { LoggerService } from '@nestjs/common';
+import type * as IoRedis from 'ioredis';
 import type { Redis } from 'ioredis';
 
 const requireModule = createRequire(import.meta.url);
 
 /** ioredis's client class, loaded on first use: a gateway configured without Redis does not load it (~10 MB RSS). */
 export function redisClass(): typeof Redis {
-  return (requireModule('ioredis') as typeof import('ioredis')).Redis;
+  return (requireModule('ioredis') as typeof IoRedis).Redis;
 }
 
 export type RedisLogger = Pick<LoggerService, 'log' | 'warn'>;
@@ -46,8 +47,12 @@ export function createRedisClient(url: string, options: RedisClientOptions, logg
   });
   const where = redactRedisUrl(url);
   // Without an 'error' listener ioredis prints every failed reconnection attempt to stderr.
-  client.on('error', (error: Error) => logger.warn(`Redis at ${where} unavailable: ${error.message}`));
-  client.on('ready', () => logger.log(`Redis at ${where} ready`));
+  client.on('error', (error: Error) => {
+    logger.warn(`Redis at ${where} unavailable: ${error.message}`);
+  });
+  client.on('ready', () => {
+    logger.log(`Redis at ${where} ready`);
+  });
   return client;
 }
 

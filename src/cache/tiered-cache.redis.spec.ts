@@ -57,7 +57,9 @@ describe('TieredCache with Redis', () => {
       await admin.connect();
       await admin.ping();
     } catch (error) {
-      throw new Error(`these tests need Redis at 127.0.0.1:6379 (start redis-server): ${(error as Error).message}`);
+      throw new Error(`these tests need Redis at 127.0.0.1:6379 (start redis-server): ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   });
 

@@ -54,7 +54,7 @@ export function installBodyParsers(fastify: FastifyInstance, options: { maxDepth
       done(jsonTooDeepError(maxDepth), undefined);
       return;
     }
-    parseJson(request, body as string, done);
+    void parseJson(request, body as string, done);
   });
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 }

@@ -39,7 +39,7 @@ export function installRequestGates(
 ): void {
   fastify.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const config = route.config as Partial<GatewayRouteConfig> | undefined;
+    const config = route.config;
     const access = config?.access;
     if (access === undefined || !ROUTE_ACCESS_LEVELS.includes(access)) {
       throw new Error(

@@ -25,3 +25,9 @@ export interface GatewayRouteConfig {
 export function Access(access: RouteAccess, facts: Omit<GatewayRouteConfig, 'access'> = {}): MethodDecorator {
   return RouteConfig({ access, ...facts } satisfies GatewayRouteConfig);
 }
+
+declare module 'fastify' {
+  // Every route's config carries these facts (checked when the route registers: see request-gates.ts).
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface merge needs no members of its own
+  interface FastifyContextConfig extends Partial<GatewayRouteConfig> {}
+}

@@ -274,13 +274,19 @@ export class GatewayMetrics {
       this.fallbackSeries.set(model.name, targets);
     }
 
-    const self = this;
+    // prom-client calls `collect` with the gauge as `this`; the figures are read from this object through `read`.
+    const read = {
+      inFlight: () => this.inFlight,
+      openStreams: () => this.openStreams,
+      breakers: () => this.breakers(),
+      dependencies: () => this.dependencies,
+    };
     new Gauge({
       name: 'llm_requests_in_flight',
       help: HELP.llm_requests_in_flight,
       registers: [registry],
       collect() {
-        this.set(self.inFlight);
+        this.set(read.inFlight());
       },
     });
     new Gauge({
@@ -288,7 +294,7 @@ export class GatewayMetrics {
       help: HELP.llm_streams_open,
       registers: [registry],
       collect() {
-        this.set(self.openStreams);
+        this.set(read.openStreams());
       },
     });
     new Gauge({
@@ -297,7 +303,7 @@ export class GatewayMetrics {
       labelNames: ['deployment'],
       registers: [registry],
       collect() {
-        for (const { id, breaker } of self.breakers())
+        for (const { id, breaker } of read.breakers())
           this.set({ deployment: id }, BREAKER_STATE_VALUES[breaker.state()]);
       },
     });
@@ -307,7 +313,7 @@ export class GatewayMetrics {
       labelNames: ['dependency'],
       registers: [registry],
       collect() {
-        for (const [dependency, probe] of self.dependencies) {
+        for (const [dependency, probe] of read.dependencies()) {
           const state = probe();
           if (state === 'disabled') this.remove({ dependency });
           else this.set({ dependency }, DEPENDENCY_STATE_VALUES[state]);

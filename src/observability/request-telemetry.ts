@@ -8,7 +8,6 @@
  * the end of the response (otherwise), minus the time spent waiting on upstream attempts (for a stream, up to its
  * first output chunk; otherwise the whole call).
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
@@ -100,7 +99,7 @@ export class RequestTelemetry {
     observer.metrics.inFlight++;
     if (tracingEnabled()) {
       this.trace = new RequestTrace(
-        request.headers as IncomingHttpHeaders,
+        request.headers,
         request.method,
         routePath,
         operation,

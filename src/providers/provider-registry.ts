@@ -35,7 +35,7 @@ export class ProviderRegistry implements OnApplicationShutdown {
       const live = await withLiveCredentials(provider, secrets);
       const retries = metrics?.provider(provider.name)?.retries;
       if (retries) live.onTransportRetry = () => retries.inc();
-      providers.set(provider.name, factory.create(live, (provider.options ?? {}) as object));
+      providers.set(provider.name, factory.create(live, provider.options ?? {}));
     }
     return new ProviderRegistry(providers);
   }

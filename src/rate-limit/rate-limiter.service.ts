@@ -134,10 +134,10 @@ export class RateLimiter {
     const settled = await Promise.allSettled(
       buckets.map((bucket, i) => this.store.take(bucket.key, costs[i], bucket.limits, bucket.scope)),
     );
-    let failure: unknown;
+    let failure: Error | undefined;
     const results = settled.map((outcome) => {
       if (outcome.status === 'fulfilled') return outcome.value;
-      failure ??= outcome.reason;
+      failure ??= outcome.reason as Error;
       return undefined;
     });
     if (failure === undefined && results.every((result) => result!.allowed)) {

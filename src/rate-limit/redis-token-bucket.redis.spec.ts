@@ -97,14 +97,17 @@ describe('RedisBucketStore (real Redis)', () => {
     try {
       await Promise.all([waitForRedis(replicaA, 3_000), waitForRedis(replicaB, 3_000)]);
     } catch (error) {
-      throw new Error(`these tests need a Redis at ${REDIS_URL} (set REDIS_URL): ${(error as Error).message}`);
+      throw new Error(`these tests need a Redis at ${REDIS_URL} (set REDIS_URL): ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   });
 
   after(async () => {
     if (replicaA?.status === 'ready') {
       const keys: string[] = [];
-      for await (const batch of replicaA.scanStream({ match: `${keyPrefix}*`, count: 500 })) keys.push(...batch);
+      for await (const batch of replicaA.scanStream({ match: `${keyPrefix}*`, count: 500 }))
+        keys.push(...(batch as string[]));
       if (keys.length > 0) await replicaA.del(...keys);
     }
     for (const redis of clients) {
@@ -206,7 +209,7 @@ describe('RedisBucketStore (real Redis)', () => {
       const { ms, outcome } = await timed(() => buckets.take('closed', 1, limits, 'global'));
       assert.ok(ms < 200, `took ${ms} ms`);
       assert.equal(outcome.status, 'rejected');
-      const error = (outcome as PromiseRejectedResult).reason;
+      const error: unknown = outcome.reason;
       assert.ok(error instanceof RateLimitUnavailableError);
       assert.equal(error.status, 503);
       assert.equal(error.code, 'rate_limit_unavailable');

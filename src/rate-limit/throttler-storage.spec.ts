@@ -20,7 +20,7 @@ async function guardWith(options: ThrottlerModuleOptions) {
     const req = { ip: '10.0.0.1', headers: { authorization: `Bearer ${apiKey}` } };
     const res = { header: (name: string, value: unknown) => void (headers[name] = value) };
     const context = {
-      getHandler: () => ChatController.prototype.create,
+      getHandler: () => ChatController.prototype.create.bind(ChatController.prototype),
       getClass: () => ChatController,
       switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }),
     } as unknown as ExecutionContext;
@@ -34,7 +34,7 @@ async function guardWith(options: ThrottlerModuleOptions) {
   return { clock, storage, call };
 }
 
-const trackApiKey = (req: Record<string, any>) => String(req.headers.authorization);
+const trackApiKey = (req: Record<string, unknown>) => String((req.headers as Record<string, string>).authorization);
 
 describe('TokenBucketThrottlerStorage under ThrottlerGuard', () => {
   it('passes `limit` calls, then blocks with Retry-After until one token is back', async () => {

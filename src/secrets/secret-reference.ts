@@ -56,7 +56,7 @@ function parseVaultReference(value: string): SecretReference {
     throw new SecretReferenceError(`${expected} (empty, '.' or '..' path segment)`);
   }
   const [mount, ...path] = segments;
-  return { kind: 'vault', mount: mount!, path: path.join('/'), key };
+  return { kind: 'vault', mount: mount, path: path.join('/'), key };
 }
 
 /** How logs and errors name a reference. */

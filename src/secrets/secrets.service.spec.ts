@@ -222,7 +222,7 @@ describe('SecretsService', () => {
       `${warnings.length} warnings in ${intervals} intervals`,
     );
     assert.match(
-      warnings[0]!,
+      warnings[0],
       /^Vault read secret\/llm\/openai: cannot reach http:\/\/127\.0\.0\.1:\d+ \(\w+\); keeping the last good values$/,
     );
     assert.equal(handle.value(), KNOWN_SECRET);

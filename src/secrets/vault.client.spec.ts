@@ -148,7 +148,7 @@ describe('VaultClient', () => {
     assert.deepEqual(renewal(staticToken)?.body, { increment: '2s' }, 'the creation TTL');
     await sleep(200);
     await renewing.readKv2('secret', 'llm/openai');
-    await clients[2]!.readKv2('secret', 'llm/openai');
+    await clients[2].readKv2('secret', 'llm/openai');
     assert.equal(sim.count('/v1/auth/approle-short/login'), 1, 'still the first token, 1.05 s after a 1 s lease');
   });
 

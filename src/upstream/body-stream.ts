@@ -28,6 +28,7 @@ export class BodyStream implements AsyncIterableIterator<Buffer> {
   private waiter: { resolve: (result: IteratorResult<Buffer>) => void; reject: (error: unknown) => void } | undefined;
   private ended = false;
   private failure: unknown;
+  private failed = false;
   private paused = false;
   private draining = false;
   private readonly endListeners: Array<() => void> = [];
@@ -68,6 +69,7 @@ export class BodyStream implements AsyncIterableIterator<Buffer> {
     if (this.ended) return;
     this.ended = true;
     this.failure = error;
+    this.failed = error !== undefined;
     const waiter = this.waiter;
     this.waiter = undefined;
     if (waiter) {
@@ -91,9 +93,8 @@ export class BodyStream implements AsyncIterableIterator<Buffer> {
       return Promise.resolve({ value, done: false });
     }
     if (this.ended) {
-      return this.failure === undefined
-        ? Promise.resolve({ value: undefined, done: true })
-        : Promise.reject(this.failure);
+      if (!this.failed) return Promise.resolve({ value: undefined, done: true });
+      return Promise.reject(this.failure);
     }
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };

@@ -18,7 +18,7 @@ export function parseRawHeaders(raw: Buffer[] | string[]): IncomingHttpHeaders {
     else if (Array.isArray(existing)) existing.push(value);
     else headers[name] = [existing, value];
   }
-  return headers as IncomingHttpHeaders;
+  return headers;
 }
 
 export abstract class CancellableHandler {
@@ -63,6 +63,6 @@ export function dispatchWith<T>(
       reject(cancellation.reason);
       return;
     }
-    dispatcher.dispatch(options, create(resolve, reject) as unknown as Dispatcher.DispatchHandler);
+    dispatcher.dispatch(options, create(resolve, reject));
   });
 }

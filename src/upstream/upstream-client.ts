@@ -229,7 +229,7 @@ export class UpstreamClient {
         const errorBody = await answer.errorBody();
         if (status === 401) this.provider.onCredentialRejected?.();
         failure = this.mapError(status, errorBody, responseHeaders);
-        retryAfterMs = parseRetryAfterMs(responseHeaders as Record<string, unknown>);
+        retryAfterMs = parseRetryAfterMs(responseHeaders);
         const transient = status === 429 || status >= 500;
         if (
           !transient ||
@@ -350,12 +350,12 @@ export async function readBody(body: BodyStream, limit: number): Promise<string>
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
-    size += (chunk as Buffer).length;
+    size += chunk.length;
     if (size > limit) {
       body.destroy();
       throw new UpstreamError(`Upstream body exceeds ${limit} bytes.`, { code: 'upstream_invalid_response' });
     }
-    chunks.push(chunk as Buffer);
+    chunks.push(chunk);
   }
   return chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
 }
@@ -365,7 +365,7 @@ async function readErrorBody(body: BodyStream): Promise<unknown> {
   let text = '';
   try {
     for await (const chunk of body) {
-      text += (chunk as Buffer).toString('utf8');
+      text += chunk.toString('utf8');
       if (text.length > MAX_ERROR_BODY_BYTES) {
         body.destroy();
         break;

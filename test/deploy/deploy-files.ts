@@ -34,7 +34,7 @@ export function readYaml<T = unknown>(path: string): T {
   try {
     return parseYaml(text, { uniqueKeys: true, prettyErrors: true }) as T;
   } catch (error) {
-    throw new Error(`${path}: ${(error as Error).message}`);
+    throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -62,7 +62,8 @@ export const GATEWAY_FACTS = {
 /** The HTTP path of a HealthController method, from Nest's route metadata. */
 function routeOf(method: 'live' | 'ready'): string {
   const base = String(Reflect.getMetadata(PATH_METADATA, HealthController));
-  const path = String(Reflect.getMetadata(PATH_METADATA, HealthController.prototype[method]));
+  const handler = Object.getOwnPropertyDescriptor(HealthController.prototype, method)?.value as object;
+  const path = String(Reflect.getMetadata(PATH_METADATA, handler));
   return `/${[base, path]
     .map((part) => part.replace(/^\/+|\/+$/g, ''))
     .filter(Boolean)
@@ -90,7 +91,7 @@ export function mergeHelmValues(base: Yaml, override: Yaml): Yaml {
   const out: Yaml = structuredClone(base);
   for (const [key, value] of Object.entries(override)) {
     if (value === null) delete out[key];
-    else if (isMap(value) && isMap(out[key])) out[key] = mergeHelmValues(out[key] as Yaml, value);
+    else if (isMap(value) && isMap(out[key])) out[key] = mergeHelmValues(out[key], value);
     else out[key] = structuredClone(value);
   }
   return out;
@@ -269,7 +270,7 @@ export function stageNamed(dockerfile: Dockerfile, name: string): DockerStage {
 export function execForm(args: string): string[] | undefined {
   try {
     const parsed: unknown = JSON.parse(args);
-    return Array.isArray(parsed) && parsed.every((item) => typeof item === 'string') ? (parsed as string[]) : undefined;
+    return Array.isArray(parsed) && parsed.every((item) => typeof item === 'string') ? parsed : undefined;
   } catch {
     return undefined;
   }

@@ -273,7 +273,7 @@ describe('values agree with the code and the compose stack', () => {
       ]);
       const existingSecret = valueAt(set, 'providerSecret.existingSecret');
       const absent = [...required].filter((v) => !provided.has(v));
-      if (existingSecret) t.diagnostic(`expected in Secret ${String(existingSecret)}: ${absent.join(', ')}`);
+      if (existingSecret) t.diagnostic(`expected in Secret ${JSON.stringify(existingSecret)}: ${absent.join(', ')}`);
       else assert.deepEqual(absent, [], 'referenced in gatewayConfig but not set by providerSecret.env or extraEnv');
       // The chart's values where it sets them (a REDIS_URL must be a URL), a placeholder for keys it leaves empty.
       const given: Record<string, unknown> = {
@@ -283,7 +283,10 @@ describe('values agree with the code and the compose stack', () => {
         ...((valueAt(set, 'providerSecret.env') as Yaml | undefined) ?? {}),
       };
       const env = Object.fromEntries(
-        [...required].map((v) => [v, given[v] ? String(given[v]) : `placeholder-${v.toLowerCase()}-0123456789`]),
+        [...required].map((v) => [
+          v,
+          typeof given[v] === 'string' && given[v] ? given[v] : `placeholder-${v.toLowerCase()}-0123456789`,
+        ]),
       );
       const missing: string[] = [];
       const document = substituteEnvDeep(config, env, '', missing);

@@ -16,7 +16,7 @@ describe('scripts/run-simulators', () => {
       env: { ...process.env, SIM_HOST: '127.0.0.1', SIM_OPENAI_PORT: '0', SIM_ANTHROPIC_PORT: '0' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const exited = once(child, 'exit');
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     try {
       const urls: Record<string, string> = {};
       for await (const line of createInterface({ input: child.stdout })) {

@@ -233,7 +233,7 @@ describe('POST /v1/chat/completions (real HTTP to the OpenAI simulator)', () => 
   it('forwards an upstream mid-stream error as an error event', async () => {
     sim.enqueueFault({ midStreamError: true });
     const data = sseData(await (await postJson(chatUrl, { model: 'gpt-test', messages, stream: true })).text());
-    assert.ok(JSON.parse(data.at(-1)!).error);
+    assert.ok((JSON.parse(data.at(-1)!) as { error?: unknown }).error);
     assert.ok(!data.includes('[DONE]'));
   });
 

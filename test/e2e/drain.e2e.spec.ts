@@ -35,10 +35,10 @@ describe('graceful drain on SIGTERM', () => {
       messages: [{ role: 'user', content: 'a stream long enough to outlive the signal' }],
     });
     assert.equal(stream.status, 200);
-    const reader = stream.body!.getReader();
+    const reader = stream.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
     const decoder = new TextDecoder();
     let text = decoder.decode((await reader.read()).value);
-    const exited = once(child!, 'exit');
+    const exited = once(child!, 'exit') as Promise<[number | null, string | null]>;
     child!.kill('SIGTERM');
 
     await new Promise((resolve) => setTimeout(resolve, 150));

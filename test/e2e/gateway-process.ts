@@ -20,12 +20,12 @@ export async function spawnGateway(config: string[]): Promise<GatewayProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => (output += text));
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => (output += text));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 10_000);
-    child.stdout!.on('data', (text: string) => {
+    child.stdout.on('data', (text: string) => {
       output += text;
       const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
       if (match) {

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { ChatCompletion, ChatCompletionChunk } from '../../src/common/openai.types.js';
-import { formatUsd } from '../../src/usage/pricing.js';
 import { OpenAiSimulator } from '../simulators/openai-simulator.js';
 import { postJson, type RunningGateway, sseData, startGateway } from './harness.js';
 import { scrape, valueOf } from './prometheus-text.js';

@@ -46,7 +46,7 @@ describe('OTLP/HTTP export from the built gateway', () => {
         exports.push({
           path: req.url ?? '',
           headers: req.headers,
-          body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpExport['body'],
         });
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       });

@@ -37,7 +37,7 @@ describe('request log lines', () => {
   const sim = new OpenAiSimulator({ apiKey: PROVIDER_KEY });
   let gateway: RunningGateway;
   let captured = '';
-  const write = process.stdout.write;
+  const write = process.stdout.write.bind(process.stdout);
 
   before(async () => {
     gateway = await startGateway({
@@ -55,10 +55,10 @@ describe('request log lines', () => {
       ],
     });
     // Record what the process writes to stdout, and still write it.
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    process.stdout.write = (chunk: string | Uint8Array, ...rest: never[]) => {
       captured += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
       return write.call(process.stdout, chunk, ...rest);
-    }) as typeof process.stdout.write;
+    };
   });
   after(async () => {
     process.stdout.write = write;

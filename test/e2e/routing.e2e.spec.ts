@@ -108,7 +108,7 @@ describe('routing and resilience', () => {
     assert.equal(response.headers.get('x-gateway-deployment'), 'second/s2');
     const data = sseData(await response.text());
     assert.equal(data.at(-1), '[DONE]');
-    assert.ok(data.slice(0, -1).every((d) => !JSON.parse(d).error));
+    assert.ok(data.slice(0, -1).every((d) => !(JSON.parse(d) as { error?: unknown }).error));
     assert.equal(first.received, 1);
     assert.equal(second.received, 1);
   });
@@ -120,7 +120,7 @@ describe('routing and resilience', () => {
     const response = await postJson(chatUrl, { model: 'streamy', messages, stream: true });
     assert.equal(response.status, 200);
     const data = sseData(await response.text());
-    assert.ok(JSON.parse(data.at(-1)!).error, 'last event is an error');
+    assert.ok((JSON.parse(data.at(-1)!) as { error?: unknown }).error, 'last event is an error');
     assert.ok(!data.includes('[DONE]'));
     assert.equal(first.received + second.received, 1);
   });

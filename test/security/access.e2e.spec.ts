@@ -152,11 +152,17 @@ describe('routes without an access level', () => {
     const fastify = Fastify();
     installRequestGates(fastify, [], new RouteTable());
     assert.throws(
-      () => fastify.get('/v1/new-thing', async () => 'open'),
+      () => fastify.get('/v1/new-thing', () => 'open'),
       /route GET \/v1\/new-thing declares no access level/,
     );
     assert.throws(
-      () => fastify.route({ method: 'POST', url: '/x', config: { access: 'everyone' }, handler: async () => 'open' }),
+      () =>
+        fastify.route({
+          method: 'POST',
+          url: '/x',
+          config: { access: 'everyone' } as unknown as { access: 'public' },
+          handler: () => 'open',
+        }),
       /declares no access level/,
     );
     await fastify.close();

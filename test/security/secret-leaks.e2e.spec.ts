@@ -25,7 +25,8 @@ function echoingUpstream(): Server {
     let text = '';
     req.on('data', (chunk: Buffer) => (text += chunk.toString()));
     req.on('end', () => {
-      const credential = `${req.headers.authorization ?? ''} ${req.headers['x-api-key'] ?? ''} key=${req.headers['api-key'] ?? ''}`;
+      const header = (name: string) => String(req.headers[name] ?? '');
+      const credential = `${header('authorization')} ${header('x-api-key')} key=${header('api-key')}`;
       const scenario = /"content":"([^"]*)"/.exec(text)?.[1] ?? '';
       const [kind, status] = scenario.split(' ');
       const message = `Forbidden for key ${credential}`;
@@ -105,8 +106,8 @@ describe('no upstream text leaves with a secret in it', () => {
         logged.push(String(chunk));
         return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
       };
-    process.stdout.write = capture(writes.stdout) as typeof process.stdout.write;
-    process.stderr.write = capture(writes.stderr) as typeof process.stderr.write;
+    process.stdout.write = capture(writes.stdout);
+    process.stderr.write = capture(writes.stderr);
     app = await createGatewayApp(config, { logLevels: ['log', 'warn', 'error'] });
     await app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;

@@ -33,7 +33,10 @@ export class OpenAiValidationPipe implements PipeTransform {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new InvalidRequestError('The request body must be a JSON object.', null, 'invalid_json');
     }
-    const errors = validateSync(plainToInstance(metatype as new () => object, value) as object, VALIDATOR_OPTIONS);
+    const errors = validateSync(
+      plainToInstance<object, object>(metatype as new () => object, value),
+      VALIDATOR_OPTIONS,
+    );
     if (errors.length > 0) {
       const { param, message } = firstValidationProblem(errors);
       throw new InvalidRequestError(`Invalid value for '${param}': ${message}`, param, 'invalid_value');

@@ -602,7 +602,7 @@ export function toGatewayErrorFromAnthropic(
 ): GatewayError {
   const { type, message } = errorDetail(body);
   const text = typeof message === 'string' ? message : undefined;
-  const retryAfterMs = parseRetryAfterMs(headers as Record<string, unknown>);
+  const retryAfterMs = parseRetryAfterMs(headers);
   if (status === 401) return upstreamErrors.authFailed(provider);
   if (status === 402 || type === 'billing_error' || (text && CREDIT_BALANCE.test(text))) {
     return upstreamErrors.insufficientQuota(provider, text);

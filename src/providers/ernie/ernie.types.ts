@@ -65,7 +65,8 @@ export interface ErnieChatResponse {
   /** The input was unsafe: the conversation should be reset. */
   need_clear_history?: boolean;
   ban_round?: number;
-  finish_reason?: ErnieFinishReason | string;
+  /** One of ErnieFinishReason, or a reason newer models added. */
+  finish_reason?: string;
   /** Safety class on newer models: 0 safe, 1 low risk, 2 no further chat, 3 may not display, 4 retract. */
   flag?: number;
   function_call?: ErnieFunctionCall;

@@ -30,7 +30,7 @@ export function toGatewayErrorFromOpenAi(
   headers: IncomingHttpHeaders,
 ): GatewayError {
   const { message, type, param, code } = errorFields(body);
-  const retryAfterMs = parseRetryAfterMs(headers as Record<string, unknown>);
+  const retryAfterMs = parseRetryAfterMs(headers);
   if (status === 401) return upstreamErrors.authFailed(provider);
   if (status === 403) return upstreamErrors.permissionDenied(provider, message);
   if (status === 404) return upstreamErrors.modelNotFound(provider, message);

@@ -9,7 +9,6 @@ import { AccessGate } from './auth/access-gate.js';
 import { sendError } from './common/errors/error-reply.js';
 import { toGatewayError } from './common/errors/to-gateway-error.js';
 import { requestIdFor } from './common/request-context.js';
-import { ChatCompletionsRoute } from './completions/chat-completions.route.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { httpGates } from './http/http-gates.js';
 import { clientErrorHandler, gatewayServerFactory, type HttpServerLimits } from './http/http-server.js';
@@ -70,6 +69,5 @@ export async function createGatewayApp(
     [app.get(RequestObserver).gates, httpGates, app.get(AccessGate).gates, app.get(TrafficService).gates],
     app.get(RouteTable),
   );
-  app.get(ChatCompletionsRoute).register(fastify);
   return app;
 }

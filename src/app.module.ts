@@ -1,21 +1,26 @@
+/**
+ * The gateway, by feature. Global: the validated config and the metrics registry (every module uses both); every
+ * other module is imported where it is used. The request gates (access, drain, telemetry, HTTP checks) are put
+ * together in app.factory.ts.
+ */
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module.js';
 import { OpenAiErrorFilter } from './common/errors/openai-error.filter.js';
 import { OpenAiValidationPipe } from './common/validation/validation.pipe.js';
 import { CompletionsModule } from './completions/completions.module.js';
 import { GatewayConfigModule } from './config/gateway-config.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { EmbeddingsModule } from './embeddings/embeddings.module.js';
-import { AuthModule } from './auth/auth.module.js';
-import { CacheModule } from './cache/cache.module.js';
 import { HealthModule } from './health/health.module.js';
 import { HttpModule } from './http/http.module.js';
-import { RateLimitModule } from './rate-limit/rate-limit.module.js';
-import { SecretsModule } from './secrets/secrets.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { LlmClientModule } from './llm-client/llm-client.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { RoutingModule } from './routing/routing.module.js';
+import { UsageModule } from './usage/usage.module.js';
 
 @Module({})
 export class AppModule {
@@ -24,16 +29,16 @@ export class AppModule {
       module: AppModule,
       imports: [
         GatewayConfigModule.forRoot(config),
+        MetricsModule,
         HttpModule,
-        LifecycleModule,
-        SecretsModule.forRoot(config.secrets),
+        ObservabilityModule,
         AuthModule,
-        CacheModule.forRoot(config.cache),
-        RateLimitModule.forRoot(config.rateLimit),
-        ObservabilityModule.forRoot(),
+        LifecycleModule,
         CompletionsModule,
         EmbeddingsModule,
         ModelsModule,
+        RoutingModule,
+        UsageModule,
         HealthModule,
         LlmClientModule,
       ],

@@ -1,10 +1,13 @@
-import { Global, Module } from '@nestjs/common';
+/** Gateway keys (and the access gate that checks them) and token budgets. */
+import { Module } from '@nestjs/common';
+import { SecretsModule } from '../secrets/secrets.module.js';
 import { AccessGate } from './access-gate.js';
 import { ApiKeyService } from './api-key.service.js';
-import { BUDGET_CLOCK, BudgetService } from './budget.service.js';
+import { BUDGET_CLOCK } from './auth.tokens.js';
+import { BudgetService } from './budget.service.js';
 
-@Global()
 @Module({
+  imports: [SecretsModule],
   providers: [ApiKeyService, AccessGate, BudgetService, { provide: BUDGET_CLOCK, useValue: Date.now }],
   exports: [ApiKeyService, AccessGate, BudgetService],
 })

@@ -16,9 +16,8 @@ import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { closeRedisClient } from '../cache/redis-client.js';
 import { createRateLimitRedisClient, waitForRedis } from '../rate-limit/redis-token-bucket.js';
+import { BUDGET_CLOCK } from './auth.tokens.js';
 import type { GatewayKey } from './gateway-key.js';
-
-export const BUDGET_CLOCK = Symbol('BUDGET_CLOCK');
 
 /** Counters awaiting a write are at most this many; more are dropped and counted (a runaway set of key ids). */
 const MAX_PENDING_COUNTERS = 10_000;

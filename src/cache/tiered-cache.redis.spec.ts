@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Test } from '@nestjs/testing';
 import { plainToInstance } from 'class-transformer';
 import { Redis } from 'ioredis';
+import { gatewayModules } from '../../test/support/gateway-modules.js';
 import { CacheConfig } from './cache.config.js';
 import { CACHE_CONFIG, CacheModule, TIERED_CACHE } from './cache.module.js';
 import { RedisKeyvStore } from './redis-keyv-store.js';
@@ -132,8 +133,13 @@ describe('TieredCache with Redis', () => {
     assert.equal(await admin.exists(`${PREFIX}outside`), 1);
   });
 
-  it('CacheModule.forRoot provides the cache and closes its Redis connection on shutdown', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [CacheModule.forRoot(config())] }).compile();
+  it('CacheModule provides the cache and closes its Redis connection on shutdown', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ...gatewayModules({ cache: { enabled: true, redis: { url: REDIS_URL, keyPrefix: PREFIX } } }),
+        CacheModule,
+      ],
+    }).compile();
     await moduleRef.init();
     const cache = moduleRef.get<TieredCache>(TIERED_CACHE);
     assert.equal(moduleRef.get<CacheConfig>(CACHE_CONFIG).redis?.keyPrefix, PREFIX);

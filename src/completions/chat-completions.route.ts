@@ -5,7 +5,8 @@
  * performance section). Errors thrown here still reach the gateway's one exception filter (Nest installs it as
  * Fastify's error handler), so they leave in OpenAI's format like everywhere else.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../auth/gateway-key.js';
 import { toGatewayError } from '../common/errors/to-gateway-error.js';
@@ -21,15 +22,22 @@ import { sseHeadersFor, writeSseStream } from './sse-writer.js';
 export const CHAT_COMPLETIONS_PATH = '/v1/chat/completions';
 
 @Injectable()
-export class ChatCompletionsRoute {
+export class ChatCompletionsRoute implements OnModuleInit {
   private readonly bodyLimitBytes: number;
   private readonly toError = (error: unknown) => toGatewayError(error, this.bodyLimitBytes);
 
   constructor(
     private readonly completions: ChatCompletionsService,
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     this.bodyLimitBytes = config.server.bodyLimitBytes;
+  }
+
+  /** Registered when the application initialises, after app.factory.ts installed the request gates. */
+  onModuleInit(): void {
+    const fastify = this.adapterHost?.httpAdapter?.getInstance<FastifyInstance>();
+    if (fastify) this.register(fastify);
   }
 
   register(fastify: FastifyInstance): void {

@@ -10,14 +10,14 @@ import type { GatewayKey } from '../auth/gateway-key.js';
 import { CACHE_CONFIG, TIERED_CACHE } from '../cache/cache.module.js';
 import { cacheNamespace, cacheTtlMs, type CacheConfig } from '../cache/cache.config.js';
 import { cacheKeyFor, isCacheable } from '../cache/cache-key.js';
-import { SingleFlight } from '../cache/single-flight.js';
+import { SingleFlight } from '../common/single-flight.js';
 import type { TieredCache } from '../cache/tiered-cache.js';
 import { type GatewayError, RateLimitError } from '../common/errors/gateway.error.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../common/openai.types.js';
 import { type CacheResult, GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers.js';
+import { RATE_LIMIT_CONFIG } from '../rate-limit/rate-limit.tokens.js';
 import {
-  RATE_LIMIT_CONFIG,
   type RateLimitDecision,
   type RateLimitRequest,
   type RateLimitReservation,

@@ -36,7 +36,6 @@ export class TimeoutsConfig {
 
 export class PoolConfig {
   @IsInt() @Min(1) maxSockets: number = 256;
-  @IsInt() @Min(0) maxFreeSockets: number = 64;
   @IsInt() @Min(1) idleTimeoutMs: number = 30_000;
   @IsInt() @Min(1) tlsHandshakeTimeoutMs: number = 10_000;
 }
@@ -60,9 +59,8 @@ export class ProviderConfig {
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   baseUrl!: string;
 
+  /** The provider's API key: a literal, `env:NAME`, `file:/path` or `vault:mount/path#field` (see Secrets). */
   @IsOptional() @IsString() apiKey?: string;
-  @IsOptional() @IsString() secretKey?: string;
-  @IsOptional() @IsString() appId?: string;
 
   /** Extra headers sent on every upstream request (e.g. `api-version`, organisation). */
   @IsOptional() @IsObject() headers?: Record<string, string>;
@@ -73,15 +71,6 @@ export class ProviderConfig {
   @ValidateNested() @Type(() => TimeoutsConfig) timeouts: TimeoutsConfig = new TimeoutsConfig();
   @ValidateNested() @Type(() => PoolConfig) pool: PoolConfig = new PoolConfig();
   @ValidateNested() @Type(() => RetryConfig) retry: RetryConfig = new RetryConfig();
-
-  /**
-   * Not from the file: set by the provider registry, called when the upstream rejects the credential (401),
-   * so a rotated secret is fetched again at once.
-   */
-  onCredentialRejected?: () => void;
-
-  /** Not from the file: set by the provider registry, called for each transport retry (a metric counts them). */
-  onTransportRetry?: () => void;
 }
 
 export class DeploymentConfig {

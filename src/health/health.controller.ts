@@ -15,7 +15,7 @@ import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { TrafficService } from '../lifecycle/traffic.service.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
-import { RATE_LIMIT_HEALTH, type RateLimitHealth } from '../rate-limit/rate-limit.module.js';
+import { RATE_LIMIT_HEALTH, type RateLimitHealth } from '../rate-limit/rate-limit.tokens.js';
 import { SecretsService } from '../secrets/secrets.service.js';
 
 @Controller('health')

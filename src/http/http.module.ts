@@ -1,7 +1,6 @@
 /** The HTTP edge: the route table built while routes register (see request-gates.ts). */
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { RouteTable } from './request-gates.js';
 
-@Global()
 @Module({ providers: [{ provide: RouteTable, useValue: new RouteTable() }], exports: [RouteTable] })
 export class HttpModule {}

@@ -1,21 +1,9 @@
 /**
- * Metrics (`GET /metrics`), per-request telemetry (metrics, log line, spans) and usage accounting
- * (`GET /admin/usage`). Tracing itself is started before Nest, in instrumentation.ts.
+ * Per-request telemetry (metrics, the request log line, spans): RequestObserver contributes the request gate that
+ * starts observing API routes. Tracing itself is started before Nest, in instrumentation.ts.
  */
-import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { MetricsModule } from '../metrics/metrics.module.js';
-import { UsageModule } from '../usage/usage.module.js';
+import { Module } from '@nestjs/common';
 import { RequestObserver } from './request-telemetry.js';
 
-@Global()
-@Module({})
-export class ObservabilityModule {
-  static forRoot(): DynamicModule {
-    return {
-      module: ObservabilityModule,
-      imports: [MetricsModule.forRoot(), UsageModule],
-      providers: [RequestObserver],
-      exports: [RequestObserver],
-    };
-  }
-}
+@Module({ providers: [RequestObserver], exports: [RequestObserver] })
+export class ObservabilityModule {}

@@ -13,6 +13,7 @@ import type {
 } from '../common/openai.types.js';
 import type { ProviderConfig } from '../config/gateway-config.js';
 import type { AttemptBudget } from '../routing/attempt-budget.js';
+import type { ProviderRuntime } from './provider-runtime.js';
 
 export interface ProviderCallContext {
   /** Cancelled when the client disconnects or the gateway gives up; providers pass it to the transport. */
@@ -50,12 +51,13 @@ export function supportsEmbeddings(provider: LlmProvider): provider is ChatCompl
 
 /**
  * How a provider type is registered: its `type` name in the config, an optional class validating its
- * `options`, and a factory. Adding a provider = its folder + one line in providers.module.ts.
+ * `options`, and a factory that gets the provider's runtime (credentials, transport). Adding a provider = its
+ * folder + one line in provider-factories.ts.
  */
 export interface ProviderFactory<Options extends object = object> {
   readonly type: string;
   readonly optionsClass?: ClassConstructor<Options>;
-  create(config: ProviderConfig, options: Options): LlmProvider;
+  create(config: ProviderConfig, options: Options, runtime: ProviderRuntime): LlmProvider | Promise<LlmProvider>;
 }
 
 /**

@@ -8,11 +8,9 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { Limits, RateLimitConfig } from './rate-limit.config.js';
+import { BUCKET_STORE, RATE_LIMIT_CONFIG } from './rate-limit.tokens.js';
 import { RateLimitUnavailableError } from './redis-token-bucket.js';
 import type { BucketLimits, BucketSnapshot, BucketStore, TakeResult } from './token-bucket.js';
-
-export const RATE_LIMIT_CONFIG = Symbol('RATE_LIMIT_CONFIG');
-export const BUCKET_STORE = Symbol('BUCKET_STORE');
 
 export type RateLimitScope = 'key' | 'model' | 'global';
 export type RateLimitKind = 'requests' | 'tokens';

@@ -10,6 +10,7 @@ import type { GatewayConfig, ModelConfig } from '../config/gateway-config.js';
 import type { LlmProvider } from '../providers/llm-provider.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { CLOCK, RANDOM_SOURCE } from './routing.tokens.js';
 import { selectDeployment, type SelectionState } from './selection.js';
 
 export interface DeploymentStats {
@@ -36,9 +37,6 @@ export interface ModelGroup {
   readonly deployments: readonly Deployment[];
   readonly selection: SelectionState;
 }
-
-export const RANDOM_SOURCE = Symbol('RANDOM_SOURCE');
-export const CLOCK = Symbol('CLOCK');
 
 @Injectable()
 export class ModelRouter {

@@ -32,7 +32,8 @@ import {
   movesToNextDeployment,
   UnexpectedAttemptError,
 } from './failure.js';
-import { CLOCK, type Deployment, type ModelGroup, ModelRouter } from './model-router.js';
+import { type Deployment, type ModelGroup, ModelRouter } from './model-router.js';
+import { CLOCK } from './routing.tokens.js';
 import { ewma } from './selection.js';
 
 export interface RouteRequestContext {

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { ProvidersModule } from '../providers/providers.module.js';
 import { RoutingAdminController } from './routing-admin.controller.js';
-import { CLOCK, ModelRouter, RANDOM_SOURCE } from './model-router.js';
+import { ModelRouter } from './model-router.js';
+import { CLOCK, RANDOM_SOURCE } from './routing.tokens.js';
 import { RouterService } from './router.service.js';
 
 @Module({

@@ -1,19 +1,25 @@
 /**
- * Provides SecretsService everywhere. The AppModule imports `SecretsModule.forRoot(config.secrets)`;
- * providers then `await secrets.resolve(ref)` at start-up and keep `secrets.handle(ref)`.
+ * SecretsService for the modules that read credentials (providers, gateway keys): they `await secrets.resolve(ref)`
+ * at start-up and keep `secrets.handle(ref)`. Vault's health is watched in the metrics.
  */
-import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { SECRETS_CONFIG, type SecretsConfig } from './secrets.config.js';
+import { Module } from '@nestjs/common';
+import { GATEWAY_CONFIG } from '../config/config.tokens.js';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { SecretsService } from './secrets.service.js';
 
-@Global()
-@Module({})
-export class SecretsModule {
-  static forRoot(config: SecretsConfig): DynamicModule {
-    return {
-      module: SecretsModule,
-      providers: [{ provide: SECRETS_CONFIG, useValue: config }, SecretsService],
-      exports: [SecretsService],
-    };
-  }
-}
+@Module({
+  providers: [
+    {
+      provide: SecretsService,
+      inject: [GATEWAY_CONFIG, GatewayMetrics],
+      useFactory: (config: GatewayConfig, metrics: GatewayMetrics) => {
+        const secrets = new SecretsService(config.secrets);
+        metrics.watchDependency('vault', () => secrets.status().vault);
+        return secrets;
+      },
+    },
+  ],
+  exports: [SecretsService],
+})
+export class SecretsModule {}

@@ -7,6 +7,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Test } from '@nestjs/testing';
 import { VaultSimulator } from '../../test/simulators/vault-simulator.js';
+import { gatewayModules } from '../../test/support/gateway-modules.js';
 import type { SecretsConfig, VaultConfig } from './secrets.config.js';
 import { SecretsModule } from './secrets.module.js';
 import { SecretResolutionError, SecretsService } from './secrets.service.js';
@@ -244,19 +245,22 @@ describe('SecretsService', () => {
     assert.equal(handle.value(), ROTATED_SECRET);
   });
 
-  it('works as a global Nest module and closes on shutdown', async () => {
+  it('works as a Nest module and closes on shutdown', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
-        SecretsModule.forRoot({
-          vault: {
-            address,
-            auth: { method: 'approle', roleId: 'gateway', secretId: SECRET_ID },
-            requestTimeoutMs: 500,
-            retries: 0,
+        ...gatewayModules({
+          secrets: {
+            vault: {
+              address,
+              auth: { method: 'approle', roleId: 'gateway', secretId: SECRET_ID },
+              requestTimeoutMs: 500,
+              retries: 0,
+            },
+            refreshIntervalMs: 60_000,
+            minRefreshOnAuthFailureIntervalMs: 30_000,
           },
-          refreshIntervalMs: 60_000,
-          minRefreshOnAuthFailureIntervalMs: 30_000,
         }),
+        SecretsModule,
       ],
     }).compile();
     const secrets = moduleRef.get(SecretsService);

@@ -20,6 +20,7 @@ import {
 import { SECRETS_CONFIG, SecretsConfig } from './secrets.config.js';
 import { type KvSecret, VaultClient, VaultError, type SecretsLogger } from './vault.client.js';
 import { secretRedactor } from '../common/redaction.js';
+import { SingleFlight } from '../common/single-flight.js';
 
 /** Optional injection token for the logger (default: a Nest Logger named SecretsService). */
 export const SECRETS_LOGGER = Symbol('SECRETS_LOGGER');
@@ -90,7 +91,7 @@ export class SecretsService implements OnApplicationShutdown {
   private lastSuccessAt: number | undefined;
   private lastWarningAt = -Infinity;
   private refreshTimer: NodeJS.Timeout | undefined;
-  private refreshing: Promise<void> | undefined;
+  private readonly refreshes = new SingleFlight<void>();
   private closed = false;
 
   constructor(
@@ -145,17 +146,9 @@ export class SecretsService implements OnApplicationShutdown {
 
   /** Reads every Vault and `file:` secret again now (the timer does this every `refreshIntervalMs`). */
   refresh(): Promise<void> {
-    if (!this.refreshing) {
-      const refreshing = Promise.all([...this.entries.values()].map((entry) => this.refreshEntry(entry))).then(
-        () => {},
-      );
-      this.refreshing = refreshing;
-      const clear = () => {
-        if (this.refreshing === refreshing) this.refreshing = undefined;
-      };
-      refreshing.then(clear, clear);
-    }
-    return this.refreshing;
+    return this.refreshes.run('all', async () => {
+      await Promise.all([...this.entries.values()].map((entry) => this.refreshEntry(entry)));
+    });
   }
 
   /** Stops the refresh timer and the Vault token renewal. */

@@ -11,6 +11,7 @@ import { Logger, type LoggerService } from '@nestjs/common';
 import { parseSecretReference, readLocalSecret, SecretReferenceError } from './secret-reference.js';
 import { DEFAULT_KUBERNETES_JWT_PATH, type VaultConfig } from './secrets.config.js';
 import { secretRedactor } from '../common/redaction.js';
+import { SingleFlight } from '../common/single-flight.js';
 
 export type SecretsLogger = Pick<LoggerService, 'log' | 'warn' | 'error'>;
 
@@ -82,7 +83,7 @@ export class VaultClient {
   private readonly baseUrl: string;
   private readonly authMount: string;
   private state: TokenState | undefined;
-  private loggingIn: Promise<TokenState> | undefined;
+  private readonly logins = new SingleFlight<TokenState>();
   private maintenanceTimer: NodeJS.Timeout | undefined;
   /** The credentials read at the last login, redacted from messages. */
   private credentials: string[] = [];
@@ -139,18 +140,11 @@ export class VaultClient {
 
   /** One login at a time, however many callers wait for it. */
   private login(): Promise<TokenState> {
-    if (!this.loggingIn) {
-      const loggingIn = this.obtainToken().then((state) => {
-        this.adopt(state);
-        return state;
-      });
-      this.loggingIn = loggingIn;
-      const clear = () => {
-        if (this.loggingIn === loggingIn) this.loggingIn = undefined;
-      };
-      loggingIn.then(clear, clear);
-    }
-    return this.loggingIn;
+    return this.logins.run('login', async () => {
+      const state = await this.obtainToken();
+      this.adopt(state);
+      return state;
+    });
   }
 
   private async obtainToken(): Promise<TokenState> {

@@ -88,6 +88,10 @@ export interface UpstreamClientOptions {
    */
   authHeaders?: () => Record<string, string>;
   random?: () => number;
+  /** Called when the upstream rejects the credential (401), so a rotated secret is fetched again at once. */
+  onCredentialRejected?: () => void;
+  /** Called for each transport retry (a metric counts them). */
+  onTransportRetry?: () => void;
 }
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
@@ -118,6 +122,8 @@ export class UpstreamClient {
     { auth: Record<string, string> | undefined; headers: Record<string, string> }
   >();
   private readonly random: () => number;
+  private readonly onCredentialRejected: (() => void) | undefined;
+  private readonly onTransportRetry: (() => void) | undefined;
 
   constructor(
     private readonly provider: ProviderConfig,
@@ -130,6 +136,8 @@ export class UpstreamClient {
     this.defaultHeaders = { 'content-type': 'application/json', ...provider.headers };
     this.authHeaders = options.authHeaders;
     this.random = options.random ?? Math.random;
+    this.onCredentialRejected = options.onCredentialRejected;
+    this.onTransportRetry = options.onTransportRetry;
     const { pool, timeouts } = provider;
     this.dispatcher = new Agent({
       connections: pool.maxSockets,
@@ -227,7 +235,7 @@ export class UpstreamClient {
         const { status, headers: responseHeaders } = answer;
         if (status >= 200 && status < 300) return answer.success();
         const errorBody = await answer.errorBody();
-        if (status === 401) this.provider.onCredentialRejected?.();
+        if (status === 401) this.onCredentialRejected?.();
         failure = this.mapError(status, errorBody, responseHeaders);
         retryAfterMs = parseRetryAfterMs(responseHeaders);
         const transient = status === 429 || status >= 500;
@@ -245,7 +253,7 @@ export class UpstreamClient {
         call.dispose();
         throw failure;
       }
-      this.provider.onTransportRetry?.();
+      this.onTransportRetry?.();
       if (tracingEnabled()) {
         trace
           .getActiveSpan()

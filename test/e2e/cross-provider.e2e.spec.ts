@@ -53,7 +53,7 @@ describe('the same SDK code against OpenAI, Anthropic and ERNIE models', () => {
           type: 'ernie',
           baseUrl: ernieRoot,
           apiKey: 'ernie-cross-ak',
-          secretKey: 'ernie-cross-sk',
+          options: { secretKey: 'ernie-cross-sk' },
           ...shared,
         },
       ],

@@ -39,14 +39,13 @@ function ernieConfig(root: string, secretKey = SECRET_KEY): Record<string, unkno
   const shared = { retry: { retries: 0 }, timeouts: { connectMs: 1_000, firstByteMs: 2_000, totalMs: 5_000 } };
   return {
     providers: [
-      { name: 'ernie', type: 'ernie', baseUrl: root, apiKey: API_KEY, secretKey, ...shared },
+      { name: 'ernie', type: 'ernie', baseUrl: root, apiKey: API_KEY, options: { secretKey }, ...shared },
       {
         name: 'qianfan',
         type: 'ernie',
         baseUrl: `${root}/v2`,
         apiKey: V2_KEY,
-        appId: APP_ID,
-        options: { mode: 'v2' },
+        options: { mode: 'v2', appId: APP_ID },
         ...shared,
       },
     ],

@@ -29,7 +29,14 @@ describe('routing and resilience', () => {
         provider('first', firstUrl),
         provider('second', secondUrl),
         provider('third', thirdUrl),
-        { name: 'ernie', type: 'ernie', baseUrl: ernieUrl, apiKey: 'ak', secretKey: 'sk', retry: fastRetry },
+        {
+          name: 'ernie',
+          type: 'ernie',
+          baseUrl: ernieUrl,
+          apiKey: 'ak',
+          options: { secretKey: 'sk' },
+          retry: fastRetry,
+        },
       ],
       routing: { breaker: { failureThreshold: 100, windowMs: 60_000, openMs: 60_000 } },
       models: [

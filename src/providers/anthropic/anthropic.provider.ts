@@ -6,8 +6,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
-import { credentialHeaders, SSE_ACCEPT, UpstreamClient } from '../../upstream/upstream-client.js';
+import { credentialHeaders, SSE_ACCEPT, type UpstreamClient } from '../../upstream/upstream-client.js';
 import type { ChatCompletionProvider, ProviderCallContext, ProviderFactory } from '../llm-provider.js';
+import type { Credential, ProviderRuntime } from '../provider-runtime.js';
 import {
   type AnthropicRequestDefaults,
   createAnthropicStreamState,
@@ -39,7 +40,12 @@ export class AnthropicProvider implements ChatCompletionProvider {
   private readonly client: UpstreamClient;
   private readonly defaults: AnthropicRequestDefaults;
 
-  constructor(config: ProviderConfig, options: AnthropicOptions = {}) {
+  constructor(
+    config: ProviderConfig,
+    options: AnthropicOptions,
+    runtime: ProviderRuntime,
+    apiKey: Credential | undefined,
+  ) {
     this.name = config.name;
     this.defaults = {
       version: options.version ?? DEFAULT_ANTHROPIC_VERSION,
@@ -49,13 +55,13 @@ export class AnthropicProvider implements ChatCompletionProvider {
       'content-type': 'application/json',
       'anthropic-version': this.defaults.version,
     };
-    this.client = new UpstreamClient(
-      { ...config, headers: { ...config.headers, ...headers } },
+    this.client = runtime.upstream(
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromAnthropic(this.name, status, body, responseHeaders),
       {
+        headers,
         authHeaders: credentialHeaders(
-          () => config.apiKey,
+          () => apiKey?.value(),
           (key) => ({ 'x-api-key': key }),
         ),
       },
@@ -103,5 +109,8 @@ export class AnthropicProvider implements ChatCompletionProvider {
 export const anthropicProviderFactory: ProviderFactory<AnthropicOptions> = {
   type: 'anthropic',
   optionsClass: AnthropicOptions,
-  create: (config, options) => new AnthropicProvider(config, options),
+  async create(config, options, runtime) {
+    const apiKey = config.apiKey === undefined ? undefined : await runtime.credential(config.apiKey);
+    return new AnthropicProvider(config, options, runtime, apiKey);
+  },
 };

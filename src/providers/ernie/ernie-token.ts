@@ -9,6 +9,7 @@ import type { UpstreamClient } from '../../upstream/upstream-client.js';
 import { upstreamErrors } from '../provider-errors.js';
 import type { ErnieTokenErrorBody, ErnieTokenResponse } from './ernie.types.js';
 import { secretRedactor } from '../../common/redaction.js';
+import { SingleFlight } from '../../common/single-flight.js';
 
 /** Asks the token endpoint for a new token; rejects with a GatewayError. */
 export type ErnieTokenFetcher = () => Promise<ErnieTokenResponse>;
@@ -36,7 +37,7 @@ export class ErnieTokenManager {
   private readonly marginSeconds: number;
   private readonly now: () => number;
   private cached: CachedToken | undefined;
-  private inFlight: Promise<string> | undefined;
+  private readonly fetches = new SingleFlight<string>();
 
   constructor(options: ErnieTokenManagerOptions) {
     this.fetchToken = options.fetchToken;
@@ -51,15 +52,8 @@ export class ErnieTokenManager {
   getToken(signal?: AbortSignal): Promise<string> {
     const cached = this.cached;
     if (cached && this.now() < cached.refreshAt) return Promise.resolve(cached.token);
-    if (!this.inFlight) {
-      const fetching = this.fetch();
-      this.inFlight = fetching;
-      const clear = () => {
-        if (this.inFlight === fetching) this.inFlight = undefined;
-      };
-      fetching.then(clear, clear);
-    }
-    return signal ? abortable(this.inFlight, signal) : this.inFlight;
+    const fetching = this.fetches.run('token', () => this.fetch());
+    return signal ? abortable(fetching, signal) : fetching;
   }
 
   /**

@@ -4,14 +4,15 @@
  * OpenAI strategy with the `appid` header.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { IsIn, IsInt, IsOptional, IsUrl, Min, ValidateBy, type ValidationOptions } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Min, ValidateBy, type ValidationOptions } from 'class-validator';
 import type { Cancellation } from '../../common/cancellation.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
 import { readSseEvents, type SseEvent } from '../../upstream/sse-parser.js';
-import { readBody, UpstreamClient, type UpstreamResponse } from '../../upstream/upstream-client.js';
+import { readBody, type UpstreamClient, type UpstreamResponse } from '../../upstream/upstream-client.js';
 import type { ChatCompletionProvider, LlmProvider, ProviderCallContext, ProviderFactory } from '../llm-provider.js';
 import { OpenAiCompatibleProvider } from '../openai/openai.provider.js';
+import type { Credential, ProviderRuntime } from '../provider-runtime.js';
 import { upstreamErrors } from '../provider-errors.js';
 import { createErnieTokenFetcher, ErnieTokenManager, toGatewayErrorFromTokenEndpoint } from './ernie-token.js';
 import {
@@ -53,6 +54,12 @@ function IsEndpointMap(validationOptions?: ValidationOptions): PropertyDecorator
 export class ErnieOptions {
   @IsOptional() @IsIn(['v1', 'v2']) mode: 'v1' | 'v2' = 'v1';
 
+  /** v1 only: the application's Secret Key (with `apiKey` as its API Key), a secret reference like any credential. */
+  @IsOptional() @IsString() secretKey?: string;
+
+  /** v2 only: the Qianfan application id, sent as the `appid` header. */
+  @IsOptional() @IsString() appId?: string;
+
   /** v1 only. Default `<baseUrl>/oauth/2.0/token`. */
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
@@ -78,20 +85,21 @@ export class ErnieProvider implements ChatCompletionProvider {
   private readonly tokens: ErnieTokenManager;
   private readonly endpoints: Readonly<Record<string, string>>;
 
-  constructor(config: ProviderConfig, options: ErnieOptions) {
-    if (!config.apiKey || !config.secretKey) {
-      throw new Error(
-        `providers.${config.name}: an ernie v1 provider needs apiKey (API Key) and secretKey (Secret Key)`,
-      );
-    }
+  constructor(
+    config: ProviderConfig,
+    options: ErnieOptions,
+    runtime: ProviderRuntime,
+    credentials: { apiKey: Credential; secretKey: Credential },
+  ) {
     this.name = config.name;
     this.endpoints = options.endpoints ?? {};
-    this.client = new UpstreamClient(config, (status: number, body: unknown, headers: IncomingHttpHeaders) =>
+    this.client = runtime.upstream((status: number, body: unknown, headers: IncomingHttpHeaders) =>
       toGatewayErrorFromErnieHttp(this.name, status, body, headers),
     );
     // The token endpoint gets its own client: its error format differs, and chat headers are not for it.
-    this.tokenClient = new UpstreamClient({ ...config, headers: {} }, (status: number, body: unknown) =>
-      toGatewayErrorFromTokenEndpoint(this.name, status, body),
+    this.tokenClient = runtime.upstream(
+      (status: number, body: unknown) => toGatewayErrorFromTokenEndpoint(this.name, status, body),
+      { withoutConfiguredHeaders: true },
     );
     this.tokens = new ErnieTokenManager({
       fetchToken: createErnieTokenFetcher(this.tokenClient, {
@@ -99,10 +107,10 @@ export class ErnieProvider implements ChatCompletionProvider {
         tokenUrl: options.tokenUrl ?? `${config.baseUrl.replace(/\/+$/, '')}/oauth/2.0/token`,
         // Read at each fetch, so a rotated key is picked up.
         get apiKey() {
-          return config.apiKey ?? '';
+          return credentials.apiKey.value();
         },
         get secretKey() {
-          return config.secretKey ?? '';
+          return credentials.secretKey.value();
         },
       }),
       refreshMarginSeconds: options.tokenRefreshMarginSeconds,
@@ -249,12 +257,27 @@ async function* prepend(first: SseEvent, rest: AsyncGenerator<SseEvent>): AsyncG
 export const ernieProviderFactory: ProviderFactory<ErnieOptions> = {
   type: 'ernie',
   optionsClass: ErnieOptions,
-  create(config: ProviderConfig, options: ErnieOptions): LlmProvider {
+  async create(config: ProviderConfig, options: ErnieOptions, runtime: ProviderRuntime): Promise<LlmProvider> {
     if (options.mode === 'v2') {
       if (!config.apiKey)
         throw new Error(`providers.${config.name}: an ernie v2 provider needs apiKey (the bce-v3 API key)`);
-      return new OpenAiCompatibleProvider(config, 'ernie', config.appId ? { appid: config.appId } : {});
+      const apiKey = await runtime.credential(config.apiKey);
+      return new OpenAiCompatibleProvider(
+        config,
+        runtime,
+        apiKey,
+        'ernie',
+        options.appId ? { appid: options.appId } : {},
+      );
     }
-    return new ErnieProvider(config, options);
+    if (!config.apiKey || !options.secretKey) {
+      throw new Error(
+        `providers.${config.name}: an ernie v1 provider needs apiKey (API Key) and options.secretKey (Secret Key)`,
+      );
+    }
+    return new ErnieProvider(config, options, runtime, {
+      apiKey: await runtime.credential(config.apiKey),
+      secretKey: await runtime.credential(options.secretKey),
+    });
   },
 };

@@ -11,7 +11,7 @@ import type {
   EmbeddingResponse,
 } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
-import { credentialHeaders, SSE_ACCEPT, UpstreamClient } from '../../upstream/upstream-client.js';
+import { credentialHeaders, SSE_ACCEPT, type UpstreamClient } from '../../upstream/upstream-client.js';
 import {
   type ChatCompletionProvider,
   type EmbeddingProvider,
@@ -20,6 +20,7 @@ import {
   RAW_JSON,
   type WithRawJson,
 } from '../llm-provider.js';
+import type { Credential, ProviderRuntime } from '../provider-runtime.js';
 import { encodeEmbeddingsBase64, readOpenAiChunks, toGatewayErrorFromOpenAi } from './openai.mapper.js';
 
 export class OpenAiCompatibleProvider implements ChatCompletionProvider, EmbeddingProvider {
@@ -28,17 +29,19 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
 
   constructor(
     config: ProviderConfig,
+    runtime: ProviderRuntime,
+    apiKey: Credential | undefined,
     readonly type: string = 'openai',
     extraHeaders: Record<string, string> = {},
   ) {
     this.name = config.name;
-    this.client = new UpstreamClient(
-      { ...config, headers: { ...config.headers, ...extraHeaders } },
+    this.client = runtime.upstream(
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromOpenAi(this.name, status, body, responseHeaders),
       {
+        headers: extraHeaders,
         authHeaders: credentialHeaders(
-          () => config.apiKey,
+          () => apiKey?.value(),
           (key) => ({ authorization: `Bearer ${key}` }),
         ),
       },
@@ -94,5 +97,8 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
 
 export const openAiProviderFactory: ProviderFactory = {
   type: 'openai',
-  create: (config) => new OpenAiCompatibleProvider(config),
+  async create(config, _options, runtime) {
+    const apiKey = config.apiKey === undefined ? undefined : await runtime.credential(config.apiKey);
+    return new OpenAiCompatibleProvider(config, runtime, apiKey);
+  },
 };

@@ -1,0 +1,3 @@
+/** Injection tokens AuthModule provides. */
+/** The clock budget periods (UTC day and month) are taken from; tests give a fixed one. */
+export const BUDGET_CLOCK = Symbol('BUDGET_CLOCK');

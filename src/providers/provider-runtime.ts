@@ -13,7 +13,7 @@ export interface Credential {
   value(): string;
 }
 
-export interface UpstreamSettings extends Pick<UpstreamClientOptions, 'authHeaders' | 'random'> {
+export interface UpstreamSettings extends Pick<UpstreamClientOptions, 'authHeaders' | 'random' | 'signRequest'> {
   /** Headers on every request of this client, after the provider's configured `headers`. */
   headers?: Record<string, string>;
   /** Another base URL than the provider's (a token endpoint on another host, say). */
@@ -59,7 +59,13 @@ export function createProviderRuntime(
           headers: { ...configured, ...settings.headers },
         },
         mapError,
-        { authHeaders: settings.authHeaders, random: settings.random, onCredentialRejected, onTransportRetry },
+        {
+          authHeaders: settings.authHeaders,
+          random: settings.random,
+          signRequest: settings.signRequest,
+          onCredentialRejected,
+          onTransportRetry,
+        },
       );
     },
   };

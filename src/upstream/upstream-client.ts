@@ -37,8 +37,11 @@ const NO_EXTRA_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 export interface UpstreamRequest {
   /** Path below the provider's base URL, or an absolute URL. */
   path: string;
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
+  /** Serialised as JSON. */
   body?: unknown;
+  /** The body exactly as given (a passthrough front's bytes); takes the place of `body`. */
+  rawBody?: string;
   headers?: Readonly<Record<string, string>>;
   /** Cancelled when the client leaves or the caller gives up. */
   cancellation: Cancellation;
@@ -74,7 +77,7 @@ type Transport<T> = (
   options: {
     origin: string;
     path: string;
-    method: 'GET' | 'POST';
+    method: 'GET' | 'POST' | 'DELETE';
     headers: Record<string, string>;
     body: string | undefined;
   },
@@ -92,6 +95,20 @@ export interface UpstreamClientOptions {
   onCredentialRejected?: () => void;
   /** Called for each transport retry (a metric counts them). */
   onTransportRetry?: () => void;
+  /**
+   * Headers computed from the final request, on every attempt (retries included): a SigV4 signature over method,
+   * URL, headers and body, or an OAuth token fetched (and refreshed) asynchronously. Requests of clients without it
+   * are dispatched synchronously.
+   */
+  signRequest?: (request: SignableRequest) => Promise<Record<string, string>>;
+}
+
+/** What `signRequest` sees: the request as it will leave, but for the headers the signer adds. */
+export interface SignableRequest {
+  method: string;
+  url: URL;
+  headers: Readonly<Record<string, string>>;
+  body: string | undefined;
 }
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
@@ -124,6 +141,7 @@ export class UpstreamClient {
   private readonly random: () => number;
   private readonly onCredentialRejected: (() => void) | undefined;
   private readonly onTransportRetry: (() => void) | undefined;
+  private readonly signRequest: UpstreamClientOptions['signRequest'];
 
   constructor(
     private readonly provider: ProviderConfig,
@@ -138,6 +156,7 @@ export class UpstreamClient {
     this.random = options.random ?? Math.random;
     this.onCredentialRejected = options.onCredentialRejected;
     this.onTransportRetry = options.onTransportRetry;
+    this.signRequest = options.signRequest;
     const { pool, timeouts } = provider;
     this.dispatcher = new Agent({
       connections: pool.maxSockets,
@@ -215,7 +234,7 @@ export class UpstreamClient {
       headers = { ...headers };
       propagation.inject(context.active(), headers);
     }
-    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const body = request.rawBody ?? (request.body === undefined ? undefined : JSON.stringify(request.body));
     const method = request.method ?? 'POST';
     const retry = this.provider.retry;
     for (let retries = 0; ; retries++) {
@@ -223,7 +242,8 @@ export class UpstreamClient {
       let retryAfterMs: number | undefined;
       let answer: TransportAnswer<T> | undefined;
       try {
-        answer = await transport({ origin, path, method, headers, body }, call);
+        const sent = this.signRequest ? await this.signed(origin, path, method, headers, body) : headers;
+        answer = await transport({ origin, path, method, headers: sent, body }, call);
       } catch (error) {
         failure = this.toGatewayError(error, call.cancellation, request.cancellation);
         if (!isRetryableNetworkFailure(failure)) {
@@ -272,6 +292,17 @@ export class UpstreamClient {
 
   close(): void {
     void this.dispatcher.close().catch(() => undefined);
+  }
+
+  private async signed(
+    origin: string,
+    path: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<Record<string, string>> {
+    const signature = await this.signRequest!({ method, url: new URL(path, origin), headers, body });
+    return { ...headers, ...signature };
   }
 
   /** Maps transport failures; never includes request headers or URLs (they may hold credentials). */

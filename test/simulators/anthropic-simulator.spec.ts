@@ -16,6 +16,7 @@ import { ProviderConfig, RetryConfig } from '../../src/config/gateway-config.js'
 import { AnthropicProvider } from '../../src/providers/anthropic/anthropic.provider.js';
 import type { ProviderCallContext } from '../../src/providers/llm-provider.js';
 import { AnthropicSimulator } from './anthropic-simulator.js';
+import { arrayAt, at, isObject, type Json, jsonOf, numberAt, objectAt } from './sim-json.js';
 
 const MODEL = 'claude-sim-1';
 const TOOLS: ChatCompletionRequest['tools'] = [
@@ -171,7 +172,7 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
     assert.equal(call.choices[0].finish_reason, 'tool_calls');
     assert.equal(message.content, null);
     assert.equal(message.tool_calls?.length, 1);
-    const toolCall = message.tool_calls![0];
+    const toolCall = message.tool_calls[0];
     assert.equal(toolCall.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(toolCall.function.arguments), { city: 'Paris' });
 
@@ -399,7 +400,6 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // The wire format itself, checked with the official client and the types of the installed @anthropic-ai/sdk.
 
-type Json = Record<string, unknown>;
 type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
 type OptionalKeys<T> = Exclude<keyof T, RequiredKeys<T>>;
 type Complete<All, Listed> = [Exclude<All, Listed>] extends [never] ? unknown : never;
@@ -514,12 +514,8 @@ const PING_EVENT: Shape = { name: 'ping event', required: ['type'], optional: []
 const ERROR_EVENT: Shape = { name: 'error event', required: ['type', 'error'], optional: [] };
 const TOKENS_COUNT = shapeOf<Anthropic.MessageTokensCount>('MessageTokensCount')(['input_tokens']);
 
-function isJson(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function assertShape(value: unknown, shape: Shape): Json {
-  assert.ok(isJson(value), `${shape.name} is an object`);
+  assert.ok(isObject(value), `${shape.name} is an object`);
   for (const key of shape.required) assert.ok(key in value, `${shape.name} has ${key}`);
   for (const key of Object.keys(value)) {
     assert.ok(shape.required.includes(key) || shape.optional.includes(key), `${shape.name} declares ${key}`);
@@ -528,7 +524,7 @@ function assertShape(value: unknown, shape: Shape): Json {
 }
 
 function assertBlock(block: unknown): void {
-  const type = isJson(block) ? String(block.type) : '';
+  const type = isObject(block) ? String(block.type) : '';
   assert.ok(BLOCKS[type], `known block type ${type}`);
   assertShape(block, BLOCKS[type]);
 }
@@ -546,14 +542,13 @@ function assertMessage(message: unknown): void {
   const checked = assertShape(message, MESSAGE);
   assert.equal(checked.type, 'message');
   assert.equal(checked.role, 'assistant');
-  assert.ok(Array.isArray(checked.content));
-  (checked.content as unknown[]).forEach(assertBlock);
+  arrayAt(checked, 'content').forEach(assertBlock);
   assertUsage(checked.usage);
 }
 
 /** Checks one streamed event against the SDK type of its kind. */
 function assertEvent(event: unknown): void {
-  assert.ok(isJson(event));
+  assert.ok(isObject(event));
   if (event.type === 'ping' || event.type === 'error') {
     assertShape(event, event.type === 'ping' ? PING_EVENT : ERROR_EVENT);
     return;
@@ -563,11 +558,11 @@ function assertEvent(event: unknown): void {
   assertShape(event, shape);
   if (event.type === 'message_start') {
     assertShape(event.message, MESSAGE);
-    assertUsage((event.message as Json).usage);
+    assertUsage(at(event, 'message', 'usage'));
   }
   if (event.type === 'content_block_start') assertBlock(event.content_block);
   if (event.type === 'content_block_delta') {
-    const delta = event.delta as Json;
+    const delta = objectAt(event, 'delta');
     assert.ok(DELTAS[String(delta.type)], `known delta type ${String(delta.type)}`);
     assertShape(delta, DELTAS[String(delta.type)]);
   }
@@ -588,7 +583,7 @@ function parseSse(text: string): SseEvent[] {
     .split('\n\n')
     .map((frame) => {
       const [eventLine, dataLine] = frame.split('\n');
-      const data = JSON.parse(dataLine.slice('data: '.length)) as Json;
+      const data = objectAt(JSON.parse(dataLine.slice('data: '.length)));
       assert.equal(eventLine, `event: ${String(data.type)}`);
       return { event: String(data.type), data };
     });
@@ -680,15 +675,15 @@ describe('AnthropicSimulator on the wire, read with @anthropic-ai/sdk', { timeou
           'message_start',
           'content_block_start',
           'ping',
-          ...Array(5).fill('content_block_delta'),
+          ...Array<string>(5).fill('content_block_delta'),
           'content_block_stop',
           'message_delta',
           'message_stop',
         ],
       );
-      const start = raw[0].data.message as Json;
-      assert.deepEqual([start.stop_reason, (start.usage as Json).output_tokens], [null, 1]);
-      assert.equal(((raw.at(-2)!.data as Json).usage as Json).output_tokens, 5, 'message_delta carries the total');
+      const start = objectAt(raw[0].data, 'message');
+      assert.deepEqual([start.stop_reason, at(start, 'usage', 'output_tokens')], [null, 1]);
+      assert.equal(at(raw.at(-2)?.data, 'usage', 'output_tokens'), 5, 'message_delta carries the total');
     });
 
     it('sends pings every N events when asked, which the SDK skips', async () => {
@@ -757,7 +752,7 @@ describe('AnthropicSimulator on the wire, read with @anthropic-ai/sdk', { timeou
       assert.deepEqual(thinkingEvents[0].data.content_block, { type: 'thinking', thinking: '', signature: '' });
       const deltas = thinkingEvents
         .filter(({ event }) => event === 'content_block_delta')
-        .map(({ data }) => data.delta as Json);
+        .map(({ data }) => objectAt(data, 'delta'));
       assert.ok(deltas.length >= 4);
       assert.ok(deltas.slice(0, -1).every((delta) => delta.type === 'thinking_delta'));
       assert.equal(deltas.at(-1)!.type, 'signature_delta', 'the signature comes just before content_block_stop');
@@ -793,7 +788,7 @@ describe('AnthropicSimulator on the wire, read with @anthropic-ai/sdk', { timeou
       const raw = parseSse(await (await post('/v1/messages', { ...params, stream: true })).text());
       const first = raw.filter(({ data }) => data.index === 0).map(({ event }) => event);
       assert.deepEqual(first, ['content_block_start', 'content_block_stop']);
-      assert.equal((raw[1].data.content_block as Json).type, 'redacted_thinking');
+      assert.equal(at(raw[1].data, 'content_block', 'type'), 'redacted_thinking');
     });
 
     it('requires the thinking block back, unchanged, in front of the tool_use it came with', async () => {
@@ -1112,10 +1107,10 @@ describe('AnthropicSimulator on the wire, read with @anthropic-ai/sdk', { timeou
       events.forEach(({ data }) => assertEvent(data));
       const starts = events
         .filter(({ event }) => event === 'content_block_start')
-        .map(({ data }) => (data.content_block as Json).type);
+        .map(({ data }) => at(data, 'content_block', 'type'));
       assert.deepEqual(starts, ['thinking', 'tool_use']);
-      const toolStart = events.find(({ data }) => (data.content_block as Json | undefined)?.type === 'tool_use')!;
-      assert.equal((toolStart.data.content_block as Json).name, 'Bash');
+      const toolStart = events.find(({ data }) => at(data, 'content_block', 'type') === 'tool_use');
+      assert.equal(at(toolStart?.data, 'content_block', 'name'), 'Bash');
 
       const [recorded] = sim.requests;
       assert.equal(recorded.path, '/v1/messages');
@@ -1125,8 +1120,8 @@ describe('AnthropicSimulator on the wire, read with @anthropic-ai/sdk', { timeou
       assert.deepEqual(recorded.betas, claudeCodeBetas);
       assert.equal(recorded.anthropicVersion, '2023-06-01');
       assert.equal(recorded.headers['x-claude-code-session-id'], claudeCodeHeaders['x-claude-code-session-id']);
-      const usage = (events[0].data.message as Json).usage as Json;
-      assert.ok((usage.cache_creation_input_tokens as number) > 0, 'the marked system and prompt blocks are written');
+      const written = numberAt(events[0].data, 'message', 'usage', 'cache_creation_input_tokens');
+      assert.ok(written > 0, 'the marked system and prompt blocks are written');
     });
 
     it('counts the same request with count_tokens', async () => {
@@ -1183,8 +1178,8 @@ describe('AnthropicSimulator on the wire, read with @anthropic-ai/sdk', { timeou
     it('reports cache usage in message_start and message_delta when streaming', async () => {
       await client.messages.create(ask('Warm the cache.'));
       const raw = parseSse(await (await post('/v1/messages', { ...ask('Now read it.'), stream: true })).text());
-      const start = (raw[0].data.message as Json).usage as Json;
-      const delta = raw.find(({ event }) => event === 'message_delta')!.data.usage as Json;
+      const start = objectAt(raw[0].data, 'message', 'usage');
+      const delta = objectAt(raw.find(({ event }) => event === 'message_delta')?.data, 'usage');
       for (const usage of [start, delta]) {
         assert.deepEqual(
           [usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens],
@@ -1405,13 +1400,13 @@ describe('AnthropicSimulator on the wire, read with @anthropic-ai/sdk', { timeou
         ids.push(model.id);
       }
       assert.deepEqual(ids.slice(0, 3), ['claude-opus-5-5', 'claude-sonnet-5-5', 'claude-haiku-5-5']);
-      const page = (await (
+      const page = await jsonOf(
         await fetch(`${root}/v1/models?limit=2`, {
           headers: { 'x-api-key': sim.apiKey, 'anthropic-version': '2023-06-01' },
-        })
-      ).json()) as Json;
+        }),
+      );
       assert.deepEqual(
-        { ...page, data: (page.data as Json[]).map((model) => model.id) },
+        { ...page, data: arrayAt(page, 'data').map((model) => at(model, 'id')) },
         { data: ids.slice(0, 2), has_more: true, first_id: ids[0], last_id: ids[1] },
       );
       const next = await client.models.list({ limit: 2, after_id: ids[1] });

@@ -41,6 +41,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { AnthropicErrorBody } from '../../src/providers/anthropic/anthropic.types.js';
 import { abortedOf, parseJson, readBody, writeJson } from './sim-http.js';
+import { asArray, asString, isArray, isObject, type Json, textOf } from './sim-json.js';
 
 type Message = Anthropic.Messages.Message;
 type ContentBlock = Anthropic.Messages.ContentBlock;
@@ -211,7 +212,6 @@ const DEFAULT_ERRORS: Record<number, { type: string; message: string }> = {
   529: { type: 'overloaded_error', message: 'Overloaded' },
 };
 
-type Json = Record<string, unknown>;
 type CacheTtl = '5m' | '1h';
 type Route = 'messages' | 'count_tokens' | 'models' | 'model';
 
@@ -418,7 +418,7 @@ export class AnthropicSimulator {
       query: Object.fromEntries(url.searchParams),
       headers: req.headers,
       betas: betasOf(req.headers['anthropic-beta']),
-      anthropicVersion: Array.isArray(version) ? version.join(',') : version,
+      anthropicVersion: isArray(version) ? version.join(',') : version,
       body: undefined,
       rawBody: '',
       hungUp: false,
@@ -550,7 +550,7 @@ export class AnthropicSimulator {
     const required = plan.type === 'enabled' || issuedWithThinking;
     const first = turn[0];
     if (required && toolUseIds.length > 0 && !isThinkingBlock(first.blocks[0] ?? {})) {
-      return `messages.${first.index}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${String(first.blocks[0]?.type ?? 'text')}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`;
+      return `messages.${first.index}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${asString(first.blocks[0]?.type) ?? 'text'}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`;
     }
     if (!latest) return undefined;
     const present = new Set(latest.blocks.filter(isThinkingBlock).map(thinkingKey));
@@ -621,7 +621,7 @@ export class AnthropicSimulator {
     let stopReason: StopReason = directives.refusal ? 'refusal' : calls.length > 0 ? 'tool_use' : 'end_turn';
     let stopSequence: string | null = null;
     if (text !== undefined) {
-      for (const sequence of Array.isArray(request.stop_sequences) ? (request.stop_sequences as string[]) : []) {
+      for (const sequence of isArray(request.stop_sequences) ? (request.stop_sequences as string[]) : []) {
         const at = text.indexOf(sequence);
         if (at >= 0 && (stopSequence === null || at < text.indexOf(stopSequence))) stopSequence = sequence;
       }
@@ -838,7 +838,7 @@ export class AnthropicSimulator {
     }
     if (route === 'POST /__sim/faults') {
       const body = parseJson(await readBody(req));
-      const faults = Array.isArray(body.value) ? body.value : [body.value];
+      const faults = isArray(body.value) ? body.value : [body.value];
       if (!body.valid || !faults.every(isObject)) {
         return writeJson(
           res,
@@ -846,7 +846,7 @@ export class AnthropicSimulator {
           anthropicError('invalid_request_error', 'Expected a fault object or an array of them.'),
         );
       }
-      for (const fault of faults) this.enqueueFault(fault as AnthropicSimulatorFault);
+      for (const fault of faults) this.enqueueFault(fault);
       return writeJson(res, 200, { queued: this.faults.length });
     }
     writeJson(res, 404, anthropicError('not_found_error', 'Not Found'));
@@ -900,7 +900,7 @@ function routeOf(method: string, path: string): Route | undefined {
 }
 
 function betasOf(header: string | string[] | undefined): string[] {
-  const values = Array.isArray(header) ? header : header === undefined ? [] : [header];
+  const values = isArray(header) ? header : header === undefined ? [] : [header];
   return values.flatMap((value) => value.split(',').map((beta) => beta.trim())).filter((beta) => beta !== '');
 }
 
@@ -954,7 +954,7 @@ function requestProblem(value: unknown, countingTokens: boolean, betas: string[]
   if (value.system !== undefined && typeof value.system !== 'string' && !isTextBlockList(value.system)) {
     return 'system: Input should be a valid string';
   }
-  for (const [j, block] of (Array.isArray(value.system) ? (value.system as Json[]) : []).entries()) {
+  for (const [j, block] of (isTextBlockList(value.system) ? value.system : []).entries()) {
     const problem = cacheControlProblem(block.cache_control, `system.${j}`);
     if (problem) return problem;
   }
@@ -974,7 +974,7 @@ function requestProblem(value: unknown, countingTokens: boolean, betas: string[]
 
 function toolsProblem(tools: unknown): string | undefined {
   if (tools === undefined) return undefined;
-  if (!Array.isArray(tools)) return 'tools: Input should be a valid list';
+  if (!isArray(tools)) return 'tools: Input should be a valid list';
   for (const [i, tool] of tools.entries()) {
     // Server and Anthropic-defined tools (`type: "web_search_20250305"`, …) carry no input_schema.
     const custom = isObject(tool) && (tool.type === undefined || tool.type === 'custom');
@@ -1000,7 +1000,7 @@ function thinkingProblem(request: Json, countingTokens: boolean, betas: string[]
   const thinking = request.thinking;
   const edits = isObject(request.context_management) ? request.context_management.edits : undefined;
   const clearsThinking =
-    Array.isArray(edits) && edits.some((edit) => isObject(edit) && edit.type === 'clear_thinking_20251015');
+    isArray(edits) && edits.some((edit) => isObject(edit) && edit.type === 'clear_thinking_20251015');
   if (thinking === undefined || thinking === null) {
     return clearsThinking
       ? '`clear_thinking_20251015` strategy requires `thinking` to be enabled or adaptive'
@@ -1076,12 +1076,11 @@ function cacheControlProblem(cacheControl: unknown, path: string): string | unde
 
 function countCacheBreakpoints(request: Json): number {
   const marked = (value: unknown) => (isObject(value) && isObject(value.cache_control) ? 1 : 0);
-  const list = (value: unknown) => (Array.isArray(value) ? (value as unknown[]) : []);
   return (
     (isObject(request.cache_control) ? 1 : 0) +
-    list(request.tools).reduce<number>((sum, tool) => sum + marked(tool), 0) +
-    list(request.system).reduce<number>((sum, block) => sum + marked(block), 0) +
-    list(request.messages).reduce<number>(
+    asArray(request.tools).reduce<number>((sum, tool) => sum + marked(tool), 0) +
+    asArray(request.system).reduce<number>((sum, block) => sum + marked(block), 0) +
+    asArray(request.messages).reduce<number>(
       (sum, message) => sum + blocksOf((message as Json).content).reduce((n, block) => n + marked(block), 0),
       0,
     )
@@ -1090,39 +1089,40 @@ function countCacheBreakpoints(request: Json): number {
 
 function messagesProblem(messages: unknown): string | undefined {
   if (messages === undefined) return 'messages: Field required';
-  if (!Array.isArray(messages)) return 'messages: Input should be a valid list';
+  if (!isArray(messages)) return 'messages: Input should be a valid list';
   if (messages.length === 0) return 'messages: at least one message is required';
   let previousRole: unknown;
   for (const [i, message] of messages.entries()) {
-    if (!isObject(message) || !['user', 'assistant', 'system'].includes(message.role as string)) {
+    const role = isObject(message) ? message.role : undefined;
+    if (!isObject(message) || (role !== 'user' && role !== 'assistant' && role !== 'system')) {
       return `messages.${i}.role: Input should be 'user', 'assistant' or 'system'`;
     }
-    if (i === 0 && message.role !== 'user') return 'messages: first message must use the "user" role';
+    if (i === 0 && role !== 'user') return 'messages: first message must use the "user" role';
     const content = message.content;
-    if (message.role === 'system') {
+    if (role === 'system') {
       // Mid-conversation system entries (Claude Code sends them) stand outside the user/assistant alternation.
       if (typeof content === 'string' ? content === '' : !isTextBlockList(content) || content.length === 0) {
         return `messages.${i}.content: Input should be a valid string`;
       }
       continue;
     }
-    if (previousRole === message.role) {
-      return `messages: roles must alternate between "user" and "assistant", but found multiple "${message.role}" roles in a row`;
+    if (previousRole === role) {
+      return `messages: roles must alternate between "user" and "assistant", but found multiple "${role}" roles in a row`;
     }
-    previousRole = message.role;
-    const isFinalAssistant = i === messages.length - 1 && message.role === 'assistant';
+    previousRole = role;
+    const isFinalAssistant = i === messages.length - 1 && role === 'assistant';
     if (typeof content === 'string') {
       if (content === '' && !isFinalAssistant) {
         return `messages.${i}: all messages must have non-empty content except for the optional final assistant message`;
       }
       continue;
     }
-    if (!Array.isArray(content)) return `messages.${i}.content: Input should be a valid list`;
+    if (!isArray(content)) return `messages.${i}.content: Input should be a valid list`;
     if (content.length === 0 && !isFinalAssistant) {
       return `messages.${i}: all messages must have non-empty content except for the optional final assistant message`;
     }
     for (const [j, block] of content.entries()) {
-      const problem = blockProblem(block, message.role as string, `messages.${i}.content.${j}`);
+      const problem = blockProblem(block, role, `messages.${i}.content.${j}`);
       if (problem) return problem;
     }
   }
@@ -1225,7 +1225,7 @@ function plannedToolCalls(
   userTurnLast: boolean,
   afterToolResults: boolean,
 ): Array<{ name: string; input: Json }> {
-  const tools = (Array.isArray(request.tools) ? (request.tools as Json[]) : []).filter(
+  const tools = (isArray(request.tools) ? (request.tools as Json[]) : []).filter(
     (tool) => tool.type === undefined || tool.type === 'custom',
   );
   const choice = isObject(request.tool_choice) ? request.tool_choice : undefined;
@@ -1266,7 +1266,7 @@ function defaultThinking(lastUser: Json, calls: Array<{ name: string }>, afterTo
   const prompt = blocksOf(lastUser.content).findLast((block) => block.type === 'text')?.text;
   const subject = afterToolResults
     ? 'The tool results are in.'
-    : `The user asks: "${splitWords(String(prompt ?? ''))
+    : `The user asks: "${splitWords(asString(prompt) ?? '')
         .slice(0, 12)
         .join('')
         .trim()}".`;
@@ -1296,24 +1296,24 @@ function minimalInstance(schema: unknown, root: Json, depth = 0): unknown {
     return minimalInstance(target, root, depth + 1);
   }
   if ('const' in schema) return schema.const;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if (isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
   for (const keyword of ['anyOf', 'oneOf']) {
     const options = schema[keyword];
-    if (Array.isArray(options) && options.length > 0) return minimalInstance(options[0], root, depth + 1);
+    if (isArray(options) && options.length > 0) return minimalInstance(options[0], root, depth + 1);
   }
-  if (Array.isArray(schema.allOf)) {
+  if (isArray(schema.allOf)) {
     const parts = schema.allOf.map((part) => minimalInstance(part, root, depth + 1));
     return parts.every(isObject) ? Object.assign({}, ...parts) : (parts[0] ?? null);
   }
-  const type = Array.isArray(schema.type) ? (schema.type.find((t) => t !== 'null') ?? 'null') : schema.type;
+  const type = isArray(schema.type) ? (schema.type.find((t) => t !== 'null') ?? 'null') : schema.type;
   switch (type ?? (isObject(schema.properties) ? 'object' : undefined)) {
     case 'object': {
       const properties = isObject(schema.properties) ? schema.properties : {};
-      const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+      const required = isArray(schema.required) ? (schema.required as string[]) : [];
       return Object.fromEntries(required.map((key) => [key, minimalInstance(properties[key], root, depth + 1)]));
     }
     case 'array': {
-      const prefix = Array.isArray(schema.prefixItems) ? schema.prefixItems : [];
+      const prefix = isArray(schema.prefixItems) ? schema.prefixItems : [];
       const count = Math.max(prefix.length, Number.isInteger(schema.minItems) ? (schema.minItems as number) : 0);
       return Array.from({ length: count }, (_, i) => minimalInstance(prefix[i] ?? schema.items, root, depth + 1));
     }
@@ -1354,19 +1354,19 @@ function minimalString(schema: Json): string {
 /** The request's cacheable pieces in render order; their tokens add up to the whole prompt's input tokens. */
 function promptUnits(request: Json): PromptUnit[] {
   const units: PromptUnit[] = [];
-  for (const tool of Array.isArray(request.tools) ? (request.tools as Json[]) : []) {
+  for (const tool of isArray(request.tools) ? (request.tools as Json[]) : []) {
     units.push({
       section: 'tools',
       key: JSON.stringify(withoutCacheControl(tool)),
       tokens:
-        countWords(`${String(tool.name)} ${String(tool.description ?? '')} ${jsonWords(tool.input_schema)}`) +
+        countWords(`${String(tool.name)} ${textOf(tool.description ?? '')} ${jsonWords(tool.input_schema)}`) +
         TOKENS_PER_TOOL,
       breakpoint: ttlOf(tool.cache_control),
     });
   }
   const system = request.system;
   const systemBlocks =
-    typeof system === 'string' ? [{ type: 'text', text: system }] : Array.isArray(system) ? (system as Json[]) : [];
+    typeof system === 'string' ? [{ type: 'text', text: system }] : isArray(system) ? (system as Json[]) : [];
   for (const block of systemBlocks) {
     units.push({
       section: 'system',
@@ -1511,21 +1511,20 @@ function sha256(text: string): string {
 
 function isTextBlockList(value: unknown): value is Json[] {
   return (
-    Array.isArray(value) &&
-    value.every((block) => isObject(block) && block.type === 'text' && typeof block.text === 'string')
+    isArray(value) && value.every((block) => isObject(block) && block.type === 'text' && typeof block.text === 'string')
   );
 }
 
 function blocksOf(content: unknown): Json[] {
   if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
-  return Array.isArray(content) ? (content as unknown[]).filter(isObject) : [];
+  return asArray(content).filter(isObject);
 }
 
 /** The text of a string or of a block list's text blocks (tool_result contents included), joined by `separator`. */
 function contentText(content: unknown, separator = ' '): string {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return (content as unknown[])
+  if (!isArray(content)) return '';
+  return content
     .flatMap((block) => {
       if (!isObject(block)) return [];
       if (block.type === 'text' && typeof block.text === 'string') return [block.text];
@@ -1635,10 +1634,6 @@ function streamEvents(message: Message, options: StreamOptions): StreamEvent[] {
       ? [event, { type: 'ping' as const }]
       : [event],
   );
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describe(error: unknown): string {

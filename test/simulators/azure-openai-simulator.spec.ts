@@ -5,8 +5,7 @@ import OpenAI, { AzureOpenAI } from 'openai';
 import { AZURE_ENTRA_SIM_CERT } from './azure-entra-tls.js';
 import { AzureOpenAiSimulator } from './azure-openai-simulator.js';
 import { schemaErrors } from './openai-schemas.js';
-
-type Json = Record<string, any>;
+import { arrayAt, at, numberAt, objectAt, stringAt } from './sim-json.js';
 
 const API_KEY = 'azure-key-1';
 const API_VERSION = '2024-10-21';
@@ -73,15 +72,18 @@ describe('AzureOpenAiSimulator', () => {
     const { status, headers, text } = await post(chatPath(), user('Hi there'));
     assert.equal(status, 200);
     assert.ok(headers.get('apim-request-id'));
-    const completion = JSON.parse(text) as Json;
+    const completion = objectAt(JSON.parse(text));
     assert.equal(completion.model, 'gpt-4o-2024-08-06');
-    assert.equal(completion.choices[0].message.content, 'Hello from gpt-4o-2024-08-06: Hi there');
-    assert.deepEqual(completion.prompt_filter_results[0].prompt_index, 0);
-    assert.deepEqual(completion.prompt_filter_results[0].content_filter_results.jailbreak, {
+    assert.equal(at(completion, 'choices', 0, 'message', 'content'), 'Hello from gpt-4o-2024-08-06: Hi there');
+    assert.deepEqual(at(completion, 'prompt_filter_results', 0, 'prompt_index'), 0);
+    assert.deepEqual(at(completion, 'prompt_filter_results', 0, 'content_filter_results', 'jailbreak'), {
       filtered: false,
       detected: false,
     });
-    assert.deepEqual(completion.choices[0].content_filter_results.hate, { filtered: false, severity: 'safe' });
+    assert.deepEqual(at(completion, 'choices', 0, 'content_filter_results', 'hate'), {
+      filtered: false,
+      severity: 'safe',
+    });
     assert.equal(schemaErrors('CreateChatCompletionResponse', completion), '');
     assert.equal(sim.requests[0].query['api-version'], API_VERSION);
   });
@@ -106,40 +108,43 @@ describe('AzureOpenAiSimulator', () => {
     const { text } = await post(chatPath(), { ...user('one two'), stream: true });
     const data = sseData(text);
     assert.equal(data.at(-1), '[DONE]');
-    const chunks = data.slice(0, -1).map((line) => JSON.parse(line) as Json);
+    const chunks = data.slice(0, -1).map((line) => objectAt(JSON.parse(line)));
     assert.deepEqual(
       { id: chunks[0].id, object: chunks[0].object, model: chunks[0].model, choices: chunks[0].choices },
       { id: '', object: '', model: '', choices: [] },
     );
     assert.ok(chunks[0].prompt_filter_results);
-    assert.ok(chunks[1].choices[0].content_filter_results);
-    assert.equal(chunks.at(-1)!.choices[0].finish_reason, 'stop');
+    assert.ok(at(chunks[1], 'choices', 0, 'content_filter_results'));
+    assert.equal(at(chunks.at(-1), 'choices', 0, 'finish_reason'), 'stop');
   });
 
   it('stops the answer with finish_reason content_filter on SIM_FILTER_OUTPUT', async () => {
-    const filtered = JSON.parse((await post(chatPath(), user('Tell me\nSIM_FILTER_OUTPUT'))).text) as Json;
-    assert.equal(filtered.choices[0].finish_reason, 'content_filter');
-    assert.equal(filtered.choices[0].message.content, null);
-    assert.deepEqual(filtered.choices[0].content_filter_results.violence, { filtered: true, severity: 'medium' });
+    const filtered: unknown = JSON.parse((await post(chatPath(), user('Tell me\nSIM_FILTER_OUTPUT'))).text);
+    assert.equal(at(filtered, 'choices', 0, 'finish_reason'), 'content_filter');
+    assert.equal(at(filtered, 'choices', 0, 'message', 'content'), null);
+    assert.deepEqual(at(filtered, 'choices', 0, 'content_filter_results', 'violence'), {
+      filtered: true,
+      severity: 'medium',
+    });
     const { text } = await post(chatPath(), { ...user('a b c d e f\nSIM_FILTER_OUTPUT'), stream: true });
     const chunks = sseData(text)
       .slice(0, -1)
-      .map((line) => JSON.parse(line) as Json);
-    const last = chunks.at(-1)!.choices[0];
-    assert.equal(last.finish_reason, 'content_filter');
-    assert.equal(last.content_filter_results.violence.filtered, true);
+      .map((line): unknown => JSON.parse(line));
+    const last = at(chunks.at(-1), 'choices', 0);
+    assert.equal(at(last, 'finish_reason'), 'content_filter');
+    assert.equal(at(last, 'content_filter_results', 'violence', 'filtered'), true);
   });
 
   it('refuses SIM_FILTER_PROMPT with the 400 content_filter error and its innererror', async () => {
     for (const stream of [false, true]) {
       const { status, text } = await post(chatPath(), { ...user('SIM_FILTER_PROMPT'), stream });
       assert.equal(status, 400);
-      const { error } = JSON.parse(text) as Json;
+      const error = objectAt(JSON.parse(text), 'error');
       assert.equal(error.code, 'content_filter');
       assert.equal(error.param, 'prompt');
       assert.equal(error.status, 400);
-      assert.equal(error.innererror.code, 'ResponsibleAIPolicyViolation');
-      assert.deepEqual(error.innererror.content_filter_result.hate, { filtered: true, severity: 'high' });
+      assert.equal(at(error, 'innererror', 'code'), 'ResponsibleAIPolicyViolation');
+      assert.deepEqual(at(error, 'innererror', 'content_filter_result', 'hate'), { filtered: true, severity: 'high' });
     }
   });
 
@@ -154,13 +159,13 @@ describe('AzureOpenAiSimulator', () => {
     });
     const unknown = await post(chatPath('nope'), user('Hi'));
     assert.equal(unknown.status, 404);
-    assert.equal(JSON.parse(unknown.text).error.code, 'DeploymentNotFound');
+    assert.equal(at(JSON.parse(unknown.text), 'error', 'code'), 'DeploymentNotFound');
   });
 
   it('judges reasoning_effort by the model the deployment serves', async () => {
     const reasoned = await post(chatPath('thinker'), { ...user('Hi'), reasoning_effort: 'low' });
     assert.equal(reasoned.status, 200, reasoned.text);
-    assert.ok(JSON.parse(reasoned.text).usage.completion_tokens_details.reasoning_tokens > 0);
+    assert.ok(numberAt(JSON.parse(reasoned.text), 'usage', 'completion_tokens_details', 'reasoning_tokens') > 0);
     assert.equal((await post(chatPath('chat'), { ...user('Hi'), reasoning_effort: 'low' })).status, 400);
   });
 
@@ -170,9 +175,9 @@ describe('AzureOpenAiSimulator', () => {
       dimensions: 4,
     });
     assert.equal(status, 200);
-    const embeddings = JSON.parse(text) as Json;
+    const embeddings = objectAt(JSON.parse(text));
     assert.equal(embeddings.model, 'text-embedding-3-small');
-    assert.equal(embeddings.data.length, 2);
+    assert.equal(arrayAt(embeddings, 'data').length, 2);
     assert.equal(schemaErrors('CreateEmbeddingResponse', embeddings), '');
   });
 
@@ -192,20 +197,23 @@ describe('AzureOpenAiSimulator', () => {
     assert.equal(schemaErrors('Response', response), '');
     assert.equal((await client.responses.retrieve(response.id)).id, response.id);
     const unknown = await post('/openai/v1/chat/completions', { model: 'nope', ...user('Hi') });
-    assert.equal(JSON.parse(unknown.text).error.code, 'DeploymentNotFound');
+    assert.equal(at(JSON.parse(unknown.text), 'error', 'code'), 'DeploymentNotFound');
     const filtered = await post('/openai/v1/responses', { model: 'chat', input: 'x\nSIM_FILTER_OUTPUT' });
-    assert.deepEqual(JSON.parse(filtered.text).incomplete_details, { reason: 'content_filter' });
+    assert.deepEqual(at(JSON.parse(filtered.text), 'incomplete_details'), { reason: 'content_filter' });
   });
 
   it('refuses a wrong key, a missing one and an unknown bearer token with Azure bodies', async () => {
     const wrongKey = await post(chatPath(), user('Hi'), { 'api-key': 'nope' });
     assert.equal(wrongKey.status, 401);
-    assert.match(JSON.parse(wrongKey.text).error.message, /^Access denied due to invalid subscription key/);
+    assert.match(
+      stringAt(JSON.parse(wrongKey.text), 'error', 'message'),
+      /^Access denied due to invalid subscription key/,
+    );
     const missing = await post(chatPath(), user('Hi'), {});
     assert.equal(missing.status, 401);
     const badToken = await post(chatPath(), user('Hi'), { authorization: 'Bearer forged' });
     assert.equal(badToken.status, 401);
-    assert.match(JSON.parse(badToken.text).message, /^Unauthorized\. Access token is missing, invalid/);
+    assert.match(stringAt(JSON.parse(badToken.text), 'message'), /^Unauthorized\. Access token is missing, invalid/);
   });
 
   it('issues Entra tokens to @azure/identity, accepts them, and refuses them once expired', async () => {
@@ -242,7 +250,7 @@ describe('AzureOpenAiSimulator', () => {
     const limited = await post(chatPath(), user('Hi'));
     assert.equal(limited.status, 429);
     assert.equal(limited.headers.get('retry-after'), '1');
-    assert.equal(JSON.parse(limited.text).error.code, '429');
+    assert.equal(at(JSON.parse(limited.text), 'error', 'code'), '429');
     assert.equal((await post(chatPath(), user('Hi'))).status, 200);
   });
 });

@@ -23,6 +23,7 @@ import { simId } from './openai-sim-common.js';
 import { type Exchange, OpenAiSimulator } from './openai-simulator.js';
 import type { SimError, VendorRefusal } from './openai-vendors.js';
 import { type ParsedBody, readBody, writeJson } from './sim-http.js';
+import { textOf } from './sim-json.js';
 
 export interface AzureEntraClient {
   clientId: string;
@@ -212,7 +213,7 @@ export class AzureOpenAiSimulator extends OpenAiSimulator {
     const path = exchange.path;
     if (TOKEN_PATH.test(path) || OPENID_PATH.test(path)) {
       const host = exchange.req.headers.host ?? '127.0.0.1';
-      return this.entraAnswer(exchange.res, method, path, String(exchange.record.body ?? ''), `http://${host}`);
+      return this.entraAnswer(exchange.res, method, path, textOf(exchange.record.body ?? ''), `http://${host}`);
     }
     const deploymentRoute = DEPLOYMENT_PATH.exec(path);
     if (deploymentRoute && method === 'POST') {

@@ -12,6 +12,7 @@ import {
   DEFAULT_BEDROCK_CREDENTIALS,
   encodeEventFrame,
 } from './bedrock-simulator.js';
+import { arrayAt, at, type Json, jsonOf, numberAt, numbersAt, objectAt, stringAt } from './sim-json.js';
 
 const CLAUDE_35 = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
 const CLAUDE_4 = 'us.anthropic.claude-sonnet-4-20250514-v1:0';
@@ -43,8 +44,6 @@ const RECORDED_FRAMES = [
     '50222c227573616765223a7b22696e707574546f6b656e73223a31332c226f7574707574546f6b656e73223a33352c22746f74616c546f' +
     '6b656e73223a34387d7db72f2632',
 ];
-
-type Json = Record<string, any>;
 
 interface SignOptions {
   credentials?: BedrockCredentials;
@@ -131,7 +130,7 @@ function toEvent(message: Message): StreamEvent {
   return {
     headers,
     type: headers[':event-type'] ?? headers[':exception-type'],
-    payload: JSON.parse(toUtf8(message.body)) as Json,
+    payload: objectAt(JSON.parse(toUtf8(message.body))),
   };
 }
 
@@ -144,7 +143,7 @@ async function errorOf(response: Response): Promise<{ status: number; type: stri
   return {
     status: response.status,
     type: response.headers.get('x-amzn-errortype') ?? '',
-    body: (await response.json()) as Json,
+    body: await jsonOf(response),
   };
 }
 
@@ -174,7 +173,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       assert.equal(response.headers.get('content-type'), 'application/json');
       assert.match(response.headers.get('x-amzn-requestid') ?? '', /^[0-9a-f-]{36}$/);
       const text = `Hello from ${CLAUDE_35}: Hello, how are you?`;
-      const body = (await response.json()) as Json;
+      const body = await jsonOf(response);
       assert.deepEqual(body, {
         metrics: { latencyMs: 250 },
         output: { message: { content: [{ text }], role: 'assistant' } },
@@ -187,7 +186,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       assert.equal(recorded.modelId, CLAUDE_35);
       assert.equal(recorded.operation, 'converse');
       assert.equal(recorded.accessKeyId, DEFAULT_BEDROCK_CREDENTIALS.accessKeyId);
-      assert.deepEqual((recorded.body as Json).inferenceConfig, { maxTokens: 100, temperature: 0.5 });
+      assert.deepEqual(at(recorded.body, 'inferenceConfig'), { maxTokens: 100, temperature: 0.5 });
     });
 
     it('serves plain ids, inference profiles and ARNs; newer Claude needs a profile as on Bedrock', async () => {
@@ -200,90 +199,96 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       ]) {
         const response = await converse(modelId, { messages: [userText('hi')] });
         assert.equal(response.status, 200, modelId);
-        const body = (await response.json()) as Json;
-        assert.equal(body.output.message.content[0].text, `Hello from ${modelId}: hi`);
+        const body = await jsonOf(response);
+        assert.equal(at(body, 'output', 'message', 'content', 0, 'text'), `Hello from ${modelId}: hi`);
       }
       const onDemand = await errorOf(
         await converse('anthropic.claude-sonnet-4-20250514-v1:0', { messages: [userText('hi')] }),
       );
       assert.equal(onDemand.status, 400);
       assert.equal(onDemand.type, 'ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/');
-      assert.match(onDemand.body.message, /with on-demand throughput isn’t supported.*inference profile/);
+      assert.match(stringAt(onDemand.body, 'message'), /with on-demand throughput isn’t supported.*inference profile/);
       const unknown = await errorOf(await converse('sim-model', { messages: [userText('hi')] }));
       assert.deepEqual(unknown.body, { message: 'The provided model identifier is invalid.' });
     });
 
     it('cuts at stop sequences and maxTokens, and returns additionalModelResponseFieldPaths', async () => {
-      const stopped = (await (
+      const stopped = await jsonOf(
         await converse(CLAUDE_35, {
           messages: [userText('one two three four')],
           inferenceConfig: { stopSequences: ['three'] },
           additionalModelResponseFieldPaths: ['/stop_sequence', '/usage/output_tokens'],
-        })
-      ).json()) as Json;
+        }),
+      );
       assert.equal(stopped.stopReason, 'stop_sequence');
-      assert.equal(stopped.output.message.content[0].text, `Hello from ${CLAUDE_35}: one two `);
+      assert.equal(at(stopped, 'output', 'message', 'content', 0, 'text'), `Hello from ${CLAUDE_35}: one two `);
       assert.deepEqual(stopped.additionalModelResponseFields, {
         stop_sequence: 'three',
-        usage: { output_tokens: stopped.usage.outputTokens },
+        usage: { output_tokens: at(stopped, 'usage', 'outputTokens') },
       });
-      const cut = (await (
-        await converse(NOVA, { messages: [userText('one two three four')], inferenceConfig: { maxTokens: 3 } })
-      ).json()) as Json;
+      const cut = await jsonOf(
+        await converse(NOVA, { messages: [userText('one two three four')], inferenceConfig: { maxTokens: 3 } }),
+      );
       assert.equal(cut.stopReason, 'max_tokens');
-      assert.equal(cut.output.message.content[0].text, `Hello from ${NOVA}:`);
-      assert.equal(cut.usage.outputTokens, 3);
+      assert.equal(at(cut, 'output', 'message', 'content', 0, 'text'), `Hello from ${NOVA}:`);
+      assert.equal(at(cut, 'usage', 'outputTokens'), 3);
     });
 
     it('answers SIM_TEXT, SIM_GUARDRAIL and SIM_CONTENT_FILTERED', async () => {
-      const answer = async (text: string) =>
-        (await (await converse(NOVA, { messages: [userText(text)] })).json()) as Json;
-      assert.equal((await answer('x\nSIM_TEXT exactly this')).output.message.content[0].text, 'exactly this');
+      const answer = async (text: string) => jsonOf(await converse(NOVA, { messages: [userText(text)] }));
+      assert.equal(
+        at(await answer('x\nSIM_TEXT exactly this'), 'output', 'message', 'content', 0, 'text'),
+        'exactly this',
+      );
       const blocked = await answer('SIM_GUARDRAIL');
       assert.equal(blocked.stopReason, 'guardrail_intervened');
-      assert.equal(blocked.output.message.content[0].text, 'Sorry, the model cannot answer this question.');
+      assert.equal(
+        at(blocked, 'output', 'message', 'content', 0, 'text'),
+        'Sorry, the model cannot answer this question.',
+      );
       assert.equal((await answer('a b c d\nSIM_CONTENT_FILTERED')).stopReason, 'content_filtered');
     });
 
     it('calls the first tool, a SIM_TOOL tool with its arguments, a forced tool, then answers the result', async () => {
       const question = userText('Weather in Paris?');
       const toolConfig = { tools: [WEATHER_TOOL, { toolSpec: { ...WEATHER_TOOL.toolSpec, name: 'get_time' } }] };
-      const call = (await (await converse(CLAUDE_35, { messages: [question], toolConfig })).json()) as Json;
+      const call = await jsonOf(await converse(CLAUDE_35, { messages: [question], toolConfig }));
       assert.equal(call.stopReason, 'tool_use');
-      const [block] = call.output.message.content;
-      assert.deepEqual(Object.keys(block.toolUse), ['input', 'name', 'toolUseId']);
-      assert.equal(block.toolUse.name, 'get_weather');
-      assert.deepEqual(block.toolUse.input, { city: 'Paris' });
-      assert.match(block.toolUse.toolUseId, /^tooluse_[A-Za-z0-9_-]{22}$/);
+      const toolUse = objectAt(call, 'output', 'message', 'content', 0, 'toolUse');
+      assert.deepEqual(Object.keys(toolUse), ['input', 'name', 'toolUseId']);
+      assert.equal(toolUse.name, 'get_weather');
+      assert.deepEqual(toolUse.input, { city: 'Paris' });
+      assert.match(stringAt(toolUse, 'toolUseId'), /^tooluse_[A-Za-z0-9_-]{22}$/);
 
-      const directed = (await (
+      const directed = await jsonOf(
         await converse(CLAUDE_35, {
           messages: [userText('What time?\nSIM_TOOL get_time {"zone":"Europe/Paris","hour24":true}')],
           toolConfig,
-        })
-      ).json()) as Json;
-      assert.deepEqual(directed.output.message.content[0].toolUse.input, { zone: 'Europe/Paris', hour24: true });
-      assert.equal(directed.output.message.content[0].toolUse.name, 'get_time');
+        }),
+      );
+      const directedUse = objectAt(directed, 'output', 'message', 'content', 0, 'toolUse');
+      assert.deepEqual(directedUse.input, { zone: 'Europe/Paris', hour24: true });
+      assert.equal(directedUse.name, 'get_time');
 
-      const forced = (await (
+      const forced = await jsonOf(
         await converse(CLAUDE_35, {
           messages: [userText('SIM_TEXT no tool please')],
           toolConfig: { ...toolConfig, toolChoice: { tool: { name: 'get_time' } } },
-        })
-      ).json()) as Json;
-      assert.equal(forced.output.message.content[0].toolUse.name, 'get_time');
+        }),
+      );
+      assert.equal(at(forced, 'output', 'message', 'content', 0, 'toolUse', 'name'), 'get_time');
 
-      const answered = (await (
+      const answered = await jsonOf(
         await converse(CLAUDE_35, {
           messages: [
             question,
-            call.output.message,
+            at(call, 'output', 'message'),
             {
               role: 'user',
               content: [
                 {
                   toolResult: {
-                    toolUseId: block.toolUse.toolUseId,
+                    toolUseId: toolUse.toolUseId,
                     content: [{ json: { tempC: 22 } }],
                     status: 'success',
                   },
@@ -292,10 +297,10 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
             },
           ],
           toolConfig,
-        })
-      ).json()) as Json;
+        }),
+      );
       assert.equal(answered.stopReason, 'end_turn');
-      assert.equal(answered.output.message.content[0].text, 'Tool said: {"tempC":22}');
+      assert.equal(at(answered, 'output', 'message', 'content', 0, 'text'), 'Tool said: {"tempC":22}');
     });
 
     it('rejects what Bedrock rejects, with its messages, as ValidationException 400', async () => {
@@ -366,7 +371,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         const error = await errorOf(await converse(CLAUDE_35, body));
         assert.equal(error.status, 400, JSON.stringify(body));
         assert.equal(error.type, 'ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/');
-        assert.match(error.body.message, message);
+        assert.match(stringAt(error.body, 'message'), message);
       }
     });
 
@@ -388,7 +393,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       });
       assert.equal(response.status, 200);
       assert.equal(
-        ((await response.json()) as Json).output.message.content[0].text,
+        at(await jsonOf(response), 'output', 'message', 'content', 0, 'text'),
         `Hello from ${CLAUDE_4}: Describe these`,
       );
     });
@@ -398,67 +403,75 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
     it('reasons first with a signature, and takes the reasoning back unchanged on the tool turn', async () => {
       const toolConfig = { tools: [WEATHER_TOOL] };
       const question = userText('Weather in Paris?');
-      const first = (await (
-        await converse(CLAUDE_4, { messages: [question], toolConfig, additionalModelRequestFields: THINKING })
-      ).json()) as Json;
-      const [reasoning, toolUse] = first.output.message.content;
-      assert.deepEqual(Object.keys(reasoning.reasoningContent.reasoningText), ['signature', 'text']);
-      assert.match(reasoning.reasoningContent.reasoningText.text, /Weather in Paris\?/);
-      assert.ok(reasoning.reasoningContent.reasoningText.signature.length > 100);
-      assert.equal(toolUse.toolUse.name, 'get_weather');
+      const first = await jsonOf(
+        await converse(CLAUDE_4, { messages: [question], toolConfig, additionalModelRequestFields: THINKING }),
+      );
+      const assistant = objectAt(first, 'output', 'message');
+      const reasoning = objectAt(assistant, 'content', 0);
+      const toolUse = objectAt(assistant, 'content', 1);
+      const reasoningText = objectAt(reasoning, 'reasoningContent', 'reasoningText');
+      assert.deepEqual(Object.keys(reasoningText), ['signature', 'text']);
+      assert.match(stringAt(reasoningText, 'text'), /Weather in Paris\?/);
+      assert.ok(stringAt(reasoningText, 'signature').length > 100);
+      assert.equal(at(toolUse, 'toolUse', 'name'), 'get_weather');
       assert.equal(first.stopReason, 'tool_use');
 
       const result = {
         role: 'user',
-        content: [{ toolResult: { toolUseId: toolUse.toolUse.toolUseId, content: [{ text: '22°C' }] } }],
+        content: [{ toolResult: { toolUseId: at(toolUse, 'toolUse', 'toolUseId'), content: [{ text: '22°C' }] } }],
       };
-      const next = (assistant: Json) =>
+      const next = (answer: Json) =>
         converse(CLAUDE_4, {
-          messages: [question, assistant, result],
+          messages: [question, answer, result],
           toolConfig,
           additionalModelRequestFields: THINKING,
         });
 
-      const ok = (await (await next(first.output.message)).json()) as Json;
-      assert.equal(ok.output.message.content.at(-1).text, 'Tool said: 22°C');
-      assert.ok(ok.output.message.content[0].reasoningContent);
+      const ok = await jsonOf(await next(assistant));
+      assert.equal(at(ok, 'output', 'message', 'content', -1, 'text'), 'Tool said: 22°C');
+      assert.ok(at(ok, 'output', 'message', 'content', 0, 'reasoningContent'));
 
       const dropped = await errorOf(await next({ role: 'assistant', content: [toolUse] }));
       assert.equal(dropped.status, 400);
       assert.match(
-        dropped.body.message,
+        stringAt(dropped.body, 'message'),
         /^The model returned the following errors: messages\.1\.content\.0\.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`\. When `thinking` is enabled/,
       );
       const changed = structuredClone(reasoning);
-      changed.reasoningContent.reasoningText.text += ' (edited)';
+      const changedText = objectAt(changed, 'reasoningContent', 'reasoningText');
+      changedText.text = `${stringAt(changedText, 'text')} (edited)`;
       const edited = await errorOf(await next({ role: 'assistant', content: [changed, toolUse] }));
       assert.equal(
         edited.body.message,
         'The model returned the following errors: messages.1.content.0: Invalid `signature` in `thinking` block',
       );
       const unsigned = structuredClone(reasoning);
-      delete unsigned.reasoningContent.reasoningText.signature;
+      delete objectAt(unsigned, 'reasoningContent', 'reasoningText').signature;
       const noSignature = await errorOf(await next({ role: 'assistant', content: [unsigned, toolUse] }));
-      assert.match(noSignature.body.message, /messages\.1\.content\.0\.thinking\.signature: Field required$/);
+      assert.match(
+        stringAt(noSignature.body, 'message'),
+        /messages\.1\.content\.0\.thinking\.signature: Field required$/,
+      );
     });
 
     it('gives a redactedContent block on SIM_REDACTED_THINKING and refuses it modified', async () => {
       const question = userText('Secret plan\nSIM_REDACTED_THINKING');
-      const first = (await (
-        await converse(CLAUDE_4, { messages: [question], additionalModelRequestFields: THINKING })
-      ).json()) as Json;
-      const [redacted, text] = first.output.message.content;
-      assert.equal(typeof redacted.reasoningContent.redactedContent, 'string');
-      assert.match(text.text, /^Hello from /);
-      const follow = (assistant: Json) =>
+      const first = await jsonOf(
+        await converse(CLAUDE_4, { messages: [question], additionalModelRequestFields: THINKING }),
+      );
+      const assistant = objectAt(first, 'output', 'message');
+      const text = objectAt(assistant, 'content', 1);
+      assert.equal(typeof at(assistant, 'content', 0, 'reasoningContent', 'redactedContent'), 'string');
+      assert.match(stringAt(text, 'text'), /^Hello from /);
+      const follow = (answer: Json) =>
         converse(CLAUDE_4, {
-          messages: [question, assistant, userText('and?')],
+          messages: [question, answer, userText('and?')],
           additionalModelRequestFields: THINKING,
         });
-      assert.equal((await follow(first.output.message)).status, 200);
+      assert.equal((await follow(assistant)).status, 200);
       const tampered = { reasoningContent: { redactedContent: Buffer.from('not what you sent').toString('base64') } };
       const refused = await errorOf(await follow({ role: 'assistant', content: [tampered, text] }));
-      assert.match(refused.body.message, /blocks in the latest assistant message cannot be modified/);
+      assert.match(stringAt(refused.body, 'message'), /blocks in the latest assistant message cannot be modified/);
     });
 
     it('enforces the thinking parameters Claude enforces', async () => {
@@ -483,11 +496,11 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       for (const [extra, message] of cases) {
         const error = await errorOf(await converse(CLAUDE_4, { messages: [userText('hi')], ...extra }));
         assert.equal(error.status, 400);
-        assert.match(error.body.message, message);
+        assert.match(stringAt(error.body, 'message'), message);
       }
-      const topK = (await (
-        await converse(CLAUDE_35, { messages: [userText('hi')], additionalModelRequestFields: { top_k: 40 } })
-      ).json()) as Json;
+      const topK = await jsonOf(
+        await converse(CLAUDE_35, { messages: [userText('hi')], additionalModelRequestFields: { top_k: 40 } }),
+      );
       assert.equal(topK.stopReason, 'end_turn');
     });
   });
@@ -496,20 +509,20 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
     it('writes a marked prefix once, then reads it; a longer prefix reads the old part and writes the rest', async () => {
       const system = [{ text: 'You are a careful assistant for the simulator.' }, { cachePoint: { type: 'default' } }];
       const ask = async (messages: Json[]) =>
-        ((await (await converse(CLAUDE_4, { system, messages })).json()) as Json).usage as Json;
+        objectAt(await jsonOf(await converse(CLAUDE_4, { system, messages })), 'usage');
       const first = await ask([userText('first question')]);
       assert.deepEqual(first, {
         cacheReadInputTokens: 0,
         cacheWriteInputTokens: 8,
         inputTokens: 5,
         outputTokens: first.outputTokens,
-        totalTokens: 13 + first.outputTokens,
+        totalTokens: 13 + numberAt(first, 'outputTokens'),
       });
       const second = await ask([userText('another question here')]);
       assert.equal(second.cacheReadInputTokens, 8);
       assert.equal(second.cacheWriteInputTokens, 0);
       assert.equal(second.inputTokens, 6);
-      assert.equal(second.totalTokens, 14 + second.outputTokens);
+      assert.equal(second.totalTokens, 14 + numberAt(second, 'outputTokens'));
 
       const longer = await ask([
         {
@@ -522,8 +535,8 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       assert.equal(longer.cacheReadInputTokens, 8);
       assert.equal(longer.cacheWriteInputTokens, 10);
       assert.equal(longer.inputTokens, 8);
-      const plain = (await (await converse(CLAUDE_4, { messages: [userText('no cache')] })).json()) as Json;
-      assert.deepEqual(Object.keys(plain.usage), ['inputTokens', 'outputTokens', 'totalTokens']);
+      const plain = await jsonOf(await converse(CLAUDE_4, { messages: [userText('no cache')] }));
+      assert.deepEqual(Object.keys(objectAt(plain, 'usage')), ['inputTokens', 'outputTokens', 'totalTokens']);
     });
 
     it('refuses cache points on a model without prompt caching', async () => {
@@ -533,7 +546,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         }),
       );
       assert.equal(error.status, 400);
-      assert.match(error.body.message, /unsupported model or your request did not allow prompt caching/);
+      assert.match(stringAt(error.body, 'message'), /unsupported model or your request did not allow prompt caching/);
     });
   });
 
@@ -553,7 +566,8 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         assert.deepEqual(without(ours.headers, ':event-type'), without(real.headers, ':event-type'));
         assert.deepEqual(Object.keys(ours.payload), Object.keys(real.payload));
         for (const key of ['start', 'usage'] as const) {
-          if (real.payload[key]) assert.deepEqual(Object.keys(ours.payload[key]), Object.keys(real.payload[key]));
+          if (!real.payload[key]) continue;
+          assert.deepEqual(Object.keys(objectAt(ours.payload, key)), Object.keys(objectAt(real.payload, key)));
         }
       }
     });
@@ -565,7 +579,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       const events = await decodeStream(response);
       assert.deepEqual(
         events.map((event) => event.type),
-        ['messageStart', ...Array(7).fill('contentBlockDelta'), 'contentBlockStop', 'messageStop', 'metadata'],
+        ['messageStart', ...Array<string>(7).fill('contentBlockDelta'), 'contentBlockStop', 'messageStop', 'metadata'],
       );
       for (const event of events) {
         assert.deepEqual(event.headers, {
@@ -573,11 +587,14 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
           ':content-type': 'application/json',
           ':message-type': 'event',
         });
-        assert.match(event.payload.p, /^[a-zA-Z0-9]+$/);
-        assert.ok('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'.startsWith(event.payload.p));
+        const padding = stringAt(event.payload, 'p');
+        assert.match(padding, /^[a-zA-Z0-9]+$/);
+        assert.ok('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'.startsWith(padding));
       }
       assert.equal(
-        events.flatMap((event) => (event.type === 'contentBlockDelta' ? [event.payload.delta.text] : [])).join(''),
+        events
+          .flatMap((event) => (event.type === 'contentBlockDelta' ? [at(event.payload, 'delta', 'text')] : []))
+          .join(''),
         `Hello from ${NOVA}: Tell me a story`,
       );
       assert.deepEqual(without(events.at(-2)!.payload, 'p'), { stopReason: 'end_turn' });
@@ -597,9 +614,9 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       );
       const start = events.find((event) => event.type === 'contentBlockStart')!;
       assert.equal(start.payload.contentBlockIndex, 0);
-      assert.equal(start.payload.start.toolUse.name, 'get_weather');
+      assert.equal(at(start.payload, 'start', 'toolUse', 'name'), 'get_weather');
       const inputs = events.flatMap((event) =>
-        event.type === 'contentBlockDelta' ? [event.payload.delta.toolUse.input] : [],
+        event.type === 'contentBlockDelta' ? [at(event.payload, 'delta', 'toolUse', 'input')] : [],
       );
       assert.equal(inputs[0], '');
       assert.ok(inputs.length >= 4);
@@ -619,11 +636,11 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         .filter((event) => event.payload.contentBlockIndex === 0)
         .map((event) => event.payload.delta);
       assert.ok(reasoning.length >= 4);
-      assert.ok(reasoning.slice(0, -1).every((delta) => typeof delta.reasoningContent.text === 'string'));
-      assert.ok(reasoning.at(-1).reasoningContent.signature.length > 100);
+      assert.ok(reasoning.slice(0, -1).every((delta) => typeof at(delta, 'reasoningContent', 'text') === 'string'));
+      assert.ok(stringAt(reasoning, -1, 'reasoningContent', 'signature').length > 100);
       const answer = deltas
         .filter((event) => event.payload.contentBlockIndex === 1)
-        .map((event) => event.payload.delta.text);
+        .map((event) => at(event.payload, 'delta', 'text'));
       assert.equal(answer.join(''), `Hello from ${CLAUDE_4}: Why is the sky blue?`);
       assert.deepEqual(
         events.filter((event) => event.type === 'contentBlockStop').map((event) => event.payload.contentBlockIndex),
@@ -685,7 +702,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         assert.equal(response.status, 200);
         const [frame] = await decodeStream(response);
         assert.equal(frame.type, 'validationException');
-        assert.match(frame.payload.message, /^The model returned the following errors: thinking/);
+        assert.match(stringAt(frame.payload, 'message'), /^The model returned the following errors: thinking/);
         const bedrockLevel = await signedPost(inStreamUrl, modelPath(CLAUDE_4, 'converse-stream'), { messages: [] });
         assert.equal(bedrockLevel.status, 400);
       } finally {
@@ -729,10 +746,10 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         'InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/',
       );
       assert.match(
-        wrongSecret.body.message,
+        stringAt(wrongSecret.body, 'message'),
         /^The request signature we calculated does not match the signature you provided/,
       );
-      assert.match(wrongSecret.body.message, /'POST\n\/model\/amazon\.nova-lite-v1%253A0\/converse\n\n/);
+      assert.match(stringAt(wrongSecret.body, 'message'), /'POST\n\/model\/amazon\.nova-lite-v1%253A0\/converse\n\n/);
 
       const changed = await errorOf(
         await converse(NOVA, HI, { sentBody: JSON.stringify({ messages: [userText('bye')] }) }),
@@ -743,7 +760,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       const service = await errorOf(await converse(NOVA, HI, { service: 'bedrock-runtime' }));
       assert.deepEqual(service.body, { message: "Credential should be scoped to correct service: 'bedrock'. " });
       const old = await errorOf(await converse(NOVA, HI, { signingDate: new Date(Date.now() - 20 * 60_000) }));
-      assert.match(old.body.message, /^Signature expired: \d{8}T\d{6}Z is now earlier than/);
+      assert.match(stringAt(old.body, 'message'), /^Signature expired: \d{8}T\d{6}Z is now earlier than/);
       assert.equal(sim.stats().authFailures, 5);
       assert.equal(sim.stats().converse, 0);
     });
@@ -909,7 +926,7 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       assert.equal((await converseStream(NOVA, HI)).status, 429);
       assert.equal((await converseStream(NOVA, HI)).status, 429);
       assert.equal((await converseStream(NOVA, HI)).status, 200);
-      const stats = (await (await fetch(`${baseUrl}/__sim/stats`)).json()) as Json;
+      const stats = await jsonOf(await fetch(`${baseUrl}/__sim/stats`));
       assert.equal(stats.errors, 2);
     });
 
@@ -942,21 +959,21 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
       });
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('x-amzn-bedrock-input-token-count'), '3');
-      const result = (await response.json()) as Json;
+      const result = await jsonOf(response);
       assert.deepEqual(Object.keys(result), ['embedding', 'inputTextTokenCount', 'embeddingsByType']);
-      assert.equal(result.embedding.length, 256);
+      const embedding = numbersAt(result, 'embedding');
+      assert.equal(embedding.length, 256);
       assert.equal(result.inputTextTokenCount, 3);
-      assert.ok(Math.abs(Math.hypot(...result.embedding) - 1) < 1e-3);
-      assert.deepEqual(result.embeddingsByType.float, result.embedding);
-      const again = (await (
-        await invoke('amazon.titan-embed-text-v2:0', { inputText: 'hello embedding world', dimensions: 256 })
-      ).json()) as Json;
+      assert.ok(Math.abs(Math.hypot(...embedding) - 1) < 1e-3);
+      assert.deepEqual(at(result, 'embeddingsByType', 'float'), embedding);
+      const again = await jsonOf(
+        await invoke('amazon.titan-embed-text-v2:0', { inputText: 'hello embedding world', dimensions: 256 }),
+      );
       assert.deepEqual(again.embedding, result.embedding);
-      const raw = (await (
-        await invoke('amazon.titan-embed-text-v2:0', { inputText: 'x', normalize: false })
-      ).json()) as Json;
-      assert.equal(raw.embedding.length, 1024);
-      assert.ok(Math.hypot(...raw.embedding) > 1.5);
+      const raw = await jsonOf(await invoke('amazon.titan-embed-text-v2:0', { inputText: 'x', normalize: false }));
+      const unnormalised = numbersAt(raw, 'embedding');
+      assert.equal(unnormalised.length, 1024);
+      assert.ok(Math.hypot(...unnormalised) > 1.5);
 
       const bad = await errorOf(await invoke('amazon.titan-embed-text-v2:0', { inputText: 'x', dimensions: 100 }));
       assert.equal(bad.status, 400);
@@ -965,34 +982,33 @@ describe('BedrockSimulator', { timeout: 30_000 }, () => {
         'Malformed input request: #/dimensions: 100 is not a valid enum value, please reformat your input and try again.',
       );
       const missing = await errorOf(await invoke('amazon.titan-embed-text-v2:0', { text: 'x' }));
-      assert.match(missing.body.message, /extraneous key \[text\] is not permitted/);
+      assert.match(stringAt(missing.body, 'message'), /extraneous key \[text\] is not permitted/);
     });
 
     it('answers Cohere Embed v3 with one 1024-float vector per text, and by type when asked', async () => {
-      const result = (await (
-        await invoke('cohere.embed-english-v3', { texts: ['first text', 'second'], input_type: 'search_document' })
-      ).json()) as Json;
+      const result = await jsonOf(
+        await invoke('cohere.embed-english-v3', { texts: ['first text', 'second'], input_type: 'search_document' }),
+      );
       assert.deepEqual(Object.keys(result), ['embeddings', 'id', 'response_type', 'texts']);
       assert.equal(result.response_type, 'embeddings_floats');
       assert.deepEqual(result.texts, ['first text', 'second']);
-      assert.equal(result.embeddings.length, 2);
-      assert.equal(result.embeddings[0].length, 1024);
-      const typed = (await (
+      assert.equal(arrayAt(result, 'embeddings').length, 2);
+      assert.equal(arrayAt(result, 'embeddings', 0).length, 1024);
+      const typed = await jsonOf(
         await invoke('cohere.embed-multilingual-v3', {
           texts: ['a'],
           input_type: 'search_query',
           embedding_types: ['float', 'int8'],
-        })
-      ).json()) as Json;
-      assert.equal(typed.response_type, 'embeddings_by_type');
-      assert.equal(typed.embeddings.int8[0].length, 1024);
-      assert.ok(
-        typed.embeddings.int8[0].every((value: number) => Number.isInteger(value) && value >= -127 && value <= 127),
+        }),
       );
+      assert.equal(typed.response_type, 'embeddings_by_type');
+      const int8 = numbersAt(typed, 'embeddings', 'int8', 0);
+      assert.equal(int8.length, 1024);
+      assert.ok(int8.every((value) => Number.isInteger(value) && value >= -127 && value <= 127));
       const missing = await errorOf(await invoke('cohere.embed-english-v3', { texts: ['a'] }));
-      assert.match(missing.body.message, /required key \[input_type\] not found/);
+      assert.match(stringAt(missing.body, 'message'), /required key \[input_type\] not found/);
       const chat = await errorOf(await converse('cohere.embed-english-v3', HI));
-      assert.match(chat.body.message, /doesn't support the model that you provided/);
+      assert.match(stringAt(chat.body, 'message'), /doesn't support the model that you provided/);
     });
   });
 });

@@ -48,6 +48,7 @@ import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/pr
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { abortedOf, parseJson, writeJson } from './sim-http.js';
+import { isArray, isObject, type Json, textOf } from './sim-json.js';
 
 export type BedrockOperation = 'converse' | 'converse-stream' | 'invoke';
 
@@ -268,7 +269,6 @@ const TYPE_BY_STATUS: Record<number, string> = {
   503: 'ServiceUnavailableException',
 };
 
-type Json = Record<string, unknown>;
 type StopReason =
   'end_turn' | 'tool_use' | 'max_tokens' | 'stop_sequence' | 'guardrail_intervened' | 'content_filtered';
 
@@ -1212,11 +1212,11 @@ export class BedrockSimulator {
     }
     if (route === 'POST /__sim/faults') {
       const body = parseJson((await readRaw(req)).toString('utf8'));
-      const faults = Array.isArray(body.value) ? body.value : [body.value];
+      const faults = isArray(body.value) ? body.value : [body.value];
       if (!body.valid || !faults.every(isObject)) {
         return writeJson(res, 400, { message: 'Expected a fault object or an array of them.' });
       }
-      for (const fault of faults) this.enqueueFault(fault as BedrockSimulatorFault);
+      for (const fault of faults) this.enqueueFault(fault);
       return writeJson(res, 200, { queued: this.faults.length });
     }
     writeJson(res, 404, { message: `Unknown control route ${route}` });
@@ -1306,7 +1306,7 @@ function serializationError(message: string): ErrorAnswer {
 /** A constraint failure as the service framework words it; list indexes are 1-based there. */
 function constraintError(value: unknown, at: string, constraint: string): ErrorAnswer {
   return validation(
-    `1 validation error detected: Value '${describeValue(value)}' at '${at}' failed to satisfy constraint: ${constraint}`,
+    `1 validation error detected: Value '${textOf(value)}' at '${at}' failed to satisfy constraint: ${constraint}`,
   );
 }
 
@@ -1348,7 +1348,7 @@ function requestProblem(model: ModelInfo, request: Json): ErrorAnswer | undefine
       }
     }
     if (stopSequences !== undefined) {
-      if (!Array.isArray(stopSequences) || stopSequences.some((s) => typeof s !== 'string' || s === '')) {
+      if (!isArray(stopSequences) || stopSequences.some((s) => typeof s !== 'string' || s === '')) {
         return constraintError(
           stopSequences,
           'inferenceConfig.stopSequences',
@@ -1367,7 +1367,7 @@ function requestProblem(model: ModelInfo, request: Json): ErrorAnswer | undefine
 
   const paths = request.additionalModelResponseFieldPaths;
   if (paths !== undefined) {
-    if (!Array.isArray(paths) || paths.length > 10) {
+    if (!isArray(paths) || paths.length > 10) {
       return constraintError(
         paths,
         'additionalModelResponseFieldPaths',
@@ -1375,12 +1375,12 @@ function requestProblem(model: ModelInfo, request: Json): ErrorAnswer | undefine
       );
     }
     const bad = paths.find((path) => typeof path !== 'string' || !/^\/.+/.test(path) || path.length > 256);
-    if (bad !== undefined) return validation(`The provided JSON Pointer is not valid: ${describeValue(bad)}`);
+    if (bad !== undefined) return validation(`The provided JSON Pointer is not valid: ${textOf(bad)}`);
   }
 
   const system = request.system;
   if (system !== undefined) {
-    if (!Array.isArray(system)) return serializationError('Start of list found where not expected.');
+    if (!isArray(system)) return serializationError('Start of list found where not expected.');
     for (const [i, block] of system.entries()) {
       if (!isObject(block)) return serializationError('Start of structure or map found where not expected.');
       if ('text' in block && (typeof block.text !== 'string' || block.text === '')) {
@@ -1404,12 +1404,12 @@ function requestProblem(model: ModelInfo, request: Json): ErrorAnswer | undefine
   if (toolProblem) return toolProblem;
 
   const messages = request.messages;
-  if (messages === undefined || (Array.isArray(messages) && messages.length === 0)) {
+  if (messages === undefined || (isArray(messages) && messages.length === 0)) {
     return validation(
       'A conversation must start with a user message. Try again with a conversation that starts with a user message.',
     );
   }
-  if (!Array.isArray(messages)) return serializationError('Start of list found where not expected.');
+  if (!isArray(messages)) return serializationError('Start of list found where not expected.');
   let usesTools = false;
   for (const [i, message] of messages.entries()) {
     if (!isObject(message)) return serializationError('Start of structure or map found where not expected.');
@@ -1430,7 +1430,7 @@ function requestProblem(model: ModelInfo, request: Json): ErrorAnswer | undefine
         'A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.',
       );
     }
-    if (!Array.isArray(message.content)) {
+    if (!isArray(message.content)) {
       return message.content === undefined
         ? constraintError(null, `messages.${i + 1}.member.content`, 'Member must not be null')
         : serializationError('Start of list found where not expected.');
@@ -1483,7 +1483,7 @@ function toolConfigProblem(toolConfig: unknown): ErrorAnswer | undefined {
   if (toolConfig === undefined) return undefined;
   if (!isObject(toolConfig)) return serializationError('Start of structure or map found where not expected.');
   const tools = toolConfig.tools;
-  if (!Array.isArray(tools)) return constraintError(null, 'toolConfig.tools', 'Member must not be null');
+  if (!isArray(tools)) return constraintError(null, 'toolConfig.tools', 'Member must not be null');
   if (tools.length === 0) {
     return constraintError(tools, 'toolConfig.tools', 'Member must have length greater than or equal to 1');
   }
@@ -1599,7 +1599,7 @@ function blockProblem(block: unknown, role: unknown, at: string): ErrorAnswer | 
       if (!isObject(result) || typeof result.toolUseId !== 'string') {
         return constraintError(null, `${at}.toolResult.toolUseId`, 'Member must not be null');
       }
-      if (!Array.isArray(result.content)) {
+      if (!isArray(result.content)) {
         return constraintError(null, `${at}.toolResult.content`, 'Member must not be null');
       }
       if (result.status !== undefined && result.status !== 'success' && result.status !== 'error') {
@@ -1967,15 +1967,15 @@ function titanEmbedding(model: ModelInfo, body: unknown): EmbeddingResult {
   }
   const dimensions = body.dimensions ?? 1024;
   if (!TITAN_V2_DIMENSIONS.has(dimensions as number)) {
-    return malformed(`#/dimensions: ${describeValue(dimensions)} is not a valid enum value`);
+    return malformed(`#/dimensions: ${textOf(dimensions)} is not a valid enum value`);
   }
   if (body.normalize !== undefined && typeof body.normalize !== 'boolean') {
     return malformed(`#/normalize: expected type: Boolean, found: ${jsonType(body.normalize)}`);
   }
   const types = (body.embeddingTypes as unknown[] | undefined) ?? ['float'];
-  const badType = Array.isArray(types) ? types.find((type) => type !== 'float' && type !== 'binary') : types;
+  const badType = isArray(types) ? types.find((type) => type !== 'float' && type !== 'binary') : types;
   if (badType !== undefined) {
-    return malformed(`#/embeddingTypes/0: ${describeValue(badType)} is not a valid enum value`);
+    return malformed(`#/embeddingTypes/0: ${textOf(badType)} is not a valid enum value`);
   }
   const vector = embeddingVector(body.inputText, dimensions as number, body.normalize !== false);
   const byType: Json = {};
@@ -1989,13 +1989,14 @@ function cohereEmbedding(body: unknown, requestId: string): EmbeddingResult {
   const allowed = ['texts', 'images', 'input_type', 'truncate', 'embedding_types'];
   const extraneous = Object.keys(body).find((key) => !allowed.includes(key));
   if (extraneous) return malformed(`#: extraneous key [${extraneous}] is not permitted`);
-  if (body.input_type === undefined) return malformed('#: required key [input_type] not found');
-  if (!COHERE_INPUT_TYPES.has(body.input_type as string)) {
-    return malformed(`#/input_type: ${describeValue(body.input_type)} is not a valid enum value`);
+  const inputType = body.input_type;
+  if (inputType === undefined) return malformed('#: required key [input_type] not found');
+  if (typeof inputType !== 'string' || !COHERE_INPUT_TYPES.has(inputType)) {
+    return malformed(`#/input_type: ${textOf(inputType)} is not a valid enum value`);
   }
   if (body.texts === undefined) return malformed('#: required key [texts] not found');
   const texts = body.texts;
-  if (!Array.isArray(texts) || texts.some((text) => typeof text !== 'string')) {
+  if (!isArray(texts) || texts.some((text) => typeof text !== 'string')) {
     return malformed('#/texts: expected type: JSONArray of String');
   }
   if (texts.length > 96) return malformed(`#/texts: expected maximum item count: 96, found: ${texts.length}`);
@@ -2004,18 +2005,13 @@ function cohereEmbedding(body: unknown, requestId: string): EmbeddingResult {
     return malformed(`#/texts/${long}: expected maxLength: 2048, actual: ${(texts[long] as string).length}`);
   }
   if (body.truncate !== undefined && !['NONE', 'START', 'END'].includes(body.truncate as string)) {
-    return malformed(`#/truncate: ${describeValue(body.truncate)} is not a valid enum value`);
+    return malformed(`#/truncate: ${textOf(body.truncate)} is not a valid enum value`);
   }
   const types = body.embedding_types;
-  if (
-    types !== undefined &&
-    (!Array.isArray(types) || types.some((type) => !COHERE_EMBEDDING_TYPES.has(type as string)))
-  ) {
+  if (types !== undefined && (!isArray(types) || types.some((type) => !COHERE_EMBEDDING_TYPES.has(type as string)))) {
     return malformed('#/embedding_types: expected items from [float, int8, uint8, binary, ubinary]');
   }
-  const vectors = (texts as string[]).map((text) =>
-    embeddingVector(`${body.input_type}:${text}`, COHERE_DIMENSIONS, true),
-  );
+  const vectors = (texts as string[]).map((text) => embeddingVector(`${inputType}:${text}`, COHERE_DIMENSIONS, true));
   const inputTokens = (texts as string[]).reduce((sum, text) => sum + countWords(text), 0);
   const id = uuidFrom(`cohere:${requestId}`);
   if (types === undefined) {
@@ -2186,7 +2182,7 @@ async function readRaw(req: IncomingMessage): Promise<Buffer> {
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
+  return isArray(value) ? value.join(',') : value;
 }
 
 function sha256Hex(data: string | Buffer): string {
@@ -2219,7 +2215,7 @@ function safeDecode(value: string): string {
 
 /** JSON with object keys sorted, so equal prompts hash equally whatever the client's key order. */
 function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (isObject(value)) {
     return `{${Object.keys(value)
       .sort()
@@ -2229,13 +2225,9 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-function describeValue(value: unknown): string {
-  return typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
-}
-
 function jsonType(value: unknown): string {
   if (value === null) return 'Null';
-  if (Array.isArray(value)) return 'JSONArray';
+  if (isArray(value)) return 'JSONArray';
   return (
     { string: 'String', number: 'Integer', boolean: 'Boolean', object: 'JSONObject' }[typeof value as string] ??
     'Unknown'
@@ -2266,10 +2258,6 @@ function splitEvery(text: string, size: number): string[] {
   const parts: string[] = [];
   for (let offset = 0; offset < text.length; offset += size) parts.push(text.slice(offset, offset + size));
   return parts;
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describe(error: unknown): string {

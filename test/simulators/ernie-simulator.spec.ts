@@ -11,6 +11,7 @@ import { ProviderConfig } from '../../src/config/gateway-config.js';
 import type { LlmProvider, ProviderCallContext } from '../../src/providers/llm-provider.js';
 import { ErnieOptions, ErnieProvider, ernieProviderFactory } from '../../src/providers/ernie/ernie.provider.js';
 import { ErnieSimulator } from './ernie-simulator.js';
+import { at } from './sim-json.js';
 
 const API_KEY = 'ak-sim';
 const SECRET_KEY = 'sk-sim-secret';
@@ -244,8 +245,8 @@ describe('ErnieSimulator with the ernie provider', () => {
         tools,
         messages: [
           { role: 'user', content: 'Hi there' },
-          { role: 'assistant', content: null, tool_calls: [call!] },
-          { role: 'tool', tool_call_id: call!.id, content: 'found it' },
+          { role: 'assistant', content: null, tool_calls: [call] },
+          { role: 'tool', tool_call_id: call.id, content: 'found it' },
         ],
       }),
       context(),
@@ -372,9 +373,9 @@ describe('ErnieSimulator wire behaviour', () => {
       },
       await token(),
     );
-    assert.equal(JSON.parse(even.text).error_code, 336006);
+    assert.equal(at(JSON.parse(even.text), 'error_code'), 336006);
     const hot = await chat({ messages: [{ role: 'user', content: 'a' }], temperature: 0 }, await token());
-    assert.equal(JSON.parse(hot.text).error_code, 336003);
+    assert.equal(at(JSON.parse(hot.text), 'error_code'), 336003);
   });
 
   it('streams data events with sentence_id counting up and is_end on the last, no [DONE]', async () => {

@@ -20,6 +20,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
+import { isArray, isObject, type Json, textOf } from './sim-json.js';
 
 export interface ErnieSimulatorOptions {
   /** The application's API Key (OAuth `client_id`). */
@@ -265,8 +266,8 @@ export class ErnieSimulator {
     const created = Math.floor(Date.now() / 1000);
     const promptTokens =
       countWords(typeof request.system === 'string' ? request.system : '') +
-      messages.reduce((sum, message) => sum + countWords(String(message.content ?? '')), 0);
-    const functions = Array.isArray(request.functions) ? (request.functions as Array<{ name?: unknown }>) : [];
+      messages.reduce((sum, message) => sum + countWords(textOf(message.content ?? '')), 0);
+    const functions = isArray(request.functions) ? (request.functions as Array<{ name?: unknown }>) : [];
     const forced =
       isObject(request.tool_choice) && isObject(request.tool_choice.function)
         ? request.tool_choice.function.name
@@ -359,12 +360,7 @@ export class ErnieSimulator {
       });
     }
     const request = parsed.valid && isObject(parsed.value) ? parsed.value : undefined;
-    if (
-      !request ||
-      typeof request.model !== 'string' ||
-      !Array.isArray(request.messages) ||
-      request.messages.length === 0
-    ) {
+    if (!request || typeof request.model !== 'string' || !isArray(request.messages) || request.messages.length === 0) {
       return writeJson(res, 400, {
         error: { code: 'malformed_json', message: 'Invalid Argument', type: 'invalid_request_error' },
         id,
@@ -372,10 +368,10 @@ export class ErnieSimulator {
     }
     const messages = request.messages as ErnieSimMessage[];
     const lastUser = [...messages].reverse().find((message) => message.role === 'user');
-    const text = `Hello from ${request.model}: ${String(lastUser?.content ?? '')}`;
+    const text = `Hello from ${request.model}: ${textOf(lastUser?.content ?? '')}`;
     const created = Math.floor(Date.now() / 1000);
     const usage = usageOf(
-      messages.reduce((sum, message) => sum + countWords(String(message.content ?? '')), 0),
+      messages.reduce((sum, message) => sum + countWords(textOf(message.content ?? '')), 0),
       countWords(text),
     );
     if (request.stream !== true) {
@@ -389,12 +385,7 @@ export class ErnieSimulator {
       });
     }
     const includeUsage = isObject(request.stream_options) && request.stream_options.include_usage === true;
-    const chunk = (
-      delta: Record<string, unknown>,
-      finishReason: string | null,
-      chunkUsage: unknown = null,
-      choices = true,
-    ) => ({
+    const chunk = (delta: Json, finishReason: string | null, chunkUsage: unknown = null, choices = true) => ({
       id,
       object: 'chat.completion.chunk',
       created,
@@ -427,12 +418,9 @@ export class ErnieSimulator {
 }
 
 /** The v1 checks of Baidu's mock server and parameter ranges (spec §2a "Request body"), as `336xxx` errors. */
-function v1RequestProblem(
-  request: Record<string, unknown>,
-  endpoint: string,
-): { code: number; message: string } | undefined {
+function v1RequestProblem(request: Json, endpoint: string): { code: number; message: string } | undefined {
   const messages = request.messages;
-  if (!Array.isArray(messages) || messages.length === 0) return { code: 336003, message: 'messages is empty' };
+  if (!isArray(messages) || messages.length === 0) return { code: 336003, message: 'messages is empty' };
   if (messages.length % 2 === 0) return { code: 336006, message: 'the length of messages must be an odd number' };
   for (const [index, message] of (messages as ErnieSimMessage[]).entries()) {
     const role = message.role;
@@ -456,7 +444,7 @@ function v1RequestProblem(
   const stop = request.stop;
   if (
     stop !== undefined &&
-    (!Array.isArray(stop) || stop.length > 4 || stop.some((item) => typeof item !== 'string' || item.length > 20))
+    (!isArray(stop) || stop.length > 4 || stop.some((item) => typeof item !== 'string' || item.length > 20))
   ) {
     return { code: 336003, message: 'stop must be at most 4 strings of at most 20 characters' };
   }
@@ -486,10 +474,6 @@ async function writeFlushed(res: ServerResponse, text: string, signal: AbortSign
     });
   });
   signal.throwIfAborted();
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function countWords(text: string): number {

@@ -9,6 +9,7 @@ import {
   type GoogleErrorBody,
   type ServiceAccountKeyFile,
 } from './gemini-simulator.js';
+import { arrayAt, asArray, at, type Json, jsonOf, numberAt, numbersAt, objectAt, stringAt } from './sim-json.js';
 
 const API_KEY = 'gemini-test-key';
 const PROJECT = 'sim-project';
@@ -16,9 +17,6 @@ const LOCATION = 'us-central1';
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const SUITE = { timeout: 20_000 };
-
-/** Response bodies are read loosely; the assertions pin their shape. */
-type Json = Record<string, any>;
 
 interface Part {
   text?: string;
@@ -33,7 +31,8 @@ function userText(text: string): Json {
 
 /** Reads a response body as text, keeping what arrived before the connection failed. */
 async function readUntilEnd(response: Response): Promise<{ text: string; failed: boolean }> {
-  const reader = response.body!.getReader();
+  // A fetch body is a byte stream; undici declares it as ReadableStream<any>.
+  const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const decoder = new TextDecoder();
   let text = '';
   try {
@@ -55,12 +54,13 @@ function sseEvents(text: string): Json[] {
     .filter((event) => event !== '')
     .map((event) => {
       assert.ok(event.startsWith('data: '), `event ${event} starts with data:`);
-      return JSON.parse(event.slice('data: '.length)) as Json;
+      return objectAt(JSON.parse(event.slice('data: '.length)));
     });
 }
 
-function parts(response: Json, candidate = 0): Part[] {
-  return (response.candidates[candidate].content?.parts ?? []) as Part[];
+/** The parts of a candidate, as the spec reads them; the assertions pin their values. */
+function parts(response: unknown, candidate = 0): Part[] {
+  return asArray(at(objectAt(response, 'candidates', candidate), 'content', 'parts')) as Part[];
 }
 
 function base64Url(value: unknown): string {
@@ -95,15 +95,15 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
     });
   const generate = async (model: string, body: unknown) => {
     const response = await call(model, 'generateContent', body);
-    return { status: response.status, body: (await response.json()) as Json };
+    return { status: response.status, body: await jsonOf(response) };
   };
   const expectError = async (model: string, body: unknown, status: number, message: string | RegExp) => {
     const result = await generate(model, body);
     assert.equal(result.status, status, JSON.stringify(result.body));
-    const error = (result.body as GoogleErrorBody).error;
+    const error = objectAt(result.body, 'error');
     assert.equal(error.code, status);
     if (typeof message === 'string') assert.equal(error.message, message);
-    else assert.match(error.message, message);
+    else assert.match(stringAt(error, 'message'), message);
     return error;
   };
   const stream = async (model: string, body: unknown) => {
@@ -122,8 +122,8 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
   it('answers generateContent with the echo, usage and the fields the API sends', async () => {
     const { status, body } = await generate('gemini-2.5-flash-lite', { contents: [userText('Hi there')] });
     assert.equal(status, 200);
-    assert.equal(body.candidates.length, 1);
-    assert.deepEqual(body.candidates[0], {
+    assert.equal(arrayAt(body, 'candidates').length, 1);
+    assert.deepEqual(at(body, 'candidates', 0), {
       content: { parts: [{ text: 'Hello from gemini-2.5-flash-lite: Hi there' }], role: 'model' },
       finishReason: 'STOP',
       index: 0,
@@ -136,7 +136,7 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       serviceTier: 'standard',
     });
     assert.equal(body.modelVersion, 'gemini-2.5-flash-lite');
-    assert.match(body.responseId, /^[A-Za-z0-9_-]{23}$/);
+    assert.match(stringAt(body, 'responseId'), /^[A-Za-z0-9_-]{23}$/);
     const [recorded] = sim.requests;
     assert.equal(recorded.path, '/v1beta/models/gemini-2.5-flash-lite:generateContent');
     assert.equal(recorded.api, 'gemini');
@@ -196,8 +196,8 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
     });
     assert.equal(status, 200);
     assert.deepEqual(parts(body), [{ text: 'Hello from gemini-2.5-flash-lite:' }]);
-    assert.equal(body.candidates[0].finishReason, 'MAX_TOKENS');
-    assert.equal(body.usageMetadata.promptTokenCount, 2 + 3 + 4 + 3);
+    assert.equal(at(body, 'candidates', 0, 'finishReason'), 'MAX_TOKENS');
+    assert.equal(at(body, 'usageMetadata', 'promptTokenCount'), 2 + 3 + 4 + 3);
   });
 
   it('streams SSE chunks with cumulative usage, the finish reason on the last one', async () => {
@@ -212,14 +212,14 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       .join('');
     assert.equal(text, 'Hello from gemini-2.5-flash-lite: Tell me a story');
     for (const event of events.slice(0, -1)) {
-      assert.equal(event.candidates[0].finishReason, undefined);
+      assert.equal(objectAt(event, 'candidates', 0).finishReason, undefined);
       assert.equal(event.modelVersion, 'gemini-2.5-flash-lite');
     }
-    const last = events.at(-1)!;
-    assert.equal(last.candidates[0].finishReason, 'STOP');
-    assert.equal(last.usageMetadata.candidatesTokenCount, 7);
-    assert.equal(last.usageMetadata.totalTokenCount, 7 + 7);
-    assert.equal(events[0].usageMetadata.candidatesTokenCount, 1);
+    const last = events.at(-1);
+    assert.equal(at(last, 'candidates', 0, 'finishReason'), 'STOP');
+    assert.equal(at(last, 'usageMetadata', 'candidatesTokenCount'), 7);
+    assert.equal(at(last, 'usageMetadata', 'totalTokenCount'), 7 + 7);
+    assert.equal(at(events[0], 'usageMetadata', 'candidatesTokenCount'), 1);
     assert.equal(new Set(events.map((event) => event.responseId)).size, 1);
     assert.equal(sim.stats().streams, 1);
   });
@@ -231,8 +231,7 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
     const text = await response.text();
     assert.match(text, /^\[\{/);
     assert.match(text, /\n,\r\n\{/);
-    const chunks = JSON.parse(text) as Json[];
-    assert.equal(chunks.at(-1)!.candidates[0].finishReason, 'STOP');
+    assert.equal(at(JSON.parse(text), -1, 'candidates', 0, 'finishReason'), 'STOP');
   });
 
   it('rejects what the real API rejects, with its messages', async () => {
@@ -361,8 +360,8 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
     it('Gemini 2.5: calls the first tool with fixed arguments, no id, no signature without thinking', async () => {
       const { body } = await generate('gemini-2.5-flash-lite', { contents: [userText('Weather?')], tools });
       assert.deepEqual(parts(body), [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }]);
-      assert.equal(body.candidates[0].finishReason, 'STOP');
-      assert.equal(body.candidates[0].finishMessage, undefined);
+      assert.equal(at(body, 'candidates', 0, 'finishReason'), 'STOP');
+      assert.equal(objectAt(body, 'candidates', 0).finishMessage, undefined);
     });
 
     it('Gemini 2.5 with thinking: the signature is on the first part', async () => {
@@ -370,7 +369,7 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       const [part] = parts(body);
       assert.equal(part.functionCall?.name, 'get_weather');
       assert.equal(typeof part.thoughtSignature, 'string');
-      assert.equal(body.usageMetadata.thoughtsTokenCount, 72);
+      assert.equal(at(body, 'usageMetadata', 'thoughtsTokenCount'), 72);
     });
 
     it('Gemini 3: the call has an id, the signature and the finish message the API sends', async () => {
@@ -380,7 +379,7 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       assert.deepEqual(part.functionCall?.args, { city: 'Paris' });
       assert.match(part.functionCall?.id ?? '', /^[a-z0-9]{8}$/);
       assert.ok(part.thoughtSignature);
-      assert.equal(body.candidates[0].finishMessage, 'Model generated function call(s).');
+      assert.equal(at(body, 'candidates', 0, 'finishMessage'), 'Model generated function call(s).');
     });
 
     it('SIM_TOOL lines choose the tool and arguments; several lines make parallel calls, signed on the first only', async () => {
@@ -438,7 +437,8 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
 
     it('Gemini 3 validates the signatures of the current turn: missing, changed, sentinel, previous turns', async () => {
       const first = await generate('gemini-3-flash-preview', { contents: [userText('Weather?')], tools });
-      const modelTurn = first.body.candidates[0].content;
+      const modelTurn = objectAt(first.body, 'candidates', 0, 'content');
+      const modelPart = objectAt(modelTurn, 'parts', 0);
       const answer = { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { temp: 1 } } }] };
       const replay = (turn: Json) => ({ contents: [userText('Weather?'), turn, answer], tools });
 
@@ -446,7 +446,7 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       assert.equal(ok.status, 200);
       assert.match(parts(ok.body).at(-1)!.text ?? '', /^Tool said:/);
 
-      const stripped = { role: 'model', parts: [{ functionCall: modelTurn.parts[0].functionCall }] };
+      const stripped = { role: 'model', parts: [{ functionCall: modelPart.functionCall }] };
       await expectError(
         'gemini-3-flash-preview',
         replay(stripped),
@@ -455,14 +455,12 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       );
       const changed = {
         role: 'model',
-        parts: [{ ...modelTurn.parts[0], thoughtSignature: 'AAAA' + modelTurn.parts[0].thoughtSignature.slice(4) }],
+        parts: [{ ...modelPart, thoughtSignature: 'AAAA' + stringAt(modelPart, 'thoughtSignature').slice(4) }],
       };
       await expectError('gemini-3-flash-preview', replay(changed), 400, 'Corrupted thought signature.');
       const moved = {
         role: 'model',
-        parts: [
-          { ...modelTurn.parts[0], functionCall: { ...modelTurn.parts[0].functionCall, args: { city: 'Rome' } } },
-        ],
+        parts: [{ ...modelPart, functionCall: { ...objectAt(modelPart, 'functionCall'), args: { city: 'Rome' } } }],
       };
       await expectError('gemini-3-flash-preview', replay(moved), 400, 'Corrupted thought signature.');
       const sentinel = {
@@ -496,8 +494,11 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       assert.equal(callPart.functionCall?.name, 'get_weather');
       assert.ok(callPart.thoughtSignature);
       assert.deepEqual(parts(events[1]), [{ text: '' }]);
-      assert.equal(events[1].candidates[0].finishReason, 'STOP');
-      assert.equal(events[0].usageMetadata.thoughtsTokenCount, events[1].usageMetadata.thoughtsTokenCount);
+      assert.equal(at(events[1], 'candidates', 0, 'finishReason'), 'STOP');
+      assert.equal(
+        at(events[0], 'usageMetadata', 'thoughtsTokenCount'),
+        at(events[1], 'usageMetadata', 'thoughtsTokenCount'),
+      );
     });
   });
 
@@ -511,11 +512,13 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       assert.equal(thought.thought, true);
       assert.match(thought.text ?? '', /Why is the sky blue\?/);
       assert.deepEqual(answer, { text: 'Hello from gemini-2.5-flash: Why is the sky blue?' });
-      assert.equal(body.usageMetadata.thoughtsTokenCount, 72);
-      const usage = body.usageMetadata;
+      const usage = objectAt(body, 'usageMetadata');
+      assert.equal(usage.thoughtsTokenCount, 72);
       assert.equal(
         usage.totalTokenCount,
-        usage.promptTokenCount + usage.candidatesTokenCount + usage.thoughtsTokenCount,
+        numberAt(usage, 'promptTokenCount') +
+          numberAt(usage, 'candidatesTokenCount') +
+          numberAt(usage, 'thoughtsTokenCount'),
       );
     });
 
@@ -524,12 +527,12 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
         contents: [userText('hi')],
         generationConfig: { thinkingConfig: { thinkingBudget: 10 } },
       });
-      assert.equal(capped.body.usageMetadata.thoughtsTokenCount, 10);
+      assert.equal(at(capped.body, 'usageMetadata', 'thoughtsTokenCount'), 10);
       const off = await generate('gemini-2.5-flash', {
         contents: [userText('hi')],
         generationConfig: { thinkingConfig: { thinkingBudget: 0, includeThoughts: true } },
       });
-      assert.equal(off.body.usageMetadata.thoughtsTokenCount, undefined);
+      assert.equal(objectAt(off.body, 'usageMetadata').thoughtsTokenCount, undefined);
       assert.equal(parts(off.body).length, 1);
       await expectError(
         'gemini-2.5-pro',
@@ -544,7 +547,7 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
         contents: [userText('hi')],
         generationConfig: { thinkingConfig: { thinkingLevel: 'low' } },
       });
-      assert.equal(low.body.usageMetadata.thoughtsTokenCount, 36);
+      assert.equal(at(low.body, 'usageMetadata', 'thoughtsTokenCount'), 36);
       const [answer] = parts(low.body);
       assert.ok(answer.thoughtSignature, 'Gemini 3 signs the last part of a text answer');
       await expectError(
@@ -569,10 +572,10 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
         contents: [userText('hi')],
         generationConfig: { maxOutputTokens: 50 },
       });
-      assert.equal(body.candidates[0].finishReason, 'MAX_TOKENS');
-      assert.deepEqual(body.candidates[0].content, { role: 'model' });
-      assert.equal(body.usageMetadata.thoughtsTokenCount, 50);
-      assert.equal(body.usageMetadata.candidatesTokenCount, undefined);
+      assert.equal(at(body, 'candidates', 0, 'finishReason'), 'MAX_TOKENS');
+      assert.deepEqual(at(body, 'candidates', 0, 'content'), { role: 'model' });
+      assert.equal(at(body, 'usageMetadata', 'thoughtsTokenCount'), 50);
+      assert.equal(objectAt(body, 'usageMetadata').candidatesTokenCount, undefined);
     });
 
     it('streams thoughts first and, on Gemini 3, the text signature in a final empty part', async () => {
@@ -598,21 +601,21 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
         generationConfig: { stopSequences: ['beta'] },
       });
       assert.deepEqual(parts(stopped.body), [{ text: 'Hello from gemini-2.5-flash-lite: alpha ' }]);
-      assert.equal(stopped.body.candidates[0].finishReason, 'STOP');
+      assert.equal(at(stopped.body, 'candidates', 0, 'finishReason'), 'STOP');
 
       const safety = await generate('gemini-2.5-flash-lite', { contents: [userText('SIM_SAFETY')] });
-      const candidate = safety.body.candidates[0];
+      const candidate = objectAt(safety.body, 'candidates', 0);
       assert.equal(candidate.finishReason, 'SAFETY');
       assert.equal(candidate.content, undefined);
       assert.deepEqual(
-        candidate.safetyRatings.find((rating: Json) => rating.blocked),
+        arrayAt(candidate, 'safetyRatings').find((rating) => at(rating, 'blocked')),
         { category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true },
       );
-      assert.equal(candidate.safetyRatings.length, 4);
+      assert.equal(arrayAt(candidate, 'safetyRatings').length, 4);
 
       const recitation = await generate('gemini-2.5-flash-lite', { contents: [userText('SIM_RECITATION')] });
-      assert.equal(recitation.body.candidates[0].finishReason, 'RECITATION');
-      assert.equal(recitation.body.candidates[0].citationMetadata.citationSources.length, 1);
+      assert.equal(at(recitation.body, 'candidates', 0, 'finishReason'), 'RECITATION');
+      assert.equal(arrayAt(recitation.body, 'candidates', 0, 'citationMetadata', 'citationSources').length, 1);
 
       const blocked = await generate('gemini-2.5-flash-lite', { contents: [userText('SIM_BLOCK_PROMPT')] });
       assert.deepEqual(blocked.body.promptFeedback, { blockReason: 'PROHIBITED_CONTENT' });
@@ -638,11 +641,11 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
         contents: [userText('Review this')],
         generationConfig: { responseMimeType: 'application/json', responseJsonSchema: schema },
       });
-      const value = JSON.parse(parts(body)[0].text ?? '');
+      const value: unknown = JSON.parse(parts(body)[0].text ?? '');
       const validate = new Ajv2020({ strict: false }).compile(schema);
       assert.ok(validate(value), JSON.stringify(validate.errors));
-      assert.equal(value.optional, undefined);
-      assert.equal(value.mood, 'happy');
+      assert.equal(objectAt(value).optional, undefined);
+      assert.equal(at(value, 'mood'), 'happy');
     });
 
     it('answers JSON valid against an OpenAPI responseSchema, and the first value for text/x.enum', async () => {
@@ -673,10 +676,10 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
         generationConfig: { candidateCount: 2 },
       });
       assert.deepEqual(
-        body.candidates.map((candidate: Json) => candidate.index),
+        arrayAt(body, 'candidates').map((candidate) => at(candidate, 'index')),
         [0, 1],
       );
-      assert.equal(body.usageMetadata.candidatesTokenCount, 8);
+      assert.equal(at(body, 'usageMetadata', 'candidatesTokenCount'), 8);
     });
 
     it('counts media parts by modality in promptTokensDetails', async () => {
@@ -685,11 +688,11 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
           { role: 'user', parts: [{ text: 'What is this?' }, { inlineData: { mimeType: 'image/png', data: 'AA==' } }] },
         ],
       });
-      assert.deepEqual(body.usageMetadata.promptTokensDetails, [
+      assert.deepEqual(at(body, 'usageMetadata', 'promptTokensDetails'), [
         { modality: 'TEXT', tokenCount: 6 },
         { modality: 'IMAGE', tokenCount: 258 },
       ]);
-      assert.equal(body.usageMetadata.promptTokenCount, 264);
+      assert.equal(at(body, 'usageMetadata', 'promptTokenCount'), 264);
     });
   });
 
@@ -700,19 +703,21 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       systemInstruction: system,
       contents: [...history, userText('first')],
     });
-    assert.equal(first.body.usageMetadata.cachedContentTokenCount, undefined);
+    assert.equal(objectAt(first.body, 'usageMetadata').cachedContentTokenCount, undefined);
     const second = await generate('gemini-2.5-flash-lite', {
       systemInstruction: system,
       contents: [...history, userText('second')],
     });
     const prefixTokens = 5 + 3 + (5 + 3) + (2 + 3);
-    assert.equal(second.body.usageMetadata.cachedContentTokenCount, prefixTokens);
-    assert.deepEqual(second.body.usageMetadata.cacheTokensDetails, [{ modality: 'TEXT', tokenCount: prefixTokens }]);
+    assert.equal(at(second.body, 'usageMetadata', 'cachedContentTokenCount'), prefixTokens);
+    assert.deepEqual(at(second.body, 'usageMetadata', 'cacheTokensDetails'), [
+      { modality: 'TEXT', tokenCount: prefixTokens },
+    ]);
     const otherModel = await generate('gemini-2.5-flash', {
       systemInstruction: system,
       contents: [...history, userText('x')],
     });
-    assert.equal(otherModel.body.usageMetadata.cachedContentTokenCount, undefined);
+    assert.equal(objectAt(otherModel.body, 'usageMetadata').cachedContentTokenCount, undefined);
   });
 
   describe('embeddings, token counting and models', () => {
@@ -720,7 +725,7 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       const full = await call('gemini-embedding-001', 'embedContent', {
         content: { parts: [{ text: 'hello world' }] },
       });
-      const values = ((await full.json()) as Json).embedding.values as number[];
+      const values = numbersAt(await full.json(), 'embedding', 'values');
       assert.equal(values.length, 3072);
       assert.ok(Math.abs(Math.hypot(...values) - 1) < 1e-3);
       const small = await call('gemini-embedding-001', 'embedContent', {
@@ -728,7 +733,7 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
         content: { parts: [{ text: 'hello world' }] },
         outputDimensionality: 768,
       });
-      const truncated = ((await small.json()) as Json).embedding.values as number[];
+      const truncated = numbersAt(await small.json(), 'embedding', 'values');
       assert.deepEqual(truncated, values.slice(0, 768));
       const wrongModel = await call('gemini-2.5-flash', 'embedContent', { content: { parts: [{ text: 'x' }] } });
       assert.equal(wrongModel.status, 404);
@@ -740,9 +745,9 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       const response = await call('gemini-embedding-001', 'batchEmbedContents', {
         requests: [request('a'), request('b')],
       });
-      const body = (await response.json()) as Json;
-      assert.equal(body.embeddings.length, 2);
-      assert.notDeepEqual(body.embeddings[0].values, body.embeddings[1].values);
+      const body = await jsonOf(response);
+      assert.equal(arrayAt(body, 'embeddings').length, 2);
+      assert.notDeepEqual(at(body, 'embeddings', 0, 'values'), at(body, 'embeddings', 1, 'values'));
       const tooMany = await call('gemini-embedding-001', 'batchEmbedContents', {
         requests: Array.from({ length: 101 }, () => request('x')),
       });
@@ -766,24 +771,24 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
           contents: [userText('one two three')],
         },
       });
-      assert.equal(((await full.json()) as Json).totalTokens, 6 + 5);
+      assert.equal((await jsonOf(full)).totalTokens, 6 + 5);
     });
 
     it('lists models with pagination and gets one', async () => {
       const page = await fetch(`${base}/v1beta/models?pageSize=2`, { headers: { 'x-goog-api-key': API_KEY } });
-      const first = (await page.json()) as Json;
-      assert.equal(first.models.length, 2);
-      assert.equal(first.models[0].name, 'models/gemini-2.5-pro');
-      assert.ok(first.models[0].supportedGenerationMethods.includes('generateContent'));
-      const rest = await fetch(`${base}/v1beta/models?pageSize=50&pageToken=${first.nextPageToken}`, {
+      const first = await jsonOf(page);
+      assert.equal(arrayAt(first, 'models').length, 2);
+      assert.equal(at(first, 'models', 0, 'name'), 'models/gemini-2.5-pro');
+      assert.ok(arrayAt(first, 'models', 0, 'supportedGenerationMethods').includes('generateContent'));
+      const rest = await fetch(`${base}/v1beta/models?pageSize=50&pageToken=${stringAt(first, 'nextPageToken')}`, {
         headers: { 'x-goog-api-key': API_KEY },
       });
-      const names = ((await rest.json()) as Json).models.map((model: Json) => model.name);
+      const names = arrayAt(await rest.json(), 'models').map((model) => at(model, 'name'));
       assert.ok(names.includes('models/gemini-embedding-001'));
       const one = await fetch(`${base}/v1beta/models/gemini-3-flash-preview`, {
         headers: { 'x-goog-api-key': API_KEY },
       });
-      assert.equal(((await one.json()) as Json).displayName, 'Gemini 3 Flash Preview');
+      assert.equal((await jsonOf(one)).displayName, 'Gemini 3 Flash Preview');
     });
   });
 
@@ -804,15 +809,16 @@ describe('GeminiSimulator: Gemini API (AI Studio)', SUITE, () => {
       for (const [status, name] of expected) {
         const result = await generate('gemini-2.5-flash', body);
         assert.equal(result.status, status);
-        assert.equal(result.body.error.status, name);
-        if (status === 404) assert.match(result.body.error.message, /^models\/gemini-2.5-flash is not found/);
+        const error = objectAt(result.body, 'error');
+        assert.equal(error.status, name);
+        if (status === 404) assert.match(stringAt(error, 'message'), /^models\/gemini-2.5-flash is not found/);
         if (status === 429) {
-          const retry = result.body.error.details.find((detail: Json) =>
-            detail['@type'].endsWith('google.rpc.RetryInfo'),
+          const retry = arrayAt(error, 'details').find((detail) =>
+            stringAt(detail, '@type').endsWith('google.rpc.RetryInfo'),
           );
-          assert.equal(retry.retryDelay, '7s');
+          assert.equal(at(retry, 'retryDelay'), '7s');
         }
-        if (status === 503) assert.equal(result.body.error.message, 'The model is overloaded. Please try again later.');
+        if (status === 503) assert.equal(error.message, 'The model is overloaded. Please try again later.');
       }
       assert.equal((await generate('gemini-2.5-flash', body)).status, 200);
     });
@@ -914,7 +920,7 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
   const accessToken = async (claims: Json = {}) => {
     const response = await requestToken({ grant_type: JWT_BEARER, assertion: assertion(key, claims) });
     assert.equal(response.status, 200);
-    return ((await response.json()) as Json).access_token as string;
+    return stringAt(await response.json(), 'access_token');
   };
   const vertex = (token: string | undefined, model: string, method: string, body: unknown, project = PROJECT) =>
     fetch(`${sim.vertexModelsUrl(project, LOCATION)}/${model}:${method}`, {
@@ -950,19 +956,20 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
   it('exchanges a signed JWT for an access token and serves generateContent with it', async () => {
     const response = await requestToken({ grant_type: JWT_BEARER, assertion: assertion(key) });
     assert.equal(response.status, 200);
-    const token = (await response.json()) as Json;
-    assert.match(token.access_token, /^ya29\.c\./);
+    const token = await jsonOf(response);
+    const accessToken = stringAt(token, 'access_token');
+    assert.match(accessToken, /^ya29\.c\./);
     assert.equal(token.expires_in, 3599);
     assert.equal(token.token_type, 'Bearer');
     assert.equal(sim.tokenRequests, 1);
-    assert.deepEqual((sim.requests[0].assertion?.claims as Json).iss, key.client_email);
+    assert.deepEqual(at(sim.requests[0].assertion?.claims, 'iss'), key.client_email);
 
-    const answer = await vertex(token.access_token, 'gemini-2.5-flash-lite', 'generateContent', {
+    const answer = await vertex(accessToken, 'gemini-2.5-flash-lite', 'generateContent', {
       contents: [userText('Hi there')],
     });
     assert.equal(answer.status, 200);
-    const body = (await answer.json()) as Json;
-    assert.deepEqual(body.candidates[0], {
+    const body = await jsonOf(answer);
+    assert.deepEqual(at(body, 'candidates', 0), {
       content: { role: 'model', parts: [{ text: 'Hello from gemini-2.5-flash-lite: Hi there' }] },
       finishReason: 'STOP',
     });
@@ -975,13 +982,13 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
       candidatesTokensDetails: [{ modality: 'TEXT', tokenCount: 5 }],
     });
     assert.equal(body.modelVersion, 'gemini-2.5-flash-lite');
-    assert.ok(!Number.isNaN(Date.parse(body.createTime)));
+    assert.ok(!Number.isNaN(Date.parse(stringAt(body, 'createTime'))));
     assert.equal(sim.requests[1].api, 'vertex');
 
     // The Gemini API takes OAuth access tokens too.
     const studio = await fetch(`${sim.baseUrl}/v1beta/models/gemini-2.5-flash-lite:generateContent`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token.access_token}` },
+      headers: { authorization: `Bearer ${accessToken}` },
       body: JSON.stringify({ contents: [userText('hi')] }),
     });
     assert.equal(studio.status, 200);
@@ -1048,7 +1055,7 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
       error.message,
       'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
     );
-    assert.equal((error.details?.[0] as Json).reason, 'ACCESS_TOKEN_EXPIRED');
+    assert.equal(at(error.details, 0, 'reason'), 'ACCESS_TOKEN_EXPIRED');
     const second = await accessToken();
     assert.notEqual(second, first);
     assert.equal(
@@ -1072,7 +1079,7 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
     assert.equal(missing.status, 401);
     const missingError = ((await missing.json()) as GoogleErrorBody).error;
     assert.match(missingError.message, /^Request is missing required authentication credential\./);
-    assert.equal((missingError.details?.[0] as Json).reason, 'CREDENTIALS_MISSING');
+    assert.equal(at(missingError.details, 0, 'reason'), 'CREDENTIALS_MISSING');
     const unknown = await vertex('ya29.not-issued', 'gemini-2.5-flash', 'generateContent', body);
     assert.equal(unknown.status, 401);
     const narrow = await accessToken({ scope: 'https://www.googleapis.com/auth/devstorage.read_only' });
@@ -1114,8 +1121,12 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
     const events = sseEvents(await response.text());
     assert.ok(events.length > 2);
     for (const event of events.slice(0, -1)) assert.deepEqual(event.usageMetadata, { trafficType: 'ON_DEMAND' });
-    assert.equal(events.at(-1)!.usageMetadata.candidatesTokenCount, 6);
-    assert.ok(events.every((event) => typeof event.createTime === 'string' && event.candidates[0].index === undefined));
+    assert.equal(at(events.at(-1), 'usageMetadata', 'candidatesTokenCount'), 6);
+    assert.ok(
+      events.every(
+        (event) => typeof event.createTime === 'string' && objectAt(event, 'candidates', 0).index === undefined,
+      ),
+    );
 
     const failed = await fetch(
       `${sim.vertexModelsUrl(PROJECT, LOCATION)}/gemini-2.5-flash-lite:streamGenerateContent`,
@@ -1135,8 +1146,8 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
       content: { parts: [{ text: 'hello world' }] },
       outputDimensionality: 256,
     });
-    const body = (await response.json()) as Json;
-    assert.equal(body.embedding.values.length, 256);
+    const body = await jsonOf(response);
+    assert.equal(arrayAt(body, 'embedding', 'values').length, 256);
     assert.deepEqual(body.usageMetadata, { promptTokenCount: 2, totalTokenCount: 2 });
     const batch = await vertex(token, 'gemini-embedding-001', 'batchEmbedContents', { requests: [] });
     assert.equal(batch.status, 404);
@@ -1146,16 +1157,16 @@ describe('GeminiSimulator: Vertex AI and the service-account token endpoint', SU
     const client = new JWT({ email: key.client_email, key: key.private_key, scopes: [CLOUD_PLATFORM] });
     // The library always posts to Google's token URL; point it at the simulator.
     client.transporter.interceptors.request.add({
-      resolved: async (config) => {
+      resolved: (config) => {
         if (config.url.href === 'https://oauth2.googleapis.com/token') config.url = new URL(sim.tokenUrl);
-        return config;
+        return Promise.resolve(config);
       },
     });
     const { token } = await client.getAccessToken();
     assert.match(token ?? '', /^ya29\.c\./);
-    const claims = sim.requests[0].assertion?.claims as Json;
-    assert.equal(claims.aud, 'https://oauth2.googleapis.com/token');
-    assert.equal(claims.scope, CLOUD_PLATFORM);
+    const claims = sim.requests[0].assertion?.claims;
+    assert.equal(at(claims, 'aud'), 'https://oauth2.googleapis.com/token');
+    assert.equal(at(claims, 'scope'), CLOUD_PLATFORM);
     const answer = await client.request<Json>({
       url: `${sim.vertexModelsUrl(PROJECT, LOCATION)}/gemini-3-flash-preview:generateContent`,
       method: 'POST',

@@ -46,6 +46,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortedOf, parseJson, readBody, writeJson } from './sim-http.js';
+import { isArray, isObject, type Json } from './sim-json.js';
 
 export type GeminiApi = 'gemini' | 'vertex';
 export type GeminiOperation =
@@ -173,8 +174,6 @@ export interface GeminiSimulatorStats {
 export interface GoogleErrorBody {
   error: { code: number; message: string; status: string; details?: unknown[] };
 }
-
-type Json = Record<string, unknown>;
 
 interface ModelSpec {
   id: string;
@@ -1031,7 +1030,7 @@ export class GeminiSimulator {
       perCandidate.forEach(({ candidate, pieces }, index) => {
         const piece = pieces[step];
         if (!piece && !last) return;
-        if (piece?.text !== undefined && !piece.thought) emitted[index] += countWords(String(piece.text));
+        if (typeof piece?.text === 'string' && !piece.thought) emitted[index] += countWords(piece.text);
         if (piece?.functionCall) emitted[index] = candidate.tokens;
         candidates.push(candidateObject(route.api, index, piece ? [piece] : undefined, candidate, last));
       });
@@ -1116,7 +1115,7 @@ export class GeminiSimulator {
     if (!spec || spec.kind !== 'embed') throw new ApiError(modelNotFound(route, 'batchEmbedContents'));
     const request = requireObject(value);
     const requests = field(request, 'requests');
-    if (!Array.isArray(requests) || requests.length === 0) {
+    if (!isArray(requests) || requests.length === 0) {
       throw new ApiError(invalidArgument('* BatchEmbedContentsRequest.requests: requests is not specified\n'));
     }
     if (requests.length > MAX_BATCH_EMBED_REQUESTS) {
@@ -1275,11 +1274,11 @@ export class GeminiSimulator {
     }
     if (route === 'POST /__sim/faults') {
       const body = parseJson(await readBody(req));
-      const faults = Array.isArray(body.value) ? body.value : [body.value];
+      const faults = isArray(body.value) ? body.value : [body.value];
       if (!body.valid || !faults.every(isObject)) {
         return writeJson(res, 400, googleErrorBody(400, 'Expected a fault object or an array of them.'));
       }
-      for (const fault of faults) this.enqueueFault(fault as GeminiSimulatorFault);
+      for (const fault of faults) this.enqueueFault(fault);
       return writeJson(res, 200, { queued: this.faults.length });
     }
     writeJson(res, 404, googleErrorBody(404, `No control endpoint ${route}.`));
@@ -1630,7 +1629,7 @@ function numberField(value: unknown, name: string): number | undefined {
 
 function stringArrayField(value: unknown, name: string): string[] | undefined {
   const found = field(value, name);
-  return Array.isArray(found) ? found.filter((item): item is string => typeof item === 'string') : undefined;
+  return isArray(found) ? found.filter((item): item is string => typeof item === 'string') : undefined;
 }
 
 function snakeCase(name: string): string {
@@ -1723,7 +1722,7 @@ function validateGenerateRequest(route: Route, spec: ModelSpec, value: unknown):
     );
   }
   const safetySettings = field(request, 'safetySettings');
-  if (Array.isArray(safetySettings)) {
+  if (isArray(safetySettings)) {
     safetySettings.forEach((setting, index) => {
       fail(
         enumError(
@@ -1764,7 +1763,7 @@ function validateGenerateRequest(route: Route, spec: ModelSpec, value: unknown):
     api === 'vertex'
       ? 'Unable to submit request because it must include at least one parts field, which describes the prompt input. Learn more: https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/gemini'
       : undefined;
-  if (!Array.isArray(rawContents) || rawContents.length === 0) {
+  if (!isArray(rawContents) || rawContents.length === 0) {
     fail(invalidArgument(emptyPromptMessage ?? '* GenerateContentRequest.contents: contents is not specified\n'));
   }
   const contents = (rawContents as unknown[]).map((content, index) =>
@@ -1830,7 +1829,7 @@ function normalizeContent(
     fail(invalidArgument('Please use a valid role: user, model.'));
   }
   const parts = field(value, 'parts');
-  if (!Array.isArray(parts) || parts.length === 0) {
+  if (!isArray(parts) || parts.length === 0) {
     fail(
       invalidArgument(
         emptyPromptMessage ?? `* GenerateContentRequest.${at}.parts: contents.parts must not be empty.\n`,
@@ -1955,15 +1954,15 @@ function schemaInstance(schema: unknown, text: string): unknown {
       return build(target, depth + 1);
     }
     if ('const' in node) return node.const;
-    if (Array.isArray(node.enum) && node.enum.length > 0) return node.enum[0];
+    if (isArray(node.enum) && node.enum.length > 0) return node.enum[0];
     for (const key of ['anyOf', 'oneOf', 'allOf']) {
       const options = node[key];
-      if (Array.isArray(options) && options.length > 0) {
+      if (isArray(options) && options.length > 0) {
         const option = options.find((item) => !(isObject(item) && item.type === 'null')) ?? options[0];
         return build(option, depth + 1);
       }
     }
-    const types = Array.isArray(node.type) ? node.type : [node.type];
+    const types = isArray(node.type) ? node.type : [node.type];
     const type =
       (
         types.find((item) => typeof item === 'string' && item.toLowerCase() !== 'null') as string | undefined
@@ -1972,16 +1971,18 @@ function schemaInstance(schema: unknown, text: string): unknown {
     switch (type) {
       case 'object': {
         const properties = isObject(node.properties) ? node.properties : {};
-        const required = Array.isArray(node.required) ? node.required.filter((key) => typeof key === 'string') : [];
-        const ordering = Array.isArray(node.propertyOrdering) ? node.propertyOrdering : Object.keys(properties);
+        const required = isArray(node.required)
+          ? node.required.filter((key): key is string => typeof key === 'string')
+          : [];
+        const ordering = isArray(node.propertyOrdering) ? node.propertyOrdering : Object.keys(properties);
         const keys = [
-          ...ordering.filter((key) => required.includes(key)),
+          ...ordering.filter((key): key is string => typeof key === 'string' && required.includes(key)),
           ...required.filter((key) => !ordering.includes(key)),
         ];
         return Object.fromEntries(keys.map((key) => [key, build(properties[key], depth + 1)]));
       }
       case 'array': {
-        const prefix = Array.isArray(node.prefixItems) ? node.prefixItems : [];
+        const prefix = isArray(node.prefixItems) ? node.prefixItems : [];
         const minItems = typeof node.minItems === 'number' ? node.minItems : 1;
         const maxItems = typeof node.maxItems === 'number' ? node.maxItems : Infinity;
         const count = Math.min(Math.max(minItems, prefix.length), maxItems);
@@ -2037,10 +2038,10 @@ function parseDirectives(text: string): Directives {
 }
 
 function declaredFunctions(tools: unknown): string[] {
-  if (!Array.isArray(tools)) return [];
+  if (!isArray(tools)) return [];
   return tools.flatMap((tool) => {
     const declarations = field(tool, 'functionDeclarations');
-    return Array.isArray(declarations)
+    return isArray(declarations)
       ? declarations.flatMap((declaration) => {
           const name = stringField(declaration, 'name');
           return name ? [name] : [];
@@ -2217,7 +2218,7 @@ function embedInput(request: Json, messageName: string): { text: string; tokens:
   const content = field(request, 'content');
   if (!isObject(content)) throw new ApiError(invalidArgument(`* ${messageName}.content: content is not specified\n`));
   const parts = field(content, 'parts');
-  if (!Array.isArray(parts) || parts.length === 0) {
+  if (!isArray(parts) || parts.length === 0) {
     throw new ApiError(invalidArgument(`* ${messageName}.content.parts: contents.parts must not be empty.\n`));
   }
   const text = partsText(parts.filter(isObject));
@@ -2283,7 +2284,7 @@ function stringRecord(value: unknown): Record<string, string> {
 }
 
 function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (isObject(value)) {
     return `{${Object.keys(value)
       .sort()
@@ -2319,10 +2320,6 @@ function splitEvenly(text: string): string[] {
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describe(error: unknown): string {

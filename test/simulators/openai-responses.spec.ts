@@ -3,8 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { schemaErrors } from './openai-schemas.js';
 import { OpenAiSimulator } from './openai-simulator.js';
-
-type Json = Record<string, any>;
+import { arrayAt, at, type Json, numberAt, objectAt, stringAt } from './sim-json.js';
 
 const API_KEY = 'sk-simulator-test';
 const TOOLS = [
@@ -23,7 +22,7 @@ function parseSse(text: string): SseEvent[] {
     .filter((frame) => frame.trim() !== '')
     .map((frame) => {
       const event = /^event: (.*)$/m.exec(frame)?.[1] ?? '';
-      const data = JSON.parse(/^data: (.*)$/m.exec(frame)?.[1] ?? 'null') as Json;
+      const data = objectAt(JSON.parse(/^data: (.*)$/m.exec(frame)?.[1] ?? 'null'));
       return { event, data };
     });
 }
@@ -59,7 +58,7 @@ describe('OpenAiSimulator Responses API', () => {
   const create = async (body: Json) => {
     const { status, text } = await post(body);
     assert.equal(status, 200, text);
-    const response = JSON.parse(text) as Json;
+    const response = objectAt(JSON.parse(text));
     assertResponseSchema(response);
     return response;
   };
@@ -82,12 +81,12 @@ describe('OpenAiSimulator Responses API', () => {
 
   it('answers a string input with a message item and usage, valid against the Response schema', async () => {
     const response = await create({ model: 'gpt-4.1-mini', input: 'Hello there', instructions: 'Be brief.' });
-    assert.match(response.id, /^resp_[0-9a-f]{48}$/);
+    assert.match(stringAt(response, 'id'), /^resp_[0-9a-f]{48}$/);
     assert.equal(response.object, 'response');
     assert.equal(response.status, 'completed');
     assert.equal(response.instructions, 'Be brief.');
-    assert.equal(response.output.length, 1);
-    const [message] = response.output;
+    assert.equal(arrayAt(response, 'output').length, 1);
+    const message = objectAt(response, 'output', 0);
     assert.equal(message.type, 'message');
     assert.equal(message.role, 'assistant');
     assert.deepEqual(message.content, [
@@ -119,11 +118,11 @@ describe('OpenAiSimulator Responses API', () => {
     ]);
     const deltas = events.filter(({ data }) => data.type === 'response.output_text.delta');
     assert.equal(deltas.map(({ data }) => data.delta).join(''), 'Hello from gpt-4o: Tell me a story');
-    assert.equal(events[0].data.response.status, 'in_progress');
-    const completed = events.at(-1)!.data.response;
+    assert.equal(at(events[0].data, 'response', 'status'), 'in_progress');
+    const completed = objectAt(events.at(-1)?.data, 'response');
     assert.equal(completed.status, 'completed');
-    assert.equal(completed.output[0].content[0].text, 'Hello from gpt-4o: Tell me a story');
-    assert.equal(completed.usage.output_tokens, deltas.length);
+    assert.equal(at(completed, 'output', 0, 'content', 0, 'text'), 'Hello from gpt-4o: Tell me a story');
+    assert.equal(at(completed, 'usage', 'output_tokens'), deltas.length);
   });
 
   it('streams through the official SDK to the same final response', async () => {
@@ -139,10 +138,11 @@ describe('OpenAiSimulator Responses API', () => {
 
   it('calls a function tool: by default the first, with SIM_TOOL the named one with exactly those arguments', async () => {
     const byDefault = await create({ model: 'gpt-4o', input: 'Weather in Paris?', tools: TOOLS });
-    assert.equal(byDefault.output[0].type, 'function_call');
-    assert.equal(byDefault.output[0].name, 'get_weather');
-    assert.equal(byDefault.output[0].arguments, '{"city":"Paris"}');
-    assert.match(byDefault.output[0].call_id, /^call_/);
+    const defaultCall = objectAt(byDefault, 'output', 0);
+    assert.equal(defaultCall.type, 'function_call');
+    assert.equal(defaultCall.name, 'get_weather');
+    assert.equal(defaultCall.arguments, '{"city":"Paris"}');
+    assert.match(stringAt(defaultCall, 'call_id'), /^call_/);
 
     const events = await stream({ model: 'gpt-4o', input: 'Now\nSIM_TOOL get_time {"zone": "UTC"}', tools: TOOLS });
     const types = events.map(({ data }) => data.type);
@@ -158,15 +158,15 @@ describe('OpenAiSimulator Responses API', () => {
 
   it('honours tool_choice none and a forced function, and answers a function_call_output', async () => {
     const none = await create({ model: 'gpt-4o', input: 'Hi', tools: TOOLS, tool_choice: 'none' });
-    assert.equal(none.output[0].type, 'message');
+    assert.equal(at(none, 'output', 0, 'type'), 'message');
     const forced = await create({
       model: 'gpt-4o',
       input: 'Hi',
       tools: TOOLS,
       tool_choice: { type: 'function', name: 'get_time' },
     });
-    assert.equal(forced.output[0].name, 'get_time');
-    const call = forced.output[0];
+    const call = objectAt(forced, 'output', 0);
+    assert.equal(call.name, 'get_time');
     const answered = await create({
       model: 'gpt-4o',
       tools: TOOLS,
@@ -176,16 +176,16 @@ describe('OpenAiSimulator Responses API', () => {
         { type: 'function_call_output', call_id: call.call_id, output: '12:00' },
       ],
     });
-    assert.equal(answered.output[0].content[0].text, 'Tool said: 12:00');
+    assert.equal(at(answered, 'output', 0, 'content', 0, 'text'), 'Tool said: 12:00');
   });
 
   it('answers the built-in web_search tool with a web_search_call item, then a message', async () => {
     const response = await create({ model: 'gpt-4o', input: 'latest news', tools: [{ type: 'web_search' }] });
     assert.deepEqual(
-      response.output.map((item: Json) => item.type),
+      arrayAt(response, 'output').map((item) => at(item, 'type')),
       ['web_search_call', 'message'],
     );
-    assert.equal(response.output[0].action.query, 'latest news');
+    assert.equal(at(response, 'output', 0, 'action', 'query'), 'latest news');
     const events = await stream({ model: 'gpt-4o', input: 'latest news', tools: [{ type: 'web_search' }] });
     const types = events.map(({ data }) => data.type);
     for (const type of ['in_progress', 'searching', 'completed']) {
@@ -212,14 +212,14 @@ describe('OpenAiSimulator Responses API', () => {
       input: 'Describe',
       text: { format: { type: 'json_schema', name: 'person', schema, strict: true } },
     });
-    assert.deepEqual(JSON.parse(response.output[0].content[0].text), {
+    assert.deepEqual(JSON.parse(stringAt(response, 'output', 0, 'content', 0, 'text')), {
       name: 'aa',
       tags: [''],
       kind: 'a',
       age: 18,
       nested: { ok: false },
     });
-    assert.equal(response.text.format.type, 'json_schema');
+    assert.equal(at(response, 'text', 'format', 'type'), 'json_schema');
   });
 
   it('reasons for reasoning models: summary events, reasoning_tokens, and a verifiable encrypted_content', async () => {
@@ -243,14 +243,17 @@ describe('OpenAiSimulator Responses API', () => {
       'response.reasoning_summary_text.delta',
       'response.reasoning_summary_text.delta',
     ]);
-    const final = events.at(-1)!.data.response;
-    const [reasoning, call] = final.output;
+    const final = objectAt(events.at(-1)?.data, 'response');
+    const reasoning = objectAt(final, 'output', 0);
+    const call = objectAt(final, 'output', 1);
     assert.equal(reasoning.type, 'reasoning');
-    assert.match(reasoning.encrypted_content, /^gAAAAA/);
-    assert.equal(reasoning.summary[0].type, 'summary_text');
+    const sealed = stringAt(reasoning, 'encrypted_content');
+    assert.match(sealed, /^gAAAAA/);
+    assert.equal(at(reasoning, 'summary', 0, 'type'), 'summary_text');
     assert.equal(call.type, 'function_call');
-    assert.ok(final.usage.output_tokens_details.reasoning_tokens > 0);
-    assert.equal(final.usage.output_tokens, final.usage.output_tokens_details.reasoning_tokens + 4);
+    const reasoningTokens = numberAt(final, 'usage', 'output_tokens_details', 'reasoning_tokens');
+    assert.ok(reasoningTokens > 0);
+    assert.equal(at(final, 'usage', 'output_tokens'), reasoningTokens + 4);
     assert.equal(final.store, false);
 
     const output = { type: 'function_call_output', call_id: call.call_id, output: 'sunny' };
@@ -258,54 +261,53 @@ describe('OpenAiSimulator Responses API', () => {
       post({ ...request, input: ['Plan the trip', ...items, output].map(asItem) });
     const accepted = await continuation([reasoning, call]);
     assert.equal(accepted.status, 200, accepted.text);
-    assert.equal(JSON.parse(accepted.text).output.at(-1).content[0].text, 'Tool said: sunny');
+    assert.equal(at(JSON.parse(accepted.text), 'output', -1, 'content', 0, 'text'), 'Tool said: sunny');
 
-    const tampered = await continuation([
-      { ...reasoning, encrypted_content: `${reasoning.encrypted_content.slice(0, -6)}AAAAAA` },
-      call,
-    ]);
+    const tampered = await continuation([{ ...reasoning, encrypted_content: `${sealed.slice(0, -6)}AAAAAA` }, call]);
     assert.equal(tampered.status, 400);
-    const tamperedError = JSON.parse(tampered.text).error;
+    const tamperedError = objectAt(JSON.parse(tampered.text), 'error');
     assert.equal(tamperedError.code, 'invalid_encrypted_content');
     assert.equal(tamperedError.type, 'invalid_request_error');
-    assert.match(tamperedError.message, /^The encrypted content gAAA\.\.\..{4} could not be verified\.$/);
+    assert.match(stringAt(tamperedError, 'message'), /^The encrypted content gAAA\.\.\..{4} could not be verified\.$/);
     assert.equal(schemaErrors('ErrorResponse', JSON.parse(tampered.text)), '');
 
     const { encrypted_content: _sealed, ...unsealed } = reasoning;
     const lost = await continuation([unsealed, call]);
     assert.equal(lost.status, 404);
     assert.match(
-      JSON.parse(lost.text).error.message,
+      stringAt(JSON.parse(lost.text), 'error', 'message'),
       /^Item with id 'rs_[0-9a-f]+' not found\. Items are not persisted/,
     );
 
     const withoutReasoning = await continuation([call]);
     assert.equal(withoutReasoning.status, 400);
     assert.equal(
-      JSON.parse(withoutReasoning.text).error.message,
-      `Item '${call.id}' of type 'function_call' was provided without its required 'reasoning' item: '${reasoning.id}'.`,
+      at(JSON.parse(withoutReasoning.text), 'error', 'message'),
+      `Item '${stringAt(call, 'id')}' of type 'function_call' was provided without its required 'reasoning' item: '${stringAt(reasoning, 'id')}'.`,
     );
   });
 
   it('reasons for any model when reasoning is set, and not with effort none', async () => {
     const reasoning = await create({ model: 'gpt-4o', input: 'Think', reasoning: { effort: 'low' } });
-    assert.equal(reasoning.output[0].type, 'reasoning');
-    assert.deepEqual(reasoning.output[0].summary, []);
-    assert.equal(reasoning.output[0].encrypted_content, undefined);
+    const item = objectAt(reasoning, 'output', 0);
+    assert.equal(item.type, 'reasoning');
+    assert.deepEqual(item.summary, []);
+    assert.equal(item.encrypted_content, undefined);
     const none = await create({ model: 'o3', input: 'Think', reasoning: { effort: 'none' } });
-    assert.equal(none.output[0].type, 'message');
-    assert.equal(none.usage.output_tokens_details.reasoning_tokens, 0);
+    assert.equal(at(none, 'output', 0, 'type'), 'message');
+    assert.equal(at(none, 'usage', 'output_tokens_details', 'reasoning_tokens'), 0);
   });
 
   it('ends with response.incomplete when max_output_tokens runs out', async () => {
     const events = await stream({ model: 'gpt-4o', input: 'one two three four five', max_output_tokens: 3 });
-    const final = events.at(-1)!.data;
-    assert.equal(final.type, 'response.incomplete');
-    assert.equal(final.response.status, 'incomplete');
-    assert.deepEqual(final.response.incomplete_details, { reason: 'max_output_tokens' });
-    assert.equal(final.response.output[0].status, 'incomplete');
-    assert.equal(final.response.output[0].content[0].text, 'Hello from gpt-4o: ');
-    assert.equal(final.response.usage.output_tokens, 3);
+    const final = events.at(-1)?.data;
+    assert.equal(at(final, 'type'), 'response.incomplete');
+    const response = objectAt(final, 'response');
+    assert.equal(response.status, 'incomplete');
+    assert.deepEqual(response.incomplete_details, { reason: 'max_output_tokens' });
+    assert.equal(at(response, 'output', 0, 'status'), 'incomplete');
+    assert.equal(at(response, 'output', 0, 'content', 0, 'text'), 'Hello from gpt-4o: ');
+    assert.equal(at(response, 'usage', 'output_tokens'), 3);
   });
 
   it('fails on SIM_FAIL: response.failed when streaming, a 500 otherwise', async () => {
@@ -314,32 +316,34 @@ describe('OpenAiSimulator Responses API', () => {
       events.map(({ data }) => data.type),
       ['response.created', 'response.in_progress', 'response.failed'],
     );
-    assert.deepEqual(events.at(-1)!.data.response.error, { code: 'server_error', message: 'the model broke' });
+    assert.deepEqual(at(events.at(-1)?.data, 'response', 'error'), {
+      code: 'server_error',
+      message: 'the model broke',
+    });
     const plain = await post({ model: 'gpt-4o', input: 'SIM_FAIL the model broke' });
     assert.equal(plain.status, 500);
-    assert.equal(JSON.parse(plain.text).error.type, 'server_error');
+    assert.equal(at(JSON.parse(plain.text), 'error', 'type'), 'server_error');
   });
 
   it('stores responses: previous_response_id continues, GET retrieves, DELETE removes', async () => {
     const first = await create({ model: 'gpt-4o', input: 'My name is Ada' });
-    const second = await create({ model: 'gpt-4o', input: 'What is my name?', previous_response_id: first.id });
-    assert.equal(second.previous_response_id, first.id);
-    assert.ok(second.usage.input_tokens > first.usage.input_tokens + first.usage.output_tokens);
-    const retrieved = await client.responses.retrieve(first.id);
-    assert.equal(retrieved.id, first.id);
+    const firstId = stringAt(first, 'id');
+    const second = await create({ model: 'gpt-4o', input: 'What is my name?', previous_response_id: firstId });
+    assert.equal(second.previous_response_id, firstId);
+    const usage = (response: Json, field: string) => numberAt(response, 'usage', field);
+    assert.ok(usage(second, 'input_tokens') > usage(first, 'input_tokens') + usage(first, 'output_tokens'));
+    const retrieved = await client.responses.retrieve(firstId);
+    assert.equal(retrieved.id, firstId);
     assertResponseSchema(retrieved);
-    const deleted = await fetch(`${baseUrl}/responses/${first.id}`, {
+    const deleted = await fetch(`${baseUrl}/responses/${firstId}`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${API_KEY}` },
     });
-    assert.deepEqual(await deleted.json(), { id: first.id, object: 'response', deleted: true });
-    await assert.rejects(
-      client.responses.retrieve(first.id),
-      (error: unknown) => error instanceof OpenAI.NotFoundError,
-    );
-    const orphan = await post({ model: 'gpt-4o', input: 'again', previous_response_id: first.id });
+    assert.deepEqual(await deleted.json(), { id: firstId, object: 'response', deleted: true });
+    await assert.rejects(client.responses.retrieve(firstId), (error: unknown) => error instanceof OpenAI.NotFoundError);
+    const orphan = await post({ model: 'gpt-4o', input: 'again', previous_response_id: firstId });
     assert.equal(orphan.status, 400);
-    assert.equal(JSON.parse(orphan.text).error.code, 'previous_response_not_found');
+    assert.equal(at(JSON.parse(orphan.text), 'error', 'code'), 'previous_response_not_found');
 
     const unstored = await create({ model: 'gpt-4o', input: 'ephemeral', store: false });
     assert.equal((await post({ model: 'gpt-4o', input: 'x', previous_response_id: unstored.id })).status, 400);
@@ -351,15 +355,19 @@ describe('OpenAiSimulator Responses API', () => {
       { role: 'user', content: 'First question' },
     ];
     const first = await create({ model: 'gpt-4o', input: history, prompt_cache_key: 'conversation-1' });
-    assert.equal(first.usage.input_tokens_details.cached_tokens, 0);
+    assert.equal(at(first, 'usage', 'input_tokens_details', 'cached_tokens'), 0);
     const second = await create({
       model: 'gpt-4o',
       prompt_cache_key: 'conversation-1',
-      input: [...history, first.output[0], { role: 'user', content: 'Second question' }],
+      input: [...history, at(first, 'output', 0), { role: 'user', content: 'Second question' }],
     });
-    assert.equal(second.usage.input_tokens_details.cached_tokens, 13, 'the developer message: 10 words + 3');
+    assert.equal(
+      at(second, 'usage', 'input_tokens_details', 'cached_tokens'),
+      13,
+      'the developer message: 10 words + 3',
+    );
     assert.equal(second.prompt_cache_key, 'conversation-1');
-    assert.equal((sim.requests.at(-1)!.body as Json).prompt_cache_key, 'conversation-1');
+    assert.equal(at(sim.requests.at(-1)?.body, 'prompt_cache_key'), 'conversation-1');
   });
 
   it('refuses bad requests in OpenAI error shape', async () => {
@@ -368,7 +376,7 @@ describe('OpenAiSimulator Responses API', () => {
     assert.equal(schemaErrors('ErrorResponse', JSON.parse(noModel.text)), '');
     const badInput = await post({ model: 'gpt-4o', input: 42 });
     assert.equal(badInput.status, 400);
-    assert.equal(JSON.parse(badInput.text).error.param, 'input');
+    assert.equal(at(JSON.parse(badInput.text), 'error', 'param'), 'input');
   });
 
   it('takes faults on the responses path: a mid-stream error event, a drop', async () => {

@@ -15,11 +15,10 @@ import type { SimError } from './openai-vendors.js';
 import {
   type AnswerPlan,
   countWords,
-  isObject,
   isReasoningModelName,
   parseDirectives,
   planAnswer,
-  PromptPrefixCache,
+  type PromptPrefixCache,
   type Reasoning,
   reasoningFor,
   simId,
@@ -28,8 +27,7 @@ import {
   type ToolChoiceMode,
   type ToolOffer,
 } from './openai-sim-common.js';
-
-type Json = Record<string, unknown>;
+import { isArray, isObject, type Json } from './sim-json.js';
 
 const TOKENS_PER_ITEM = 3;
 const ARGUMENT_FRAGMENT_CHARS = 4;
@@ -264,7 +262,7 @@ export class ResponsesEngine {
     if (reasoning) {
       reasoningId = id('rs');
       const summaryText = reasoning.reasoning.summary;
-      const include = Array.isArray(request.include) ? request.include : [];
+      const include = isArray(request.include) ? request.include : [];
       items.push({
         id: reasoningId,
         type: 'reasoning',
@@ -356,7 +354,7 @@ function error(
 
 function describeType(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
+  if (isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
@@ -369,7 +367,7 @@ function abbreviate(token: string): string {
 function inputItems(input: unknown): Json[] | undefined {
   if (input === undefined) return [];
   if (typeof input === 'string') return [{ type: 'message', role: 'user', content: input }];
-  if (!Array.isArray(input) || !input.every(isObject)) return undefined;
+  if (!isArray(input) || !input.every(isObject)) return undefined;
   return input.map((item) =>
     item.type === undefined && typeof item.role === 'string' ? { type: 'message', ...item } : item,
   );
@@ -377,7 +375,7 @@ function inputItems(input: unknown): Json[] | undefined {
 
 function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
+  if (!isArray(content)) return '';
   return content
     .filter(isObject)
     .flatMap((part) => (typeof part.text === 'string' ? [part.text] : []))
@@ -432,12 +430,12 @@ function lastUserIndex(segments: Array<{ user: boolean }>): number {
 }
 
 function toolOffers(tools: unknown): ToolOffer[] {
-  if (!Array.isArray(tools)) return [];
+  if (!isArray(tools)) return [];
   return tools.filter(isObject).flatMap((tool): ToolOffer[] => {
     if (tool.type === 'function' && typeof tool.name === 'string') return [{ name: tool.name, kind: 'function' }];
     if (typeof tool.type === 'string' && WEB_SEARCH_TOOL_TYPES.has(tool.type))
       return [{ name: tool.type, kind: 'web_search' }];
-    if (tool.type === 'namespace' && typeof tool.name === 'string' && Array.isArray(tool.tools)) {
+    if (tool.type === 'namespace' && typeof tool.name === 'string' && isArray(tool.tools)) {
       const namespace = tool.name;
       return tool.tools
         .filter(isObject)
@@ -480,7 +478,7 @@ function reasoningOf(
 
 /** Echoes the request's function tools with the defaults OpenAI fills in. */
 function echoTools(tools: unknown): Json[] {
-  if (!Array.isArray(tools)) return [];
+  if (!isArray(tools)) return [];
   return tools.filter(isObject).map((tool) =>
     tool.type === 'function'
       ? {

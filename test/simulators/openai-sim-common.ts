@@ -4,6 +4,7 @@
  * reasoning-model detection and a minimal JSON-schema instance for structured outputs.
  */
 import { createHash } from 'node:crypto';
+import { isArray, isObject } from './sim-json.js';
 
 /** Directives read from the text of the last user turn, one per line. */
 export interface SimDirectives {
@@ -42,15 +43,10 @@ export function parseDirectives(text: string): SimDirectives {
 
 function isJsonObject(text: string): boolean {
   try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
+    return isObject(JSON.parse(text));
   } catch {
     return false;
   }
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function countWords(text: string): number {
@@ -148,22 +144,24 @@ export function minimalJsonInstance(schema: unknown, root: unknown = schema, dep
   if (!isObject(schema) || depth > 32) return null;
   if (typeof schema.$ref === 'string') return minimalJsonInstance(resolveRef(root, schema.$ref), root, depth + 1);
   if ('const' in schema) return schema.const;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if (isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
   for (const keyword of ['anyOf', 'oneOf', 'allOf'] as const) {
     const options = schema[keyword];
-    if (Array.isArray(options) && options.length > 0) {
+    if (isArray(options) && options.length > 0) {
       return keyword === 'allOf'
         ? Object.assign({}, ...options.map((option) => minimalJsonInstance(option, root, depth + 1)))
         : minimalJsonInstance(options[0], root, depth + 1);
     }
   }
-  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  const type = isArray(schema.type) ? schema.type[0] : schema.type;
   switch (type ?? (isObject(schema.properties) ? 'object' : undefined)) {
     case 'object': {
       const properties = isObject(schema.properties) ? schema.properties : {};
-      const required = Array.isArray(schema.required) ? schema.required.filter((name) => typeof name === 'string') : [];
+      const required = isArray(schema.required)
+        ? schema.required.filter((name): name is string => typeof name === 'string')
+        : [];
       return Object.fromEntries(
-        (required as string[]).map((name) => [name, minimalJsonInstance(properties[name] ?? {}, root, depth + 1)]),
+        required.map((name) => [name, minimalJsonInstance(properties[name] ?? {}, root, depth + 1)]),
       );
     }
     case 'array': {

@@ -3,13 +3,15 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse } from '../../src/common/openai.types.js';
 import { schemaErrors } from './openai-schemas.js';
 import { OpenAiSimulator, type Vendor } from './openai-simulator.js';
+import { arrayAt, asString, at, numberAt, objectAt, stringAt } from './sim-json.js';
 
 const API_KEY = 'sk-simulator-test';
 const AUTH = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
 
 /** Reads a response body as text, keeping what arrived before the connection failed. */
 async function readUntilEnd(response: Response): Promise<{ text: string; failed: boolean }> {
-  const reader = response.body!.getReader();
+  // A fetch body is a byte stream; undici declares it as ReadableStream<any>.
+  const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const decoder = new TextDecoder();
   let text = '';
   try {
@@ -324,12 +326,12 @@ describe('OpenAiSimulator vendor quirks', () => {
       });
       return { status: response.status, text: await response.text() };
     };
-    return { sim, call, json: async (body: unknown) => JSON.parse((await call(body)).text) as Record<string, any> };
+    return { sim, call, json: async (body: unknown): Promise<unknown> => JSON.parse((await call(body)).text) };
   };
   const chunksOf = (text: string) =>
     sseData(text)
       .filter((line) => line !== '[DONE]')
-      .map((line) => JSON.parse(line) as Record<string, any>);
+      .map((line): unknown => JSON.parse(line));
   const user = (content: string) => [{ role: 'user', content }];
 
   after(async () => {
@@ -341,18 +343,24 @@ describe('OpenAiSimulator vendor quirks', () => {
     const system = { role: 'system', content: 'Be exact.' };
     await json({ model: 'deepseek-chat', messages: [system, ...user('One')] });
     const cached = await json({ model: 'deepseek-chat', messages: [system, ...user('Two')] });
-    assert.equal(cached.usage.prompt_cache_hit_tokens, 5);
-    assert.equal(cached.usage.prompt_cache_miss_tokens, cached.usage.prompt_tokens - 5);
-    assert.equal(cached.usage.prompt_tokens_details.cached_tokens, 5);
-    assert.equal(cached.choices[0].message.reasoning_content, undefined);
+    assert.equal(at(cached, 'usage', 'prompt_cache_hit_tokens'), 5);
+    assert.equal(at(cached, 'usage', 'prompt_cache_miss_tokens'), numberAt(cached, 'usage', 'prompt_tokens') - 5);
+    assert.equal(at(cached, 'usage', 'prompt_tokens_details', 'cached_tokens'), 5);
+    assert.equal(objectAt(cached, 'choices', 0, 'message').reasoning_content, undefined);
 
     const reasoned = await json({ model: 'deepseek-reasoner', messages: user('9.11 or 9.8?') });
-    assert.match(reasoned.choices[0].message.reasoning_content, /^Considering the request/);
-    assert.ok(reasoned.usage.completion_tokens_details.reasoning_tokens > 0);
+    assert.match(stringAt(reasoned, 'choices', 0, 'message', 'reasoning_content'), /^Considering the request/);
+    assert.ok(numberAt(reasoned, 'usage', 'completion_tokens_details', 'reasoning_tokens') > 0);
     const streamed = chunksOf((await call({ model: 'deepseek-reasoner', stream: true, messages: user('Hi') })).text);
-    assert.deepEqual(streamed[0].choices[0].delta, { role: 'assistant', content: null, reasoning_content: '' });
-    const reasoning = streamed.map((chunk) => chunk.choices[0]?.delta.reasoning_content ?? '').join('');
-    const content = streamed.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
+    assert.deepEqual(at(streamed[0], 'choices', 0, 'delta'), {
+      role: 'assistant',
+      content: null,
+      reasoning_content: '',
+    });
+    const reasoning = streamed
+      .map((chunk) => asString(at(chunk, 'choices', 0, 'delta', 'reasoning_content')) ?? '')
+      .join('');
+    const content = streamed.map((chunk) => asString(at(chunk, 'choices', 0, 'delta', 'content')) ?? '').join('');
     assert.match(reasoning, /^Considering the request: Hi/);
     assert.equal(content, 'Hello from deepseek-reasoner: Hi');
 
@@ -380,7 +388,7 @@ describe('OpenAiSimulator vendor quirks', () => {
     });
     assert.equal(lostReasoning.status, 400);
     assert.match(
-      JSON.parse(lostReasoning.text).error.message,
+      stringAt(JSON.parse(lostReasoning.text), 'error', 'message'),
       /^Missing `reasoning_content` field in the assistant message at message index 1/,
     );
   });
@@ -388,28 +396,28 @@ describe('OpenAiSimulator vendor quirks', () => {
   it('openrouter: reasoning and reasoning_details, its error shape', async () => {
     const { call, json } = await vendorSim('openrouter');
     const reasoned = await json({ model: 'openai/gpt-4o', reasoning: { effort: 'low' }, messages: user('Hi') });
-    const message = reasoned.choices[0].message;
-    assert.match(message.reasoning, /^Considering the request/);
-    assert.equal(message.reasoning_details[0].type, 'reasoning.text');
-    assert.equal(message.reasoning_details[0].text, message.reasoning);
+    const message = objectAt(reasoned, 'choices', 0, 'message');
+    assert.match(stringAt(message, 'reasoning'), /^Considering the request/);
+    assert.equal(at(message, 'reasoning_details', 0, 'type'), 'reasoning.text');
+    assert.equal(at(message, 'reasoning_details', 0, 'text'), message.reasoning);
     const excluded = await json({
       model: 'openai/gpt-4o',
       reasoning: { effort: 'low', exclude: true },
       messages: user('Hi'),
     });
-    assert.equal(excluded.choices[0].message.reasoning, undefined);
+    assert.equal(objectAt(excluded, 'choices', 0, 'message').reasoning, undefined);
     const invalid = await call({ model: 'openai/gpt-4o' });
     assert.equal(invalid.status, 400);
-    const body = JSON.parse(invalid.text);
-    assert.equal(body.error.code, 400);
-    assert.equal(typeof body.error.message, 'string');
+    const body: unknown = JSON.parse(invalid.text);
+    assert.equal(at(body, 'error', 'code'), 400);
+    assert.equal(typeof at(body, 'error', 'message'), 'string');
   });
 
   it('vllm: reasoning_content, sampling extras accepted, its error shape', async () => {
     const { call, json } = await vendorSim('vllm');
     const reasoned = await json({ model: 'Qwen/QwQ-32B', top_k: 20, min_p: 0.1, messages: user('Hi') });
-    assert.match(reasoned.choices[0].message.reasoning_content, /^Considering/);
-    const invalid = JSON.parse((await call({ model: 'm' })).text);
+    assert.match(stringAt(reasoned, 'choices', 0, 'message', 'reasoning_content'), /^Considering/);
+    const invalid = objectAt(JSON.parse((await call({ model: 'm' })).text));
     assert.deepEqual(Object.keys(invalid).sort(), ['code', 'message', 'object', 'param', 'type']);
     assert.deepEqual([invalid.object, invalid.type, invalid.code], ['error', 'BadRequestError', 400]);
   });
@@ -419,13 +427,14 @@ describe('OpenAiSimulator vendor quirks', () => {
     const chunks = chunksOf(
       (await call({ model: 'llama-3.3-70b-versatile', stream: true, messages: user('Hi') })).text,
     );
-    const last = chunks.at(-1)!;
-    assert.equal(last.choices[0].finish_reason, 'stop');
-    assert.equal(last.x_groq.usage.total_tokens, last.x_groq.usage.prompt_tokens + last.x_groq.usage.completion_tokens);
-    assert.match(chunks[0].x_groq.id, /^req_/);
+    const last = chunks.at(-1);
+    assert.equal(at(last, 'choices', 0, 'finish_reason'), 'stop');
+    const usage = objectAt(last, 'x_groq', 'usage');
+    assert.equal(usage.total_tokens, numberAt(usage, 'prompt_tokens') + numberAt(usage, 'completion_tokens'));
+    assert.match(stringAt(chunks[0], 'x_groq', 'id'), /^req_/);
     assert.equal((await call({ model: 'm', n: 2, messages: user('Hi') })).status, 400);
-    const logprobs = JSON.parse((await call({ model: 'm', logprobs: true, messages: user('Hi') })).text);
-    assert.equal(logprobs.error.type, 'invalid_request_error');
+    const logprobs: unknown = JSON.parse((await call({ model: 'm', logprobs: true, messages: user('Hi') })).text);
+    assert.equal(at(logprobs, 'error', 'type'), 'invalid_request_error');
   });
 
   it('mistral: 422 extra_forbidden for fields it does not know, its error shape', async () => {
@@ -436,10 +445,10 @@ describe('OpenAiSimulator vendor quirks', () => {
       messages: [...user('Hi'), { role: 'assistant', content: 'x', reasoning_content: 'r' }, ...user('Again')],
     });
     assert.equal(refused.status, 422);
-    const body = JSON.parse(refused.text);
-    assert.equal(body.object, 'error');
+    const body: unknown = JSON.parse(refused.text);
+    assert.equal(at(body, 'object'), 'error');
     assert.deepEqual(
-      body.message.detail.map((entry: { loc: unknown[] }) => entry.loc),
+      arrayAt(body, 'message', 'detail').map((entry) => at(entry, 'loc')),
       [
         ['body', 'max_completion_tokens'],
         ['body', 'messages', 1, 'assistant', 'reasoning_content'],
@@ -451,13 +460,13 @@ describe('OpenAiSimulator vendor quirks', () => {
   it('ollama: reasoning field, fp_ollama, its error types', async () => {
     const { call, json } = await vendorSim('ollama');
     const reasoned = await json({ model: 'qwen3-thinking', messages: user('Hi') });
-    assert.equal(reasoned.system_fingerprint, 'fp_ollama');
-    assert.match(reasoned.choices[0].message.reasoning, /^Considering/);
-    assert.equal(reasoned.usage.prompt_tokens_details, undefined);
+    assert.equal(at(reasoned, 'system_fingerprint'), 'fp_ollama');
+    assert.match(stringAt(reasoned, 'choices', 0, 'message', 'reasoning'), /^Considering/);
+    assert.equal(objectAt(reasoned, 'usage').prompt_tokens_details, undefined);
     const stream = await call({ model: 'llama3', stream: true, messages: user('Hi') });
     assert.equal(sseData(stream.text).at(-1), '[DONE]');
     assert.deepEqual(
-      JSON.parse((await call({ model: 'llama3', messages: [] })).text).error.type,
+      at(JSON.parse((await call({ model: 'llama3', messages: [] })).text), 'error', 'type'),
       'invalid_request_error',
     );
   });
@@ -466,31 +475,34 @@ describe('OpenAiSimulator vendor quirks', () => {
     const { call } = await vendorSim('qwen');
     const refused = await call({ model: 'qwen-plus', enable_thinking: true, messages: user('Hi') });
     assert.equal(refused.status, 400);
-    const body = JSON.parse(refused.text);
-    assert.equal(body.error.code, 'invalid_parameter_error');
-    assert.ok(body.request_id);
+    const body: unknown = JSON.parse(refused.text);
+    assert.equal(at(body, 'error', 'code'), 'invalid_parameter_error');
+    assert.ok(at(body, 'request_id'));
     const chunks = chunksOf(
       (await call({ model: 'qwen-plus', enable_thinking: true, stream: true, messages: user('Hi') })).text,
     );
-    assert.ok(chunks.some((chunk) => chunk.choices[0]?.delta.reasoning_content));
+    assert.ok(chunks.some((chunk) => at(chunk, 'choices', 0, 'delta', 'reasoning_content')));
   });
 
   it('xai: reasoning_content only on grok-3-mini, its {code, error} body', async () => {
     const { call, json } = await vendorSim('xai');
     const mini = await json({ model: 'grok-3-mini', messages: user('Hi') });
-    assert.match(mini.choices[0].message.reasoning_content, /^Considering/);
+    assert.match(stringAt(mini, 'choices', 0, 'message', 'reasoning_content'), /^Considering/);
     const grok4 = await json({ model: 'grok-4-reasoning', messages: user('Hi') });
-    assert.equal(grok4.choices[0].message.reasoning_content, undefined);
-    assert.ok(grok4.usage.completion_tokens_details.reasoning_tokens > 0);
-    assert.deepEqual(Object.keys(JSON.parse((await call({ model: 'grok-4' })).text)).sort(), ['code', 'error']);
+    assert.equal(objectAt(grok4, 'choices', 0, 'message').reasoning_content, undefined);
+    assert.ok(numberAt(grok4, 'usage', 'completion_tokens_details', 'reasoning_tokens') > 0);
+    assert.deepEqual(Object.keys(objectAt(JSON.parse((await call({ model: 'grok-4' })).text))).sort(), [
+      'code',
+      'error',
+    ]);
   });
 
   it('vendor error shapes reach faults too', async () => {
     const { sim, call } = await vendorSim('fireworks');
     sim.enqueueFault({ status: 429 });
-    const limited = JSON.parse((await call({ model: 'm', messages: user('Hi') })).text);
-    assert.equal(limited.error.object, 'error');
+    const limited: unknown = JSON.parse((await call({ model: 'm', messages: user('Hi') })).text);
+    assert.equal(at(limited, 'error', 'object'), 'error');
     const sglang = await vendorSim('sglang');
-    assert.equal(JSON.parse((await sglang.call({ model: 'm' })).text).type, 'BadRequest');
+    assert.equal(at(JSON.parse((await sglang.call({ model: 'm' })).text), 'type'), 'BadRequest');
   });
 });

@@ -36,7 +36,6 @@ import type {
 } from '../../src/common/openai.types.js';
 import {
   countWords,
-  isObject,
   parseDirectives,
   planAnswer,
   PromptPrefixCache,
@@ -65,6 +64,7 @@ import {
   vendorUsageExtras,
 } from './openai-vendors.js';
 import { abortedOf, type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
+import { asString, isArray, isObject, type Json, textOf } from './sim-json.js';
 
 export type { Vendor } from './openai-vendors.js';
 
@@ -133,8 +133,6 @@ export interface SimulatorStats {
 export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
-
-type Json = Record<string, unknown>;
 
 const CHAT_PATH = '/v1/chat/completions';
 const EMBEDDINGS_PATH = '/v1/embeddings';
@@ -604,7 +602,7 @@ export class OpenAiSimulator {
           : undefined,
     });
     const reasoning = chatReasons(this.vendor, request)
-      ? reasoningFor(toolOutput ?? messageText(lastUser?.content), stringOrUndefined(request.reasoning_effort))
+      ? reasoningFor(toolOutput ?? messageText(lastUser?.content), asString(request.reasoning_effort))
       : undefined;
     const reasoningText = reasoning && chatReturnsReasoningText(this.vendor, request) ? reasoning.summary : undefined;
     const usage = (completionTokens: number) =>
@@ -908,7 +906,7 @@ export class OpenAiSimulator {
     }
     if (route === 'POST /__sim/faults') {
       const body = parseJson(await readBody(req));
-      const faults = Array.isArray(body.value) ? body.value : [body.value];
+      const faults = isArray(body.value) ? body.value : [body.value];
       if (!body.valid || !faults.every(isObject)) {
         return writeJson(
           res,
@@ -916,7 +914,7 @@ export class OpenAiSimulator {
           openAiError('Expected a fault object or an array of them.', 'invalid_request_error', null),
         );
       }
-      for (const fault of faults) this.enqueueFault(fault as SimulatorFault);
+      for (const fault of faults) this.enqueueFault(fault);
       return writeJson(res, 200, { queued: this.faults.length });
     }
     writeJson(res, 404, openAiError(`Invalid URL (${route})`, 'invalid_request_error', null));
@@ -940,10 +938,6 @@ export class OpenAiSimulator {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function stringOrUndefined(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }
 
 function maskKey(key: string): string {
@@ -1066,7 +1060,7 @@ function chatRequestProblem(body: ParsedBody, modelFromPath: boolean): SimError 
   if (problem) return problem;
   const messages = (body.value as Json).messages;
   if (messages === undefined) return missingParameter('messages');
-  if (!Array.isArray(messages)) {
+  if (!isArray(messages)) {
     return simError(
       400,
       "Invalid type for 'messages': expected an array.",
@@ -1108,7 +1102,7 @@ function embeddingRequestProblem(body: ParsedBody, modelFromPath: boolean): SimE
   ) {
     return simError(
       400,
-      `Invalid value for 'dimensions': ${String(dimensions)}.`,
+      `Invalid value for 'dimensions': ${textOf(dimensions)}.`,
       'invalid_request_error',
       'invalid_value',
       'dimensions',
@@ -1123,12 +1117,12 @@ function modelObject(id: string): ModelObject {
 
 function messageText(content: ChatMessage['content']): string {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
+  if (!isArray(content)) return '';
   return content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join(' ');
 }
 
 function chatToolOffers(tools: ChatCompletionRequest['tools']): ToolOffer[] {
-  if (!Array.isArray(tools)) return [];
+  if (!isArray(tools)) return [];
   return tools.flatMap((tool) =>
     isObject(tool) && isObject(tool.function) && typeof tool.function.name === 'string'
       ? [{ name: tool.function.name, kind: 'function' as const }]
@@ -1152,10 +1146,10 @@ function chatToolChoice(choice: ChatCompletionRequest['tool_choice']): ToolChoic
 /** A string, an array of strings, one token array, or an array of token arrays; undefined when none fits. */
 function embeddingInputs(input: unknown): Array<string | number[]> | undefined {
   const isTokens = (value: unknown): value is number[] =>
-    Array.isArray(value) && value.length > 0 && value.every((token) => Number.isInteger(token));
+    isArray(value) && value.length > 0 && value.every((token) => Number.isInteger(token));
   if (typeof input === 'string') return input === '' ? undefined : [input];
   if (isTokens(input)) return [input];
-  if (!Array.isArray(input) || input.length === 0) return undefined;
+  if (!isArray(input) || input.length === 0) return undefined;
   const valid = input.every((item) => (typeof item === 'string' && item !== '') || isTokens(item));
   return valid ? (input as Array<string | number[]>) : undefined;
 }

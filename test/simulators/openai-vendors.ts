@@ -19,7 +19,8 @@
  *   https://www.alibabacloud.com/help/model-studio/error-code (enable_thinking refused without streaming)
  * - Fireworks: TabbyML/tabby#3676 (error shape). Together and SGLang: the OpenAI wire format.
  */
-import { isObject, isReasoningModelName } from './openai-sim-common.js';
+import { isReasoningModelName } from './openai-sim-common.js';
+import { isArray, isObject, textOf } from './sim-json.js';
 
 export type Vendor =
   | 'openai'
@@ -233,7 +234,7 @@ export function chatRequestRefusal(
   const model = typeof request.model === 'string' ? request.model : '';
   const invalid = (message: string, param: string | null = null, code: string | null = null) =>
     error({ status: 400, message, type: 'invalid_request_error', param, code });
-  const messages = Array.isArray(request.messages) ? request.messages.filter(isObject) : [];
+  const messages = isArray(request.messages) ? request.messages.filter(isObject) : [];
   switch (vendor) {
     case 'openai':
     case 'azure': {
@@ -248,7 +249,7 @@ export function chatRequestRefusal(
       }
       if (typeof effort !== 'string' || !OPENAI_REASONING_EFFORTS.includes(effort)) {
         return invalid(
-          `Invalid value: '${String(effort)}'. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', and 'xhigh'.`,
+          `Invalid value: '${textOf(effort)}'. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', and 'xhigh'.`,
           'reasoning_effort',
           'invalid_value',
         );
@@ -261,9 +262,7 @@ export function chatRequestRefusal(
       if (unsupported) return invalid(`${model} does not support the parameter \`${unsupported}\``);
       const index = messages.findIndex(
         (message) =>
-          message.role === 'assistant' &&
-          Array.isArray(message.tool_calls) &&
-          typeof message.reasoning_content !== 'string',
+          message.role === 'assistant' && isArray(message.tool_calls) && typeof message.reasoning_content !== 'string',
       );
       if (index >= 0) {
         return invalid(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { at, numberAt, objectAt, stringAt } from './sim-json.js';
 import { VaultSimulator } from './vault-simulator.js';
 
 describe('VaultSimulator', () => {
@@ -27,7 +28,8 @@ describe('VaultSimulator', () => {
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
     const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as Record<string, any> };
+    const body: unknown = text ? JSON.parse(text) : undefined;
+    return { status: response.status, body };
   };
 
   before(async () => {
@@ -46,12 +48,12 @@ describe('VaultSimulator', () => {
       body: { data: { api_key: 'v1' } },
     });
     assert.equal(written.status, 200);
-    assert.equal(written.body.data.version, 1);
+    assert.equal(at(written.body, 'data', 'version'), 1);
     const second = await call('PUT', 'secret/data/llm/openai', {
       token: 'root-token',
       body: { data: { api_key: 'v2' }, options: { cas: 1 } },
     });
-    assert.equal(second.body.data.version, 2);
+    assert.equal(at(second.body, 'data', 'version'), 2);
     const stale = await call('POST', 'secret/data/llm/openai', {
       token: 'root-token',
       body: { data: { api_key: 'v3' }, options: { cas: 1 } },
@@ -63,15 +65,16 @@ describe('VaultSimulator', () => {
 
     const latest = await call('GET', 'secret/data/llm/openai', { token: 'root-token' });
     assert.equal(latest.status, 200);
-    assert.deepEqual(latest.body.data.data, { api_key: 'v2' });
-    assert.equal(latest.body.data.metadata.version, 2);
-    assert.equal(latest.body.data.metadata.destroyed, false);
-    assert.equal(latest.body.auth, null);
+    assert.deepEqual(at(latest.body, 'data', 'data'), { api_key: 'v2' });
+    assert.equal(at(latest.body, 'data', 'metadata', 'version'), 2);
+    assert.equal(at(latest.body, 'data', 'metadata', 'destroyed'), false);
+    assert.equal(at(latest.body, 'auth'), null);
     const first = await call('GET', 'secret/data/llm/openai?version=1', { token: 'root-token' });
-    assert.deepEqual(first.body.data.data, { api_key: 'v1' });
+    assert.deepEqual(at(first.body, 'data', 'data'), { api_key: 'v1' });
 
     sim.putSecret('kv', 'anthropic', { key: 'a' });
-    assert.deepEqual((await call('GET', 'kv/data/anthropic', { token: 'root-token' })).body.data.data, { key: 'a' });
+    const anthropic = await call('GET', 'kv/data/anthropic', { token: 'root-token' });
+    assert.deepEqual(at(anthropic.body, 'data', 'data'), { key: 'a' });
     assert.equal(sim.count('/v1/secret/data/llm/openai', 'GET'), 2);
     assert.equal(sim.count('/v1/secret/data/llm/openai'), 5);
   });
@@ -83,7 +86,7 @@ describe('VaultSimulator', () => {
     });
     const unknown = await call('GET', 'nomount/data/x', { token: 'root-token' });
     assert.equal(unknown.status, 404);
-    assert.match(unknown.body.errors[0], /no handler for route/);
+    assert.match(stringAt(unknown.body, 'errors', 0), /no handler for route/);
   });
 
   it('answers 403 permission denied without a token, with an unknown token and with a revoked one', async () => {
@@ -102,34 +105,37 @@ describe('VaultSimulator', () => {
       headers: { authorization: 'Bearer root-token', 'x-vault-namespace': 'team-a/' },
     });
     assert.equal(response.status, 200);
-    assert.equal(response.body.data.ttl, 0);
-    assert.equal(response.body.data.expire_time, null);
+    assert.equal(at(response.body, 'data', 'ttl'), 0);
+    assert.equal(at(response.body, 'data', 'expire_time'), null);
     assert.equal(sim.requests.at(-1)?.headers['x-vault-namespace'], 'team-a/');
   });
 
   it('logs in with AppRole, then looks up and renews the token up to its max TTL', async () => {
     const login = await call('POST', 'auth/approle/login', { body: { role_id: 'role-1', secret_id: 'secret-1' } });
     assert.equal(login.status, 200);
-    assert.equal(login.body.lease_duration, 0, 'the top-level lease is 0 for logins');
-    const auth = login.body.auth;
-    assert.match(auth.client_token, /^hvs\./);
+    assert.equal(at(login.body, 'lease_duration'), 0, 'the top-level lease is 0 for logins');
+    const auth = objectAt(login.body, 'auth');
+    const token = stringAt(auth, 'client_token');
+    assert.match(token, /^hvs\./);
     assert.equal(auth.lease_duration, 60);
     assert.equal(auth.renewable, true);
 
-    const lookup = await call('GET', 'auth/token/lookup-self', { token: auth.client_token });
-    assert.equal(lookup.body.data.creation_ttl, 60);
-    assert.ok(lookup.body.data.ttl >= 59 && lookup.body.data.ttl <= 60);
-    assert.equal(lookup.body.data.path, 'auth/approle/login');
+    const lookup = await call('GET', 'auth/token/lookup-self', { token });
+    assert.equal(at(lookup.body, 'data', 'creation_ttl'), 60);
+    const ttl = numberAt(lookup.body, 'data', 'ttl');
+    assert.ok(ttl >= 59 && ttl <= 60);
+    assert.equal(at(lookup.body, 'data', 'path'), 'auth/approle/login');
 
     const renewed = await call('POST', 'auth/token/renew-self', {
-      token: auth.client_token,
+      token,
       body: { increment: '60s' },
     });
-    assert.equal(renewed.body.auth.lease_duration, 60);
-    assert.equal(renewed.body.auth.client_token, auth.client_token);
-    const capped = await call('POST', 'auth/token/renew-self', { token: auth.client_token, body: { increment: '2m' } });
-    assert.ok(capped.body.auth.lease_duration <= 90 && capped.body.auth.lease_duration >= 89, 'capped by the max TTL');
-    assert.match(capped.body.warnings[0], /max_ttl/);
+    assert.equal(at(renewed.body, 'auth', 'lease_duration'), 60);
+    assert.equal(at(renewed.body, 'auth', 'client_token'), token);
+    const capped = await call('POST', 'auth/token/renew-self', { token, body: { increment: '2m' } });
+    const lease = numberAt(capped.body, 'auth', 'lease_duration');
+    assert.ok(lease <= 90 && lease >= 89, 'capped by the max TTL');
+    assert.match(stringAt(capped.body, 'warnings', 0), /max_ttl/);
   });
 
   it('rejects bad AppRole credentials with 400, and logs in without secret id when the role has none', async () => {
@@ -147,8 +153,8 @@ describe('VaultSimulator', () => {
   it('logs in with Kubernetes role and JWT', async () => {
     const login = await call('POST', 'auth/kubernetes/login', { body: { role: 'gateway', jwt: 'jwt-1' } });
     assert.equal(login.status, 200);
-    assert.equal(login.body.auth.lease_duration, 120);
-    assert.equal(login.body.auth.metadata.role, 'gateway');
+    assert.equal(at(login.body, 'auth', 'lease_duration'), 120);
+    assert.equal(at(login.body, 'auth', 'metadata', 'role'), 'gateway');
     assert.equal(
       (await call('POST', 'auth/kubernetes/login', { body: { role: 'gateway', jwt: 'other' } })).status,
       400,

@@ -21,7 +21,8 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
+import { parseJson, readBody, writeJson } from './sim-http.js';
+import { isObject } from './sim-json.js';
 
 export interface VaultTokenPolicy {
   /** Lease of issued tokens in seconds. Default 3600. */
@@ -265,7 +266,7 @@ export class VaultSimulator {
 
     const method = req.method === 'PUT' ? 'POST' : req.method;
     const login = /^auth\/(.+)\/login$/.exec(route);
-    if (login && method === 'POST') return this.login(exchange, login[1]!);
+    if (login && method === 'POST') return this.login(exchange, login[1]);
 
     const tokenValue = tokenOf(req.headers);
     const token = tokenValue === undefined ? undefined : this.tokens.get(tokenValue);
@@ -284,9 +285,9 @@ export class VaultSimulator {
       return method === 'POST' ? this.renew(exchange, tokenValue, token) : methodNotAllowed(res);
 
     const kv = /^([^/]+)\/data\/(.+)$/.exec(route);
-    if (kv && this.kvMounts.has(kv[1]!)) {
-      if (method === 'GET') return this.readSecret(exchange, kv[1]!, kv[2]!);
-      if (method === 'POST') return this.writeSecret(exchange, kv[1]!, kv[2]!);
+    if (kv && this.kvMounts.has(kv[1])) {
+      if (method === 'GET') return this.readSecret(exchange, kv[1], kv[2]);
+      if (method === 'POST') return this.writeSecret(exchange, kv[1], kv[2]);
       return methodNotAllowed(res);
     }
     sendErrors(res, 404, [`no handler for route "${route}". route entry not found.`]);
@@ -390,7 +391,7 @@ export class VaultSimulator {
       return sendErrors(res, 400, ['check-and-set parameter did not match the current version']);
     }
     const version = this.putSecret(mount, path, body.data);
-    const entry = this.secrets.get(`${mount}\0${path}`)![version - 1]!;
+    const entry = this.secrets.get(`${mount}\0${path}`)![version - 1];
     writeJson(res, 200, this.envelope({ data: metadataOf(entry, version) }));
   }
 
@@ -439,7 +440,7 @@ export class VaultSimulator {
       ({ fault }) => fault.routePrefix === undefined || route.startsWith(fault.routePrefix),
     );
     if (index < 0) return undefined;
-    const slot = this.faults[index]!;
+    const slot = this.faults[index];
     if (--slot.remaining <= 0) this.faults.splice(index, 1);
     return slot.fault;
   }
@@ -485,7 +486,7 @@ function parseDurationSeconds(value: unknown): number | undefined {
   if (typeof value === 'number') return value >= 0 ? value : undefined;
   const match = typeof value === 'string' ? /^(\d+)([smh]?)$/.exec(value) : null;
   if (!match) return undefined;
-  return Number(match[1]) * ({ '': 1, s: 1, m: 60, h: 3600 } as Record<string, number>)[match[2]!]!;
+  return Number(match[1]) * ({ '': 1, s: 1, m: 60, h: 3600 } as Record<string, number>)[match[2]];
 }
 
 function sendErrors(res: ServerResponse, status: number, errors: string[]): void {
@@ -494,10 +495,6 @@ function sendErrors(res: ServerResponse, status: number, errors: string[]): void
 
 function methodNotAllowed(res: ServerResponse): void {
   sendErrors(res, 405, ['unsupported operation']);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function digest(text: string): string {

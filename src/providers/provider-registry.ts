@@ -4,7 +4,7 @@
  * shared transport).
  */
 import { type OnApplicationShutdown } from '@nestjs/common';
-import type { GatewayConfig, ProviderConfig } from '../config/gateway-config.js';
+import type { GatewayConfig } from '../config/gateway-config.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { SecretsService } from '../secrets/secrets.service.js';
 import type { LlmProvider, ProviderFactory } from './llm-provider.js';
@@ -32,7 +32,7 @@ export class ProviderRegistry implements OnApplicationShutdown {
       if (!factory) throw new Error(`providers.${provider.name}.type: unknown provider type '${provider.type}'`);
       registerHeaderCredentials(provider.headers);
       const runtime = createProviderRuntime(provider, secrets, metrics);
-      providers.set(provider.name, await factory.create(provider, (provider.options ?? {}) as object, runtime));
+      providers.set(provider.name, await factory.create(provider, provider.options ?? {}, runtime));
     }
     return new ProviderRegistry(providers);
   }

@@ -12,9 +12,8 @@ import addFormatsModule from 'ajv-formats';
 import { Cancellation } from '../../src/common/cancellation.js';
 import { GatewayError } from '../../src/common/errors/gateway.error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatMessage } from '../../src/common/openai.types.js';
-import { ProviderConfig, RetryConfig } from '../../src/config/gateway-config.js';
-import { AnthropicProvider } from '../../src/providers/anthropic/anthropic.provider.js';
-import type { ProviderCallContext } from '../../src/providers/llm-provider.js';
+import type { LlmProvider, ProviderCallContext } from '../../src/providers/llm-provider.js';
+import { buildProvider } from '../support/providers.js';
 import { AnthropicSimulator } from './anthropic-simulator.js';
 import { arrayAt, at, isObject, type Json, jsonOf, numberAt, objectAt } from './sim-json.js';
 
@@ -45,20 +44,18 @@ async function drain(
 describe('AnthropicSimulator with AnthropicProvider', () => {
   const sim = new AnthropicSimulator();
   let baseUrl = '';
-  let provider: AnthropicProvider;
+  let provider: LlmProvider;
 
   const providerFor = (apiKey: string, options = {}) =>
-    new AnthropicProvider(
-      Object.assign(new ProviderConfig(), {
-        name: 'anthropic',
-        type: 'anthropic',
-        baseUrl,
-        apiKey,
-        // Fast retries: the defaults wait up to seconds between attempts.
-        retry: Object.assign(new RetryConfig(), { retries: 2, baseDelayMs: 1, maxDelayMs: 5 }),
-      }),
+    buildProvider({
+      name: 'anthropic',
+      type: 'anthropic',
+      baseUrl,
+      apiKey,
       options,
-    );
+      // Fast retries: the defaults wait up to seconds between attempts.
+      retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 5 },
+    });
 
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${baseUrl}/messages`, {
@@ -74,10 +71,10 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
 
   before(async () => {
     baseUrl = await sim.start();
-    provider = providerFor(sim.apiKey);
+    provider = await providerFor(sim.apiKey);
   });
   after(async () => {
-    provider.close();
+    provider.close?.();
     await sim.stop();
   });
   beforeEach(() => sim.reset());
@@ -119,7 +116,7 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
   });
 
   it('sends the configured anthropic-version and default max_tokens', async () => {
-    const custom = providerFor(sim.apiKey, { version: '2024-01-01', defaultMaxTokens: 3 });
+    const custom = await providerFor(sim.apiKey, { version: '2024-01-01', defaultMaxTokens: 3 });
     try {
       const completion = await custom.chat(
         { model: MODEL, messages: [{ role: 'user', content: 'one two three' }] },
@@ -130,7 +127,7 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
       assert.equal(completion.choices[0].message.content, `Hello from ${MODEL}:`);
       assert.equal(completion.choices[0].finish_reason, 'length');
     } finally {
-      custom.close();
+      custom.close?.();
     }
   });
 
@@ -231,7 +228,7 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
       () => provider.chat({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }] }, context()),
       (error: unknown) => error instanceof GatewayError && error.status === 429 && error.retryAfterMs === 30_000,
     );
-    const wrongKey = providerFor('sk-ant-wrong');
+    const wrongKey = await providerFor('sk-ant-wrong');
     try {
       await assert.rejects(
         () => wrongKey.chat({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }] }, context()),
@@ -239,7 +236,7 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
           error instanceof GatewayError && error.status === 502 && error.code === 'upstream_auth_error',
       );
     } finally {
-      wrongKey.close();
+      wrongKey.close?.();
     }
   });
 

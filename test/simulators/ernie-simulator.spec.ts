@@ -7,9 +7,9 @@ import { validateSync } from 'class-validator';
 import { Cancellation } from '../../src/common/cancellation.js';
 import { GatewayError } from '../../src/common/errors/gateway.error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../../src/common/openai.types.js';
-import { ProviderConfig } from '../../src/config/gateway-config.js';
 import type { LlmProvider, ProviderCallContext } from '../../src/providers/llm-provider.js';
-import { ErnieOptions, ErnieProvider, ernieProviderFactory } from '../../src/providers/ernie/ernie.provider.js';
+import { ErnieOptions, ErnieProvider } from '../../src/providers/ernie/ernie.provider.js';
+import { buildProvider } from '../support/providers.js';
 import { ErnieSimulator } from './ernie-simulator.js';
 import { at } from './sim-json.js';
 
@@ -45,23 +45,21 @@ describe('ErnieSimulator with the ernie provider', () => {
   let root = '';
   const providers: LlmProvider[] = [];
 
-  const providerConfig = (extra: Partial<ProviderConfig> = {}) => {
-    const config = Object.assign(new ProviderConfig(), {
+  /** A provider built as the gateway builds it, from a config entry (`options` replace the v1 defaults). */
+  const build = async (extra: Record<string, unknown> = {}, options: Record<string, unknown> = {}) => {
+    const provider = await buildProvider({
       name: 'ernie',
       type: 'ernie',
       baseUrl: root,
       apiKey: API_KEY,
-      secretKey: SECRET_KEY,
+      retry: { retries: 0 },
       ...extra,
+      options: { secretKey: SECRET_KEY, ...options },
     });
-    config.retry.retries = 0;
-    return config;
-  };
-  const v1 = (options: Partial<ErnieOptions> = {}) => {
-    const provider = ernieProviderFactory.create(providerConfig(), Object.assign(new ErnieOptions(), options));
     providers.push(provider);
     return provider;
   };
+  const v1 = (options: Record<string, unknown> = {}) => build({}, options);
 
   before(async () => {
     root = await sim.start();
@@ -72,12 +70,9 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
   beforeEach(() => sim.reset());
 
-  it('builds a v1 provider by default, and refuses v1 without both keys', () => {
-    assert.ok(v1() instanceof ErnieProvider);
-    assert.throws(
-      () => ernieProviderFactory.create(providerConfig({ secretKey: undefined }), new ErnieOptions()),
-      /secretKey/,
-    );
+  it('builds a v1 provider by default, and refuses v1 without both keys', async () => {
+    assert.ok((await v1()) instanceof ErnieProvider);
+    await assert.rejects(build({}, { secretKey: undefined }), /secretKey/);
   });
 
   it('validates options with defaults', () => {
@@ -103,7 +98,7 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('answers a non-stream chat', async () => {
-    const completion = await v1().chat(chatRequest({ temperature: 0, max_tokens: 10_000 }), context());
+    const completion = await (await v1()).chat(chatRequest({ temperature: 0, max_tokens: 10_000 }), context());
     assert.match(completion.id, /^chatcmpl-as-sim\d+$/);
     assert.equal(completion.model, 'ERNIE-4.0-8K');
     assert.equal(completion.choices[0].message.content, 'Hello from completions_pro: Hi there');
@@ -120,10 +115,9 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('streams chunks with one id, the role first, a finish chunk and a final usage chunk', async () => {
-    const stream = await v1().chatStream(
-      chatRequest({ stream: true, stream_options: { include_usage: true } }),
-      context(),
-    );
+    const stream = await (
+      await v1()
+    ).chatStream(chatRequest({ stream: true, stream_options: { include_usage: true } }), context());
     const chunks = await collect(stream);
     assert.equal(new Set(chunks.map((chunk) => chunk.id)).size, 1);
     assert.equal(new Set(chunks.map((chunk) => chunk.created)).size, 1);
@@ -141,7 +135,7 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('refreshes an expired token once and replays the request', async () => {
-    const provider = v1();
+    const provider = await v1();
     await provider.chat(chatRequest(), context());
     assert.equal(sim.tokenFetches, 1);
     sim.expireTokens();
@@ -154,7 +148,7 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('refreshes and replays a stream whose token was revoked (110)', async () => {
-    const provider = v1();
+    const provider = await v1();
     await provider.chat(chatRequest(), context());
     sim.expireTokens(110);
     const chunks = await collect(await provider.chatStream(chatRequest({ stream: true }), context()));
@@ -163,7 +157,7 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('gives up with upstream_auth_error after one replay when the token error persists', async () => {
-    const provider = v1();
+    const provider = await v1();
     sim.enqueueFault({ errorCode: 110, errorMsg: 'Access token invalid or no longer valid', times: 2 });
     await assert.rejects(provider.chat(chatRequest(), context()), expectGatewayError(502, 'upstream_auth_error'));
     assert.equal(sim.tokenFetches, 2);
@@ -171,7 +165,7 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('fetches one token for 100 concurrent requests with a cold cache', async () => {
-    const provider = v1();
+    const provider = await v1();
     const answers = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
         provider.chat(chatRequest({ messages: [{ role: 'user', content: `n${i}` }] }), context()),
@@ -182,7 +176,7 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('refetches once when 100 concurrent requests find the token expired', async () => {
-    const provider = v1();
+    const provider = await v1();
     await provider.chat(chatRequest(), context());
     sim.expireTokens();
     const answers = await Promise.all(Array.from({ length: 100 }, () => provider.chat(chatRequest(), context())));
@@ -192,7 +186,7 @@ describe('ErnieSimulator with the ernie provider', () => {
 
   it('maps QPS error 18 to a retryable 429', async () => {
     sim.enqueueFault({ errorCode: 18, errorMsg: 'Open api qps request limit reached' });
-    await assert.rejects(v1().chat(chatRequest(), context()), (error: unknown) => {
+    await assert.rejects((await v1()).chat(chatRequest(), context()), (error: unknown) => {
       expectGatewayError(429, 'rate_limit_exceeded')(error);
       assert.equal((error as GatewayError).retryable, true);
       assert.equal((error as GatewayError).message, 'ernie: Open api qps request limit reached (18)');
@@ -201,7 +195,7 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('turns a stream request answered by a JSON error, or by an error event, into an error before any chunk', async () => {
-    const provider = v1();
+    const provider = await v1();
     sim.enqueueFault({ errorCode: 336100, errorMsg: 'try again later' });
     await assert.rejects(
       provider.chatStream(chatRequest({ stream: true }), context()),
@@ -216,24 +210,27 @@ describe('ErnieSimulator with the ernie provider', () => {
 
   it('reports a stream dropped before is_end as streamInterrupted', async () => {
     sim.enqueueFault({ dropAfterChunks: 1 });
-    const stream = await v1().chatStream(chatRequest({ stream: true }), context());
+    const stream = await (await v1()).chatStream(chatRequest({ stream: true }), context());
     await assert.rejects(collect(stream), expectGatewayError(502, 'upstream_stream_interrupted'));
   });
 
   it('passes 400s from upstream validation through, and rejects bad requests before calling', async () => {
     sim.enqueueFault({ errorCode: 336006, errorMsg: 'the length of messages must be an odd number' });
-    await assert.rejects(v1().chat(chatRequest(), context()), expectGatewayError(400, 'invalid_request'));
+    await assert.rejects((await v1()).chat(chatRequest(), context()), expectGatewayError(400, 'invalid_request'));
     const before = sim.requests.length;
-    await assert.rejects(v1().chat(chatRequest({ n: 3 }), context()), expectGatewayError(400, 'unsupported_parameter'));
     await assert.rejects(
-      v1().chat(chatRequest({ model: 'no-such-model' }), context()),
+      (await v1()).chat(chatRequest({ n: 3 }), context()),
+      expectGatewayError(400, 'unsupported_parameter'),
+    );
+    await assert.rejects(
+      (await v1()).chat(chatRequest({ model: 'no-such-model' }), context()),
       expectGatewayError(404, 'model_not_found'),
     );
     assert.equal(sim.requests.length, before);
   });
 
   it('uses a configured endpoint and does a function-call round trip', async () => {
-    const provider = v1({ endpoints: { 'my-bot': 'my_custom_ep' } });
+    const provider = await v1({ endpoints: { 'my-bot': 'my_custom_ep' } });
     const tools = [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object' } } }];
     const first = await provider.chat(chatRequest({ model: 'my-bot', tools }), context());
     const call = first.choices[0].message.tool_calls?.[0];
@@ -255,8 +252,7 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   it('reports a wrong secret key as upstream_auth_error', async () => {
-    const provider = ernieProviderFactory.create(providerConfig({ secretKey: 'wrong' }), new ErnieOptions());
-    providers.push(provider);
+    const provider = await v1({ secretKey: 'wrong' });
     await assert.rejects(provider.chat(chatRequest(), context()), (error: unknown) => {
       expectGatewayError(502, 'upstream_auth_error')(error);
       assert.doesNotMatch((error as Error).message, /wrong|ak-sim/);
@@ -268,8 +264,7 @@ describe('ErnieSimulator with the ernie provider', () => {
     const slow = new ErnieSimulator({ apiKey: API_KEY, secretKey: SECRET_KEY, chunkDelayMs: 200 });
     const slowRoot = await slow.start();
     try {
-      const provider = ernieProviderFactory.create(providerConfig({ baseUrl: slowRoot }), new ErnieOptions());
-      providers.push(provider);
+      const provider = await build({ baseUrl: slowRoot });
       const controller = new AbortController();
       const stream = await provider.chatStream(
         chatRequest({ stream: true }),
@@ -287,17 +282,10 @@ describe('ErnieSimulator with the ernie provider', () => {
   });
 
   describe('v2 mode', () => {
-    const v2 = () => {
-      const provider = ernieProviderFactory.create(
-        providerConfig({ baseUrl: `${root}/v2`, secretKey: undefined, appId: APP_ID }),
-        Object.assign(new ErnieOptions(), { mode: 'v2' }),
-      );
-      providers.push(provider);
-      return provider;
-    };
+    const v2 = () => build({ baseUrl: `${root}/v2` }, { secretKey: undefined, mode: 'v2', appId: APP_ID });
 
     it('answers non-stream with the bearer key and appid header', async () => {
-      const completion = await v2().chat(chatRequest({ model: 'ernie-4.0-8k' }), context());
+      const completion = await (await v2()).chat(chatRequest({ model: 'ernie-4.0-8k' }), context());
       assert.equal(completion.choices[0].message.content, 'Hello from ernie-4.0-8k: Hi there');
       const recorded = sim.requests.at(-1)!;
       assert.equal(recorded.path, '/v2/chat/completions');
@@ -307,7 +295,9 @@ describe('ErnieSimulator with the ernie provider', () => {
     });
 
     it('streams with a final usage chunk', async () => {
-      const stream = await v2().chatStream(
+      const stream = await (
+        await v2()
+      ).chatStream(
         chatRequest({ model: 'ernie-speed-8k', stream: true, stream_options: { include_usage: true } }),
         context(),
       );
@@ -319,11 +309,10 @@ describe('ErnieSimulator with the ernie provider', () => {
     });
 
     it('maps a rejected key to upstream_auth_error', async () => {
-      const provider = ernieProviderFactory.create(
-        providerConfig({ baseUrl: `${root}/v2`, apiKey: 'bce-v3/wrong', appId: APP_ID }),
-        Object.assign(new ErnieOptions(), { mode: 'v2' }),
+      const provider = await build(
+        { baseUrl: `${root}/v2`, apiKey: 'bce-v3/wrong' },
+        { secretKey: undefined, mode: 'v2', appId: APP_ID },
       );
-      providers.push(provider);
       await assert.rejects(provider.chat(chatRequest(), context()), expectGatewayError(502, 'upstream_auth_error'));
     });
   });

@@ -3,6 +3,7 @@
  * 8080 (PORT to change it) with config/demo.yaml, then prints curl lines that work. Ctrl-C stops everything.
  */
 import { createGatewayApp } from '../src/app.factory.js';
+import { listenFailure } from '../src/listen-failure.js';
 import { ConfigError, loadGatewayConfig } from '../src/config/config-loader.js';
 import { AnthropicSimulator } from '../test/simulators/anthropic-simulator.js';
 import { ErnieSimulator } from '../test/simulators/ernie-simulator.js';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const [openAiUrl, anthropicUrl, ernieUrl] = await Promise.all([openAi.start(0), anthropic.start(0), ernie.start(0)]);
   const env = {
     ...process.env,
-    GATEWAY_CONFIG: process.env.GATEWAY_CONFIG ?? 'config/demo.yaml',
+    GATEWAY_CONFIG: process.env.GATEWAY_CONFIG || 'config/demo.yaml',
     DEMO_OPENAI_URL: openAiUrl,
     DEMO_ANTHROPIC_URL: anthropicUrl,
     DEMO_ERNIE_URL: ernieUrl,
@@ -54,7 +55,12 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = await createGatewayApp(config, { logLevels: ['warn', 'error', 'fatal'] });
-  await app.listen(config.server.port, config.server.host);
+  try {
+    await app.listen(config.server.port, config.server.host);
+  } catch (error) {
+    await Promise.all([app.close(), stopSimulators()]);
+    throw listenFailure(error, config.server);
+  }
   const base = `http://${config.server.host}:${config.server.port}`;
   process.stdout.write(
     [
@@ -86,4 +92,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
-void main();
+main().catch((error: unknown) => {
+  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -10,6 +10,7 @@ import { sendError } from './common/errors/error-reply.js';
 import { toGatewayError } from './common/errors/to-gateway-error.js';
 import { requestIdFor } from './common/request-context.js';
 import type { GatewayConfig } from './config/gateway-config.js';
+import { CorsPolicy } from './http/cors.js';
 import { httpGates } from './http/http-gates.js';
 import { clientErrorHandler, gatewayServerFactory, type HttpServerLimits } from './http/http-server.js';
 import { installBodyParsers } from './http/json-body.js';
@@ -64,10 +65,18 @@ export async function createGatewayApp(
   installBodyParsers(fastify, { maxDepth: server.maxJsonDepth, bodyLimit: server.bodyLimitBytes });
   // The one place the request gates are put together, in the order they run on every route: observe, HTTP checks,
   // access, then in-flight accounting and drain.
+  const cors = server.cors ? new CorsPolicy(server.cors) : undefined;
   installRequestGates(
     fastify,
-    [app.get(RequestObserver).gates, httpGates, app.get(AccessGate).gates, app.get(TrafficService).gates],
+    [
+      app.get(RequestObserver).gates,
+      httpGates,
+      ...(cors ? [cors.gates] : []),
+      app.get(AccessGate).gates,
+      app.get(TrafficService).gates,
+    ],
     app.get(RouteTable),
   );
+  cors?.registerPreflight(fastify);
   return app;
 }

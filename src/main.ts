@@ -1,11 +1,15 @@
 /**
- * Process entry: start tracing when configured (before the application is even imported), load and validate the
- * config (a bad file exits 1 naming each bad field), then listen.
+ * Process entry: read `.env` when there is one (variables already set win), start tracing when configured (before
+ * the application is even imported), load and validate the config (a bad file exits 1 naming each bad field), then
+ * listen.
  */
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { startTracing, stopTracing } from './instrumentation.js';
+import { listenFailure } from './listen-failure.js';
 
 async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
   await startTracing();
   const [{ Logger }, { createGatewayApp }, { ConfigError, loadGatewayConfig }] = await Promise.all([
     import('@nestjs/common'),
@@ -43,7 +47,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  await app.listen(config.server.port, config.server.host);
+  try {
+    await app.listen(config.server.port, config.server.host);
+  } catch (error) {
+    await app.close();
+    throw listenFailure(error, config.server);
+  }
   const { address, port } = app.getHttpServer().address() as AddressInfo;
   new Logger('Gateway').log(`listening on http://${address}:${port} with ${config.models.length} model(s)`);
 }

@@ -1,17 +1,6 @@
 /** Gateway API keys: who may call, which models, at what rate, within what token budget. */
-import { Type } from 'class-transformer';
-import {
-  IsArray,
-  IsBoolean,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Min,
-  MinLength,
-  ValidateIf,
-  ValidateNested,
-} from 'class-validator';
+import { Nested, NestedArray } from '../config/config-schema.js';
+import { IsArray, IsBoolean, IsInt, IsOptional, IsString, Matches, Min, MinLength, ValidateIf } from 'class-validator';
 import { Limits } from '../rate-limit/rate-limit.config.js';
 
 export class TokenBudgetConfig {
@@ -41,9 +30,9 @@ export class ApiKeyConfig {
   @IsOptional() @IsArray() @IsString({ each: true }) models?: string[];
 
   /** Replaces `rateLimit.defaultPerKey` for this key. */
-  @IsOptional() @ValidateNested() @Type(() => Limits) limits?: Limits;
+  @IsOptional() @Nested(() => Limits) limits?: Limits;
 
-  @IsOptional() @ValidateNested() @Type(() => TokenBudgetConfig) budget?: TokenBudgetConfig;
+  @IsOptional() @Nested(() => TokenBudgetConfig) budget?: TokenBudgetConfig;
 
   /** May call /admin endpoints. */
   @IsBoolean() admin: boolean = false;
@@ -53,5 +42,5 @@ export class AuthConfig {
   /** Turning auth off must be explicit; start-up then logs a warning. */
   @IsBoolean() enabled: boolean = true;
 
-  @IsArray() @ValidateNested({ each: true }) @Type(() => ApiKeyConfig) keys: ApiKeyConfig[] = [];
+  @IsArray() @NestedArray(() => ApiKeyConfig) keys: ApiKeyConfig[] = [];
 }

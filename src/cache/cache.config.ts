@@ -1,7 +1,8 @@
 /**
  * The `cache` section of the gateway config, validated with class-validator like the rest of GatewayConfig.
  */
-import { Transform, Type } from 'class-transformer';
+import { Nested } from '../config/config-schema.js';
+import { Transform } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
@@ -11,7 +12,6 @@ import {
   Matches,
   Min,
   ValidateBy,
-  ValidateNested,
   buildMessage,
   type ValidationOptions,
 } from 'class-validator';
@@ -78,10 +78,10 @@ export class CacheConfig {
   /** false: each gateway key has its own entries; true: all keys share them. */
   @IsBoolean() shared: boolean = false;
 
-  @ValidateNested() @Type(() => CacheL1Config) l1: CacheL1Config = new CacheL1Config();
+  @Nested(() => CacheL1Config) l1: CacheL1Config = new CacheL1Config();
 
   /** Absent: the cache is in-process only. */
-  @IsOptional() @ValidateNested() @Type(() => CacheRedisConfig) redis?: CacheRedisConfig;
+  @IsOptional() @Nested(() => CacheRedisConfig) redis?: CacheRedisConfig;
 
   /** Redis errors are logged at most once per interval. */
   @IsInt() @Min(0) errorLogIntervalMs: number = 30_000;

@@ -8,9 +8,19 @@ import { formatValidationErrors } from '../common/validation/format-errors.js';
 import { parse as parseYaml } from 'yaml';
 import type { ProviderFactory } from '../providers/llm-provider.js';
 import { PROVIDER_FACTORIES } from '../providers/provider-factories.js';
+import { checkDocument } from './config-schema.js';
 import { GatewayConfig } from './gateway-config.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
+
+/** A YAML syntax error as one problem: where it is, the line itself, and a caret under the column. */
+function yamlProblem(text: string, error: Error & { linePos?: Array<{ line: number; col: number }> }): string {
+  const [message] = error.message.split(' at line ');
+  const position = error.linePos?.[0];
+  if (!position) return `(yaml): ${message}`;
+  const line = text.split(/\r?\n/)[position.line - 1] ?? '';
+  return `(yaml) line ${position.line}, column ${position.col}: ${message}\n      ${line}\n      ${' '.repeat(Math.max(0, position.col - 1))}^`;
+}
 
 export class ConfigError extends Error {
   constructor(
@@ -63,18 +73,38 @@ export function validateGatewayConfig(
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new ConfigError(source, ['(root): must be a mapping with providers and models']);
   }
-  const config = plainToInstance(GatewayConfig, document, {
-    exposeDefaultValues: true,
-    enableImplicitConversion: true,
-  });
-  const problems = formatValidationErrors(validateSync(config, { forbidUnknownValues: false }));
-  if (problems.length === 0) problems.push(...crossCheck(config), ...checkProviderTypes(config, factories));
-  if (problems.length > 0) throw new ConfigError(source, problems);
+  const problems = checkDocument(document, GatewayConfig);
+  const providers = (document as { providers?: unknown }).providers;
+  const rawOptions = Array.isArray(providers)
+    ? providers.map((entry: unknown) => (entry as { options?: unknown } | null)?.options)
+    : [];
+  const config = plainToInstance(GatewayConfig, document, { exposeDefaultValues: true });
+  problems.push(...formatValidationErrors(validateSync(config, { forbidUnknownValues: false })));
+  if (problems.length === 0) problems.push(...crossCheck(config), ...checkProviderTypes(config, factories, rawOptions));
+  if (problems.length > 0) throw new ConfigError(source, onePerField(problems));
   return config;
 }
 
-/** Each provider's `type` must be registered; its `options` are validated (and defaulted) by that type's class. */
-function checkProviderTypes(config: GatewayConfig, factories: readonly ProviderFactory[]): string[] {
+/** The first problem of each field: `port: eighty` is one line, not one per failed rule. */
+function onePerField(problems: string[]): string[] {
+  const seen = new Set<string>();
+  return problems.filter((problem) => {
+    const field = problem.slice(0, problem.indexOf(': '));
+    if (seen.has(field)) return false;
+    seen.add(field);
+    return true;
+  });
+}
+
+/**
+ * Each provider's `type` must be registered; its `options` are checked field by field (unknown keys, booleans,
+ * numbers: see config-schema.ts) and validated (and defaulted) by that type's class.
+ */
+function checkProviderTypes(
+  config: GatewayConfig,
+  factories: readonly ProviderFactory[],
+  rawOptions: unknown[],
+): string[] {
   const problems: string[] = [];
   config.providers.forEach((provider, i) => {
     const factory = factories.find((f) => f.type === provider.type);
@@ -83,9 +113,15 @@ function checkProviderTypes(config: GatewayConfig, factories: readonly ProviderF
       problems.push(`providers[${i}].type: unknown provider type '${provider.type}' (known: ${known})`);
       return;
     }
-    if (!factory.optionsClass) return;
-    const options = plainToInstance(factory.optionsClass, provider.options ?? {}, { exposeDefaultValues: true });
-    problems.push(...formatValidationErrors(validateSync(options), `providers[${i}].options`));
+    const at = `providers[${i}].options`;
+    if (!factory.optionsClass) {
+      const keys = Object.keys(provider.options ?? {});
+      if (keys.length > 0) problems.push(`${at}.${keys[0]}: unknown field (type '${provider.type}' takes no options)`);
+      return;
+    }
+    problems.push(...checkDocument(rawOptions[i] ?? {}, factory.optionsClass as new () => object, at));
+    const options = plainToInstance(factory.optionsClass, rawOptions[i] ?? {}, { exposeDefaultValues: true });
+    problems.push(...formatValidationErrors(validateSync(options), at));
     provider.options = options as Record<string, unknown>;
   });
   return problems;
@@ -141,19 +177,35 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(path, [`(file): cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    if (code === 'ENOENT' && !env.GATEWAY_CONFIG) {
+      throw new ConfigError(path, [
+        `(file): there is no ${DEFAULT_CONFIG_PATH}. Copy config/gateway.minimal.yaml (one OpenAI provider from ` +
+          'OPENAI_API_KEY, one key from GATEWAY_API_KEY) or config/gateway.example.yaml (every field, commented) ' +
+          `to ${DEFAULT_CONFIG_PATH}, or point GATEWAY_CONFIG at your file`,
+      ]);
+    }
+    throw new ConfigError(path, [`(file): cannot read: ${code}`]);
   }
   let document: unknown;
   try {
-    document = parseYaml(text);
+    document = parseYaml(text, { uniqueKeys: true });
   } catch (error) {
-    throw new ConfigError(path, [`(yaml): ${(error as Error).message.split('\n')[0]}`]);
+    throw new ConfigError(path, [
+      yamlProblem(text, error as Error & { linePos?: Array<{ line: number; col: number }> }),
+    ]);
   }
   const missing: string[] = [];
   document = substituteEnvDeep(document, env, '', missing);
   if (missing.length > 0) throw new ConfigError(path, missing);
   const config = validateGatewayConfig(document, path);
-  if (env.PORT) config.server.port = Number(env.PORT);
+  if (env.PORT) {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+      throw new ConfigError(path, [`PORT: must be a port number (0-65535), got '${env.PORT}'`]);
+    }
+    config.server.port = port;
+  }
   if (env.HOST) config.server.host = env.HOST;
   return config;
 }

@@ -1,12 +1,12 @@
 /**
  * The gateway's YAML configuration, as validated classes. A bad file stops start-up with one line per bad field.
  */
+import { Nested, NestedArray } from './config-schema.js';
 import 'reflect-metadata';
 import { AuthConfig } from '../auth/auth.config.js';
 import { CacheConfig } from '../cache/cache.config.js';
 import { RateLimitConfig } from '../rate-limit/rate-limit.config.js';
 import { SecretsConfig } from '../secrets/secrets.config.js';
-import { Type } from 'class-transformer';
 import {
   ArrayMinSize,
   IsArray,
@@ -22,7 +22,6 @@ import {
   Max,
   Min,
   MinLength,
-  ValidateNested,
 } from 'class-validator';
 
 export class TimeoutsConfig {
@@ -68,9 +67,9 @@ export class ProviderConfig {
   /** Provider-specific settings, validated by the provider type itself. */
   @IsOptional() @IsObject() options?: Record<string, unknown>;
 
-  @ValidateNested() @Type(() => TimeoutsConfig) timeouts: TimeoutsConfig = new TimeoutsConfig();
-  @ValidateNested() @Type(() => PoolConfig) pool: PoolConfig = new PoolConfig();
-  @ValidateNested() @Type(() => RetryConfig) retry: RetryConfig = new RetryConfig();
+  @Nested(() => TimeoutsConfig) timeouts: TimeoutsConfig = new TimeoutsConfig();
+  @Nested(() => PoolConfig) pool: PoolConfig = new PoolConfig();
+  @Nested(() => RetryConfig) retry: RetryConfig = new RetryConfig();
 }
 
 export class DeploymentConfig {
@@ -110,8 +109,7 @@ export class ModelConfig {
 
   @IsArray()
   @ArrayMinSize(1)
-  @ValidateNested({ each: true })
-  @Type(() => DeploymentConfig)
+  @NestedArray(() => DeploymentConfig)
   deployments!: DeploymentConfig[];
 
   @IsOptional() @IsString() ownedBy?: string;
@@ -127,10 +125,10 @@ export class ModelConfig {
   /** Upstream HTTP attempts per request, across deployments, fallbacks and transport retries. */
   @IsInt() @Min(1) @Max(20) maxAttempts: number = 4;
 
-  @ValidateNested() @Type(() => StreamRoutingConfig) stream: StreamRoutingConfig = new StreamRoutingConfig();
+  @Nested(() => StreamRoutingConfig) stream: StreamRoutingConfig = new StreamRoutingConfig();
 
   /** Without pricing, tokens are still counted but requests to this model have no cost. */
-  @IsOptional() @ValidateNested() @Type(() => ModelPricing) pricing?: ModelPricing;
+  @IsOptional() @Nested(() => ModelPricing) pricing?: ModelPricing;
 }
 
 export class CircuitBreakerConfig {
@@ -145,7 +143,7 @@ export class CircuitBreakerConfig {
 }
 
 export class RoutingConfig {
-  @ValidateNested() @Type(() => CircuitBreakerConfig) breaker: CircuitBreakerConfig = new CircuitBreakerConfig();
+  @Nested(() => CircuitBreakerConfig) breaker: CircuitBreakerConfig = new CircuitBreakerConfig();
 }
 
 /** Bounds on slow and silent clients (see http-server.ts). */
@@ -158,6 +156,40 @@ export class ServerTimeoutsConfig {
   @IsInt() @Min(100) keepAliveMs: number = 65_000;
 }
 
+/** CORS for browsers calling the API routes; off unless origins are listed (see src/http/cors.ts). */
+export class CorsConfig {
+  /** Allowed origins (`https://app.example.com`), or `*` for any. */
+  @IsArray() @ArrayMinSize(1) @IsString({ each: true }) origins!: string[];
+  @IsArray() @IsString({ each: true }) allowHeaders: string[] = [
+    'authorization',
+    'content-type',
+    'x-api-key',
+    'x-request-id',
+    'x-gateway-timeout-ms',
+    'anthropic-version',
+    'anthropic-beta',
+    'openai-beta',
+  ];
+  @IsArray() @IsString({ each: true }) exposeHeaders: string[] = [
+    'x-request-id',
+    'x-gateway-model',
+    'x-gateway-deployment',
+    'x-gateway-attempts',
+    'x-gateway-cost',
+    'x-gateway-cache',
+    'retry-after',
+    'x-ratelimit-limit-requests',
+    'x-ratelimit-remaining-requests',
+    'x-ratelimit-reset-requests',
+    'x-ratelimit-limit-tokens',
+    'x-ratelimit-remaining-tokens',
+    'x-ratelimit-reset-tokens',
+  ];
+  /** Allow cookies and credentials (then `*` is answered with the caller's origin, as browsers require). */
+  @IsBoolean() credentials: boolean = false;
+  @IsInt() @Min(0) maxAgeSeconds: number = 600;
+}
+
 export class ServerConfig {
   @IsString() host: string = '0.0.0.0';
   @IsInt() @Min(0) @Max(65535) port: number = 8080;
@@ -168,7 +200,9 @@ export class ServerConfig {
   @IsInt() @Min(1024) maxHeaderBytes: number = 16_384;
   /** Open client connections at most; more are refused when accepted. */
   @IsInt() @Min(1) maxConnections: number = 10_000;
-  @ValidateNested() @Type(() => ServerTimeoutsConfig) timeouts: ServerTimeoutsConfig = new ServerTimeoutsConfig();
+  @Nested(() => ServerTimeoutsConfig) timeouts: ServerTimeoutsConfig = new ServerTimeoutsConfig();
+  /** Off by default. */
+  @IsOptional() @Nested(() => CorsConfig) cors?: CorsConfig;
   @IsIn(['json', 'text']) logFormat: 'json' | 'text' = 'json';
   /** One JSON line per API request on stdout when it ends (see request-log.ts); never secrets or message text. */
   @IsBoolean() logRequests: boolean = true;
@@ -185,33 +219,31 @@ export class TracingConfig {
 }
 
 export class ObservabilityConfig {
-  @ValidateNested() @Type(() => TracingConfig) tracing: TracingConfig = new TracingConfig();
+  @Nested(() => TracingConfig) tracing: TracingConfig = new TracingConfig();
 }
 
 export class GatewayConfig {
-  @ValidateNested() @Type(() => ServerConfig) server: ServerConfig = new ServerConfig();
+  @Nested(() => ServerConfig) server: ServerConfig = new ServerConfig();
 
   @IsArray()
   @ArrayMinSize(1)
-  @ValidateNested({ each: true })
-  @Type(() => ProviderConfig)
+  @NestedArray(() => ProviderConfig)
   providers!: ProviderConfig[];
 
   @IsArray()
   @ArrayMinSize(1)
-  @ValidateNested({ each: true })
-  @Type(() => ModelConfig)
+  @NestedArray(() => ModelConfig)
   models!: ModelConfig[];
 
-  @ValidateNested() @Type(() => RoutingConfig) routing: RoutingConfig = new RoutingConfig();
+  @Nested(() => RoutingConfig) routing: RoutingConfig = new RoutingConfig();
 
-  @ValidateNested() @Type(() => AuthConfig) auth: AuthConfig = new AuthConfig();
+  @Nested(() => AuthConfig) auth: AuthConfig = new AuthConfig();
 
-  @ValidateNested() @Type(() => CacheConfig) cache: CacheConfig = new CacheConfig();
+  @Nested(() => CacheConfig) cache: CacheConfig = new CacheConfig();
 
-  @ValidateNested() @Type(() => RateLimitConfig) rateLimit: RateLimitConfig = new RateLimitConfig();
+  @Nested(() => RateLimitConfig) rateLimit: RateLimitConfig = new RateLimitConfig();
 
-  @ValidateNested() @Type(() => SecretsConfig) secrets: SecretsConfig = new SecretsConfig();
+  @Nested(() => SecretsConfig) secrets: SecretsConfig = new SecretsConfig();
 
-  @ValidateNested() @Type(() => ObservabilityConfig) observability: ObservabilityConfig = new ObservabilityConfig();
+  @Nested(() => ObservabilityConfig) observability: ObservabilityConfig = new ObservabilityConfig();
 }

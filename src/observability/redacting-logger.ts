@@ -14,7 +14,8 @@ export class RedactingConsoleLogger extends ConsoleLogger {
     return redact(super.stringifyJsonLogObject(logObject));
   }
 
-  protected override printStackTrace(stack: string): void {
-    super.printStackTrace(redact(stack));
+  /** Nest calls this with `undefined` for errors logged as a plain message. */
+  protected override printStackTrace(stack: string | undefined): void {
+    if (stack) super.printStackTrace(redact(stack));
   }
 }

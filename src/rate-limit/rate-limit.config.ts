@@ -11,8 +11,9 @@
  *   defaultPerKey: { requestsPerMinute: 60, burst: 10, tokensPerMinute: 100000 }
  * ```
  */
+import { Nested, NestedMap } from '../config/config-schema.js';
 import 'reflect-metadata';
-import { plainToInstance, Transform, Type } from 'class-transformer';
+import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
@@ -24,7 +25,6 @@ import {
   Min,
   registerDecorator,
   ValidateIf,
-  ValidateNested,
   validateSync,
 } from 'class-validator';
 import { formatValidationErrors } from '../common/validation/format-errors.js';
@@ -68,29 +68,27 @@ export class RateLimitConfig {
 
   /** Without Redis, buckets live in memory and each replica enforces the limits on its own. */
   @IsOptional()
-  @ValidateNested()
-  @Type(() => RateLimitRedisConfig)
+  @Nested(() => RateLimitRedisConfig)
   redis?: RateLimitRedisConfig;
 
   /** What to do when Redis cannot be reached: allow from per-replica memory, or reject with 503. */
   @IsIn(FAILURE_MODES) failureMode: FailureMode = 'failOpen';
 
   @IsOptional()
-  @ValidateNested()
-  @Type(() => Limits)
+  @Nested(() => Limits)
   global?: Limits;
 
   /** Keyed by the public model name. */
   @IsOptional()
   @IsObject()
+  @NestedMap(() => Limits)
   @Transform(({ value }: { value: unknown }) => toLimitsRecord(value))
   @ValidateRecordOfLimits()
   perModel?: Record<string, Limits>;
 
   /** For gateway keys that carry no limits of their own. */
   @IsOptional()
-  @ValidateNested()
-  @Type(() => Limits)
+  @Nested(() => Limits)
   defaultPerKey?: Limits;
 }
 
@@ -99,7 +97,7 @@ function toLimitsRecord(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(value).map(([model, limits]) => [
       model,
-      plainToInstance(Limits, limits, { exposeDefaultValues: true, enableImplicitConversion: true }),
+      plainToInstance(Limits, limits, { exposeDefaultValues: true }),
     ]),
   );
 }

@@ -4,7 +4,7 @@
  * The Vault credentials (`token`, `roleId`, `secretId`) may themselves be literal, `env:` or `file:` references;
  * they are read again at every login, so a token file kept fresh by Vault Agent is followed.
  */
-import { Type } from 'class-transformer';
+import { Nested } from '../config/config-schema.js';
 import {
   IsDefined,
   IsIn,
@@ -17,7 +17,6 @@ import {
   Min,
   MinLength,
   ValidateIf,
-  ValidateNested,
 } from 'class-validator';
 
 /** Injection token for the SecretsConfig given to SecretsModule.forRoot(). */
@@ -72,7 +71,7 @@ export class VaultConfig {
   /** Vault Enterprise namespace, sent as `X-Vault-Namespace`. */
   @IsOptional() @IsString() @MinLength(1) namespace?: string;
 
-  @IsDefined() @ValidateNested() @Type(() => VaultAuthConfig) auth!: VaultAuthConfig;
+  @IsDefined() @Nested(() => VaultAuthConfig) auth!: VaultAuthConfig;
 
   /** Per HTTP attempt. */
   @IsInt() @Min(1) requestTimeoutMs: number = 5_000;
@@ -82,7 +81,7 @@ export class VaultConfig {
 }
 
 export class SecretsConfig {
-  @IsOptional() @ValidateNested() @Type(() => VaultConfig) vault?: VaultConfig;
+  @IsOptional() @Nested(() => VaultConfig) vault?: VaultConfig;
 
   /** How often Vault secrets (and `file:` secrets) are read again. */
   @IsInt() @Min(1) refreshIntervalMs: number = 60_000;

@@ -131,6 +131,8 @@ export class UpstreamClient {
   private readonly dispatcher: Agent;
   private readonly origin: string;
   private readonly basePath: string;
+  /** The base URL's own query (`?api-version=…`), kept on every request. */
+  private readonly baseQuery: string;
   private readonly defaultHeaders: Record<string, string>;
   private readonly authHeaders: (() => Record<string, string>) | undefined;
   /** The default and credential headers merged, for the credential headers object they were merged with. */
@@ -151,6 +153,7 @@ export class UpstreamClient {
     const base = new URL(provider.baseUrl);
     this.origin = base.origin;
     this.basePath = base.pathname.replace(/\/+$/, '');
+    this.baseQuery = base.search.slice(1);
     this.defaultHeaders = { 'content-type': 'application/json', ...provider.headers };
     this.authHeaders = options.authHeaders;
     this.random = options.random ?? Math.random;
@@ -355,7 +358,9 @@ export class UpstreamClient {
       const url = new URL(path);
       return { origin: url.origin, path: `${url.pathname}${url.search}` };
     }
-    return { origin: this.origin, path: `${this.basePath}${path}` };
+    if (this.baseQuery === '') return { origin: this.origin, path: `${this.basePath}${path}` };
+    const joiner = path.includes('?') ? '&' : '?';
+    return { origin: this.origin, path: `${this.basePath}${path}${joiner}${this.baseQuery}` };
   }
 }
 

@@ -10,6 +10,10 @@ interface FastifyLikeError {
 
 export function toGatewayError(error: unknown, bodyLimitBytes: number): GatewayError {
   if (error instanceof GatewayError) return error;
+  // Nest hands Fastify's own errors (a body that is not JSON) over wrapped in an HttpException.
+  if (error instanceof HttpException && (error.cause as FastifyLikeError | undefined)?.code?.startsWith('FST_')) {
+    return toGatewayError(error.cause, bodyLimitBytes);
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     if (status === 404) return new NotFoundError('Unknown request URL. Check the path and method.', 'unknown_url');

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyFailure, movesToNextDeployment, UnexpectedAttemptError } from '../../src/routing/failure.js';
-import { ewma, selectDeployment } from '../../src/routing/selection.js';
-import { upstreamErrors } from '../../src/providers/provider-errors.js';
+import { classifyFailure, movesToNextDeployment, UnexpectedAttemptError } from './failure.js';
+import { ewma, selectDeployment } from './selection.js';
+import { upstreamErrors } from '../providers/provider-errors.js';
 import {
   ClientClosedError,
   InvalidRequestError,
   ModelNotFoundError,
   ServiceUnavailableError,
   UpstreamTimeoutError,
-} from '../../src/common/errors/gateway.error.js';
+} from '../common/errors/gateway.error.js';
 
 /** A seeded PRNG (mulberry32), so the distribution test is deterministic. */
 function seeded(seed: number): () => number {

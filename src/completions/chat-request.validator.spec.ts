@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GatewayError } from '../../src/common/errors/gateway.error.js';
-import { validateChatRequest } from '../../src/completions/chat-request.validator.js';
+import { GatewayError } from '../common/errors/gateway.error.js';
+import { validateChatRequest } from './chat-request.validator.js';
 
 const messages = [{ role: 'user', content: 'hi' }];
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CircuitBreakerConfig } from '../../src/config/gateway-config.js';
-import { CircuitBreaker } from '../../src/routing/circuit-breaker.js';
+import { CircuitBreakerConfig } from '../config/gateway-config.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 
 function breakerWithClock(overrides: Partial<CircuitBreakerConfig> = {}) {
   const clock = { now: 1_000_000 };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateGatewayConfig } from '../../src/config/config-loader.js';
-import { parseSamples, valueOf } from '../e2e/prometheus-text.js';
-import { GatewayMetrics, UNKNOWN_MODEL } from '../../src/metrics/gateway-metrics.js';
+import { validateGatewayConfig } from '../config/config-loader.js';
+import { parseSamples, valueOf } from '../../test/e2e/prometheus-text.js';
+import { GatewayMetrics, UNKNOWN_MODEL } from './gateway-metrics.js';
 
 const config = validateGatewayConfig({
   providers: [

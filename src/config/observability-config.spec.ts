@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, validateGatewayConfig } from '../../src/config/config-loader.js';
+import { ConfigError, validateGatewayConfig } from './config-loader.js';
 
 const provider = { name: 'openai', type: 'openai', baseUrl: 'https://api.openai.com/v1' };
 const model = { name: 'gpt-4o-mini', deployments: [{ provider: 'openai', model: 'gpt-4o-mini' }] };

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
-import { Cancellation } from '../../src/common/cancellation.js';
-import { UpstreamError } from '../../src/common/errors/gateway.error.js';
-import { requestWholeBody } from '../../src/upstream/whole-body-request.js';
-import { type LocalUpstream, startLocalUpstream } from './local-upstream.js';
+import { Cancellation } from '../common/cancellation.js';
+import { UpstreamError } from '../common/errors/gateway.error.js';
+import { requestWholeBody } from './whole-body-request.js';
+import { type LocalUpstream, startLocalUpstream } from '../../test/support/local-upstream.js';
 
 describe('requestWholeBody (undici dispatch, whole answer)', () => {
   let upstream: LocalUpstream;

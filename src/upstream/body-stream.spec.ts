@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
-import { Cancellation } from '../../src/common/cancellation.js';
-import { requestStream } from '../../src/upstream/body-stream.js';
-import { type LocalUpstream, startLocalUpstream } from './local-upstream.js';
+import { Cancellation } from '../common/cancellation.js';
+import { requestStream } from './body-stream.js';
+import { type LocalUpstream, startLocalUpstream } from '../../test/support/local-upstream.js';
 
 describe('requestStream (undici dispatch, body as a chunk queue)', () => {
   let upstream: LocalUpstream;

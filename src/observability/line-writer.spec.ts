@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { BatchedLineWriter } from '../../src/observability/line-writer.js';
+import { BatchedLineWriter } from './line-writer.js';
 
 function sink() {
   const writes: string[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { readSseEvents, SseParser } from '../../src/upstream/sse-parser.js';
+import { readSseEvents, SseParser } from './sse-parser.js';
 
 function parseInPieces(text: string, sizes: number[]): string[] {
   const parser = new SseParser();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { credentialHeaders } from '../../src/upstream/upstream-client.js';
+import { credentialHeaders } from './upstream-client.js';
 
 describe('credentialHeaders', () => {
   it('returns the same object while the credential is unchanged and a new one after a rotation', () => {

@@ -4,12 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  ConfigError,
-  loadGatewayConfig,
-  substituteEnv,
-  validateGatewayConfig,
-} from '../../src/config/config-loader.js';
+import { ConfigError, loadGatewayConfig, substituteEnv, validateGatewayConfig } from './config-loader.js';
 
 const valid = {
   providers: [{ name: 'openai', type: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-x' }],
@@ -125,6 +120,121 @@ models:
 
   it('substituteEnv leaves text without references alone', () => {
     assert.equal(substituteEnv('plain $HOME text', {}), 'plain $HOME text');
+  });
+});
+
+describe('a config that could mean two things stops start-up, naming the field', () => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    [
+      "auth.enabled: 'false'",
+      { auth: { enabled: 'false' } },
+      "auth.enabled: must be true or false (a YAML boolean), got 'false'",
+    ],
+    [
+      'auth.enabled: no (quoted)',
+      { auth: { enabled: 'no' } },
+      "auth.enabled: must be true or false (a YAML boolean), got 'no'",
+    ],
+    [
+      'auth.enabled: off',
+      { auth: { enabled: 'off' } },
+      "auth.enabled: must be true or false (a YAML boolean), got 'off'",
+    ],
+    [
+      'auth.enabled: flase',
+      { auth: { enabled: 'flase' } },
+      "auth.enabled: must be true or false (a YAML boolean), got 'flase'",
+    ],
+    [
+      "cache.shared: 'false'",
+      { cache: { shared: 'false' } },
+      "cache.shared: must be true or false (a YAML boolean), got 'false'",
+    ],
+    [
+      "cache.enabled: 'true'",
+      { cache: { enabled: 'true' } },
+      "cache.enabled: must be true or false (a YAML boolean), got 'true'",
+    ],
+    ['port: eighty', { server: { port: 'eighty' } }, "server.port: must be a number, got 'eighty'"],
+    ['ratelimit (wrong case)', { ratelimit: { enabled: true } }, 'ratelimit: unknown field (did you mean rateLimit?)'],
+    [
+      'providers[0].apikey',
+      { providers: [{ ...valid.providers[0], apikey: 'sk-x' }] },
+      'providers[0].apikey: unknown field (did you mean apiKey?)',
+    ],
+    [
+      'providers[0].timeout',
+      { providers: [{ ...valid.providers[0], timeout: 5 }] },
+      'providers[0].timeout: unknown field (did you mean timeouts?)',
+    ],
+    [
+      'providers[0].base_url',
+      { providers: [{ ...valid.providers[0], base_url: 'https://x' }] },
+      'providers[0].base_url: unknown field (did you mean baseUrl?)',
+    ],
+    [
+      'a nested unknown key',
+      { providers: [{ ...valid.providers[0], retry: { retires: 3 } }] },
+      'providers[0].retry.retires: unknown field (did you mean retries?)',
+    ],
+    [
+      "a provider type's options",
+      {
+        providers: [{ name: 'openai', type: 'anthropic', baseUrl: 'https://x/v1', options: { verion: '2023-06-01' } }],
+      },
+      'providers[0].options.verion: unknown field (did you mean version?)',
+    ],
+    [
+      'a map of sections (rateLimit.perModel)',
+      { rateLimit: { perModel: { 'gpt-4o-mini': { burts: 5 } } } },
+      'rateLimit.perModel.gpt-4o-mini.burts: unknown field (did you mean burst?)',
+    ],
+  ];
+  for (const [name, overrides, expected] of cases) {
+    it(name, () => {
+      const problems = problemsOf({ ...structuredClone(valid), ...overrides });
+      assert.deepEqual(problems, [expected]);
+    });
+  }
+
+  it('takes a number written as a string (a ${VAR} substitution), and YAML booleans', () => {
+    const config = validateGatewayConfig({
+      ...structuredClone(valid),
+      server: { port: '8081', drainTimeoutMs: '1500' },
+      auth: { enabled: false },
+      cache: { enabled: true, shared: false },
+    });
+    assert.equal(config.server.port, 8081);
+    assert.equal(config.server.drainTimeoutMs, 1500);
+    assert.equal(config.auth.enabled, false);
+    assert.equal(config.cache.shared, false);
+  });
+
+  it('shows a YAML syntax error with its line and a caret', () => {
+    const path = writeConfig('server:\n  port: 8080\n providers: []\n');
+    assert.throws(
+      () => loadGatewayConfig({ GATEWAY_CONFIG: path }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.problems[0], /^\(yaml\) line 3, column 1: .+\n {6} providers: \[\]\n {6}\^$/);
+        return true;
+      },
+    );
+  });
+
+  it('names the two files to copy when there is no config at all', () => {
+    const cwd = process.cwd();
+    process.chdir(mkdtempSync(join(tmpdir(), 'gw-empty-')));
+    try {
+      assert.throws(() => loadGatewayConfig({}), /config\/gateway\.minimal\.yaml.+config\/gateway\.example\.yaml/);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('refuses a PORT that is not a port', () => {
+    const path = writeConfig(JSON.stringify(valid));
+    assert.throws(() => loadGatewayConfig({ GATEWAY_CONFIG: path, PORT: 'eighty' }), /PORT: must be a port number/);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelayMs, parseRetryAfterMs } from '../../src/upstream/backoff.js';
+import { backoffDelayMs, parseRetryAfterMs } from './backoff.js';
 
 const options = { baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 5_000 };
 

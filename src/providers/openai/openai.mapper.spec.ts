@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HttpException } from '@nestjs/common';
-import { GatewayError, RateLimitError } from '../../src/common/errors/gateway.error.js';
-import { retryHeaders } from '../../src/common/errors/error-reply.js';
-import { toGatewayError } from '../../src/common/errors/to-gateway-error.js';
-import { toGatewayErrorFromOpenAi } from '../../src/providers/openai/openai.mapper.js';
+import { GatewayError, RateLimitError } from '../../common/errors/gateway.error.js';
+import { retryHeaders } from '../../common/errors/error-reply.js';
+import { toGatewayError } from '../../common/errors/to-gateway-error.js';
+import { toGatewayErrorFromOpenAi } from './openai.mapper.js';
 
 const map = (status: number, body: unknown, headers = {}) => toGatewayErrorFromOpenAi('openai', status, body, headers);
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { Cancellation, DeadlineExceeded } from '../../src/common/cancellation.js';
+import { Cancellation, DeadlineExceeded } from './cancellation.js';
 
 describe('Cancellation', () => {
   it('cancels once, with the first reason, and tells each listener once', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pickWeighted } from '../../src/routing/weighted-choice.js';
+import { pickWeighted } from './weighted-choice.js';
 
 describe('pickWeighted', () => {
   const items = [

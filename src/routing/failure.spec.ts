@@ -5,9 +5,9 @@ import {
   InvalidRequestError,
   UpstreamError,
   UpstreamTimeoutError,
-} from '../../src/common/errors/gateway.error.js';
-import { upstreamErrors } from '../../src/providers/provider-errors.js';
-import { errorOrigin, UnexpectedAttemptError } from '../../src/routing/failure.js';
+} from '../common/errors/gateway.error.js';
+import { upstreamErrors } from '../providers/provider-errors.js';
+import { errorOrigin, UnexpectedAttemptError } from './failure.js';
 
 describe('errorOrigin', () => {
   it('blames the upstream for the errors it answered with or its broken connection', () => {

@@ -1,0 +1,69 @@
+/** `npm run demo` as a new user meets it: it starts on its port, the requests it prints work, a taken port is one clear line. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { describe, it } from 'node:test';
+import { freePort } from '../support/redis-instance.js';
+
+function runDemo(port: number): { output: () => string; exited: Promise<[number | null]>; stop: () => void } {
+  const child = spawn(process.execPath, ['dist/scripts/demo.js'], {
+    env: { ...process.env, PORT: String(port), GATEWAY_CONFIG: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return {
+    output: () => output,
+    exited: once(child, 'exit') as Promise<[number | null]>,
+    stop: () => child.kill('SIGINT'),
+  };
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not in time:\n${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('npm run demo', () => {
+  it('serves the requests it prints', async () => {
+    const port = await freePort();
+    const demo = runDemo(port);
+    try {
+      await until(() => demo.output().includes('Press Ctrl-C'), 20_000, demo.output);
+      const curls = [
+        ...demo.output().matchAll(/curl -sN? (\S+) -H 'content-type: application\/json' \\\n\s+-d '([^']+)'/g),
+      ];
+      assert.ok(curls.length >= 3, demo.output());
+      for (const [, url, body] of curls) {
+        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        assert.equal(response.status, 200, `${url} ${body}: ${await response.clone().text()}`);
+        const text = await response.text();
+        assert.ok(text.includes('chat.completion') || text.includes('[DONE]'), text);
+      }
+    } finally {
+      demo.stop();
+      await demo.exited;
+    }
+  });
+
+  it('on a taken port says which one and how to choose another, without a stack trace', async () => {
+    const taken = createServer();
+    taken.listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const demo = runDemo(port);
+      const [code] = await demo.exited;
+      assert.equal(code, 1);
+      assert.match(demo.output(), new RegExp(`port ${port} is in use .*set PORT=`));
+      assert.doesNotMatch(demo.output(), /\n\s+at /, 'no stack trace');
+    } finally {
+      taken.close();
+    }
+  });
+});

@@ -119,7 +119,7 @@ function checkProviderTypes(
       if (keys.length > 0) problems.push(`${at}.${keys[0]}: unknown field (type '${provider.type}' takes no options)`);
       return;
     }
-    problems.push(...checkDocument(rawOptions[i] ?? {}, factory.optionsClass as new () => object, at));
+    problems.push(...checkDocument(rawOptions[i] ?? {}, factory.optionsClass, at));
     const options = plainToInstance(factory.optionsClass, rawOptions[i] ?? {}, { exposeDefaultValues: true });
     problems.push(...formatValidationErrors(validateSync(options), at));
     provider.options = options as Record<string, unknown>;

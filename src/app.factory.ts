@@ -57,6 +57,8 @@ export async function createGatewayApp(
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger,
     bodyParser: false,
+    // A wiring error is thrown to the caller (main.ts prints it as one line), never a silent process exit.
+    abortOnError: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.decorateRequest('gatewayKey', null);

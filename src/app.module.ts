@@ -19,6 +19,7 @@ import { LlmClientModule } from './llm-client/llm-client.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { AdminThrottleModule } from './rate-limit/admin-throttle.js';
 import { RoutingModule } from './routing/routing.module.js';
 import { UsageModule } from './usage/usage.module.js';
 
@@ -40,6 +41,7 @@ export class AppModule {
         RoutingModule,
         UsageModule,
         HealthModule,
+        AdminThrottleModule,
         LlmClientModule,
       ],
       providers: [

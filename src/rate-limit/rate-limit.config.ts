@@ -63,8 +63,16 @@ export class RateLimitRedisConfig {
   @IsInt() @Min(1) connectTimeoutMs: number = 2_000;
 }
 
+/** The admin API's limit per caller (admin key, or address on loopback), always on: `@nestjs/throttler`'s guard. */
+export class AdminRateLimit {
+  @IsInt() @Min(1) requestsPerMinute: number = 300;
+}
+
 export class RateLimitConfig {
+  /** Limits on the API routes (per key, per model, global); the admin API's own limit is `admin`. */
   @IsBoolean() enabled: boolean = false;
+
+  @Nested(() => AdminRateLimit) admin: AdminRateLimit = new AdminRateLimit();
 
   /** Without Redis, buckets live in memory and each replica enforces the limits on its own. */
   @IsOptional()

@@ -76,6 +76,6 @@ class RateLimitRedisCloser implements OnApplicationShutdown {
     RateLimiter,
     RateLimitRedisCloser,
   ],
-  exports: [RateLimiter, RATE_LIMIT_CONFIG, RATE_LIMIT_REDIS, RATE_LIMIT_HEALTH],
+  exports: [RateLimiter, RATE_LIMIT_CONFIG, RATE_LIMIT_REDIS, RATE_LIMIT_HEALTH, BUCKET_STORE],
 })
 export class RateLimitModule {}

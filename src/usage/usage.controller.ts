@@ -1,10 +1,12 @@
 import { Access } from '../http/route-config.js';
+import { AdminThrottled } from '../rate-limit/admin-throttle.js';
 import { Controller, Get, Param } from '@nestjs/common';
 import { echo, NotFoundError } from '../common/errors/gateway.error.js';
 import { type KeyUsage, UsageService } from './usage.service.js';
 
 /** Tokens and cost per gateway key since usage was first recorded (admin keys only, see app.factory.ts). */
 @Controller('admin')
+@AdminThrottled()
 export class UsageController {
   constructor(private readonly usage: UsageService) {}
 

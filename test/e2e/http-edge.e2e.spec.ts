@@ -155,3 +155,27 @@ describe('CORS off (the default)', () => {
     }
   });
 });
+
+describe('the admin API limit (@nestjs/throttler on our token buckets)', () => {
+  it('refuses an admin caller past rateLimit.admin.requestsPerMinute with 429 and Retry-After', async () => {
+    const gateway = await startGateway({
+      providers: [{ name: 'sim', type: 'openai', baseUrl: 'http://127.0.0.1:1/v1' }],
+      models: [{ name: 'm', deployments: [{ provider: 'sim', model: 'm' }] }],
+      rateLimit: { admin: { requestsPerMinute: 3 } },
+    });
+    try {
+      const statuses: number[] = [];
+      let last: Response | undefined;
+      for (let i = 0; i < 5; i++) {
+        last = await fetch(`${gateway.url}/admin/routing`);
+        statuses.push(last.status);
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+      assert.ok(Number(last!.headers.get('retry-after')) >= 1);
+      assert.equal(((await last!.json()) as ErrorBody).error.code, 'rate_limit_exceeded');
+      assert.equal((await fetch(`${gateway.url}/v1/models`)).status, 200, 'API routes are not limited by it');
+    } finally {
+      await gateway.close();
+    }
+  });
+});

@@ -1,6 +1,12 @@
 /** Normalises anything thrown in a request into a GatewayError that is safe to show the client. */
 import { HttpException } from '@nestjs/common';
-import { GatewayError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from './gateway.error.js';
+import {
+  GatewayError,
+  InvalidRequestError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitError,
+} from './gateway.error.js';
 
 interface FastifyLikeError {
   code?: string;
@@ -18,6 +24,8 @@ export function toGatewayError(error: unknown, bodyLimitBytes: number): GatewayE
     const status = error.getStatus();
     if (status === 404) return new NotFoundError('Unknown request URL. Check the path and method.', 'unknown_url');
     if (status === 413) return new PayloadTooLargeError(bodyLimitBytes);
+    // @nestjs/throttler's guard on the admin API (it set Retry-After on the reply already).
+    if (status === 429) return new RateLimitError('Too many requests to the admin API; slow down.');
     if (status < 500)
       return new GatewayError(status, 'invalid_request_error', error.message, { code: 'invalid_request' });
     return internalError();

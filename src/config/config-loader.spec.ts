@@ -238,17 +238,10 @@ describe('a config that could mean two things stops start-up, naming the field',
   });
 });
 
-describe('shipped config files', () => {
-  const env = {
-    OPENAI_API_KEY: 'x',
-    ANTHROPIC_API_KEY: 'x',
-    QIANFAN_API_KEY: 'x',
-    QIANFAN_SECRET_KEY: 'x',
-    QIANFAN_V2_KEY: 'x',
-  };
-  for (const file of ['config/gateway.example.yaml', 'config/demo.yaml', 'config/bench.yaml']) {
+describe('shipped config files (the example and the minimal one: example-config.spec.ts)', () => {
+  for (const file of ['config/demo.yaml', 'config/bench.yaml']) {
     it(`${file} is valid`, () => {
-      const config = loadGatewayConfig({ ...env, GATEWAY_CONFIG: file });
+      const config = loadGatewayConfig({ GATEWAY_CONFIG: file });
       assert.ok(config.models.length > 0);
     });
   }

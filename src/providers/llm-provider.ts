@@ -43,10 +43,57 @@ export interface EmbeddingProvider {
   embed(request: EmbeddingRequest, context: ProviderCallContext): Promise<EmbeddingResponse>;
 }
 
-export type LlmProvider = ChatCompletionProvider & Partial<EmbeddingProvider>;
+/** The inbound protocols a provider may speak natively, besides chat: Anthropic's Messages, OpenAI's Responses. */
+export type NativeProtocol = 'messages' | 'responses';
+
+/** A front's call forwarded as the client made it. */
+export interface NativeRequest {
+  /** `create` (POST /messages, POST /responses) or `count_tokens` (POST /messages/count_tokens). */
+  operation: 'create' | 'count_tokens';
+  /** The body to send: the client's JSON text, with the upstream model name. */
+  body: string;
+  /** The client's protocol headers to pass on unchanged (anthropic-version, anthropic-beta). */
+  headers: Readonly<Record<string, string>>;
+}
+
+/** A whole native answer: its JSON text as received, and parsed. */
+export interface NativeAnswer {
+  text: string;
+  data: unknown;
+}
+
+/** One event of a native stream, its name and data exactly as the upstream sent them. */
+export interface NativeEvent {
+  event: string;
+  data: string;
+}
+
+/**
+ * A provider that serves some fronts natively: their requests go upstream as the client sent them (but the model
+ * name), and the answers come back as they are. Errors are thrown as GatewayErrors like any provider's.
+ */
+export interface NativeProvider {
+  readonly nativeProtocols: ReadonlySet<NativeProtocol>;
+  forward(protocol: NativeProtocol, request: NativeRequest, context: ProviderCallContext): Promise<NativeAnswer>;
+  forwardStream(
+    protocol: NativeProtocol,
+    request: NativeRequest,
+    context: ProviderCallContext,
+  ): Promise<AsyncIterable<NativeEvent>>;
+}
+
+export type LlmProvider = ChatCompletionProvider & Partial<EmbeddingProvider> & Partial<NativeProvider>;
 
 export function supportsEmbeddings(provider: LlmProvider): provider is ChatCompletionProvider & EmbeddingProvider {
   return typeof provider.embed === 'function';
+}
+
+/** Whether `provider` serves `protocol` natively (else the front translates to chat). */
+export function speaksNatively(
+  provider: LlmProvider,
+  protocol: NativeProtocol,
+): provider is ChatCompletionProvider & NativeProvider {
+  return provider.nativeProtocols?.has(protocol) === true;
 }
 
 /**

@@ -21,7 +21,7 @@ import type {
 } from '../common/openai.types.js';
 import { GatewayMetrics, type ModelSeries } from '../metrics/gateway-metrics.js';
 import type { RequestTelemetry } from '../observability/request-telemetry.js';
-import { supportsEmbeddings } from '../providers/llm-provider.js';
+import { type ProviderCallContext, supportsEmbeddings } from '../providers/llm-provider.js';
 import { Cancellation, DeadlineExceeded, type LinkedCancellation } from '../common/cancellation.js';
 import { AttemptBudget } from './attempt-budget.js';
 import {
@@ -63,9 +63,26 @@ export interface RoutedCompletion {
   route: RouteInfo;
 }
 
-export interface RoutedStream {
-  chunks: AsyncIterable<ChatCompletionChunk>;
+export interface RoutedStream<Item = ChatCompletionChunk> {
+  chunks: AsyncIterable<Item>;
   route: RouteInfo;
+}
+
+export interface Routed<T> {
+  result: T;
+  route: RouteInfo;
+}
+
+/**
+ * One attempt's upstream call, for a deployment the router chose: the chat call, or a front's own (a native
+ * passthrough, or a translation to chat). `context` carries the attempt's cancellation, budget and deadline.
+ */
+export type AttemptCall<T> = (deployment: Deployment, context: ProviderCallContext) => Promise<T>;
+
+/** How a stream of one front is opened on a deployment, and which of its items carry output (for the hold-back). */
+export interface StreamOpener<Item> {
+  open: AttemptCall<AsyncIterable<Item>>;
+  hasOutput: (item: Item) => boolean;
 }
 
 /** Why the gateway itself aborted an attempt. */
@@ -80,12 +97,14 @@ class AttemptTimeout extends Error {
 
 const HOLD_EXPIRED = Symbol('holdExpired');
 
-/** A chunk carrying output: content, a refusal or a tool call. */
-function hasOutput(chunk: ChatCompletionChunk): boolean {
+/** A chunk carrying output: content, a refusal, reasoning or a tool call (or the end of a choice). */
+export function chunkHasOutput(chunk: ChatCompletionChunk): boolean {
   const choices = chunk.choices;
   for (let i = 0; i < choices.length; i++) {
     const delta = choices[i].delta;
-    if (delta && (delta.content || delta.refusal || delta.tool_calls)) return true;
+    if (delta && (delta.content || delta.refusal || delta.tool_calls || delta.reasoning_content || delta.thinking_blocks)) {
+      return true;
+    }
     if (choices[i].finish_reason) return true;
   }
   return false;
@@ -143,11 +162,17 @@ export class RouterService {
   }
 
   async complete(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedCompletion> {
-    const primary = this.router.group(request.model);
-    const plan = this.plan(primary, context, false);
-    const routed = this.run(primary, plan, (group, deployment) =>
-      this.completeAttempt(request, plan, group, deployment),
+    const { result, route } = await this.completeWith(request.model, context, (deployment, call) =>
+      deployment.provider.chat(forDeployment(request, deployment), call),
     );
+    return { completion: result, route };
+  }
+
+  /** A non-streaming request of any front: `call` makes one attempt's upstream call on the deployment chosen. */
+  async completeWith<T>(model: string, context: RouteRequestContext, call: AttemptCall<T>): Promise<Routed<T>> {
+    const primary = this.router.group(model);
+    const plan = this.plan(primary, context, false);
+    const routed = this.run(primary, plan, (group, deployment) => this.completeAttempt(call, plan, group, deployment));
     armDeadline(plan);
     try {
       return await routed;
@@ -156,18 +181,18 @@ export class RouterService {
     }
   }
 
-  private async completeAttempt(
-    request: ChatCompletionRequest,
+  private async completeAttempt<T>(
+    call: AttemptCall<T>,
     plan: RequestPlan,
     group: ModelGroup,
     deployment: Deployment,
-  ): Promise<RoutedCompletion> {
+  ): Promise<Routed<T>> {
     const started = this.now();
     deployment.stats.inFlight++;
-    let completion: ChatCompletion;
+    let result: T;
     try {
       // No cancellation of its own: only streams have per-attempt timeouts.
-      completion = await deployment.provider.chat(forDeployment(request, deployment), {
+      result = await call(deployment, {
         cancellation: plan.cancellation,
         requestId: plan.requestId,
         budget: plan.budget,
@@ -180,7 +205,7 @@ export class RouterService {
     }
     deployment.stats.latencyEwmaMs = ewma(deployment.stats.latencyEwmaMs, this.now() - started);
     deployment.breaker.onSuccess();
-    return { completion, route: this.route(group, deployment, plan) };
+    return { result, route: this.route(group, deployment, plan) };
   }
 
   async embed(
@@ -227,10 +252,22 @@ export class RouterService {
   }
 
   async stream(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedStream> {
-    const primary = this.router.group(request.model);
+    return this.streamWith(request.model, context, {
+      open: (deployment, call) => deployment.provider.chatStream(forDeployment(request, deployment), call),
+      hasOutput: chunkHasOutput,
+    });
+  }
+
+  /** A stream of any front: `opener` opens one attempt's upstream stream and says which items carry output. */
+  async streamWith<Item>(
+    model: string,
+    context: RouteRequestContext,
+    opener: StreamOpener<Item>,
+  ): Promise<RoutedStream<Item>> {
+    const primary = this.router.group(model);
     const plan = this.plan(primary, context, true);
     const routed = this.run(primary, plan, (group, deployment, startedAt) =>
-      this.openStream(group, deployment, request, plan, startedAt),
+      this.openStream(group, deployment, opener, plan, startedAt),
     );
     armDeadline(plan);
     try {
@@ -381,16 +418,16 @@ export class RouterService {
    * Opens a stream on one deployment and holds it until its first output chunk (or `holdBackMs`); failures
    * up to then throw (the caller falls back), later ones surface from the returned iterable.
    */
-  private async openStream(
+  private async openStream<Item>(
     group: ModelGroup,
     deployment: Deployment,
-    request: ChatCompletionRequest,
+    opener: StreamOpener<Item>,
     plan: RequestPlan,
     startedAt: number,
-  ): Promise<RoutedStream> {
+  ): Promise<RoutedStream<Item>> {
     const settings = group.config.stream;
     const attempt = plan.cancellation.child();
-    const stream: StreamAttempt = {
+    const stream: StreamAttempt<Item> = {
       deployment,
       plan,
       model: this.metrics.model(group.name),
@@ -404,10 +441,11 @@ export class RouterService {
       started: this.now(),
       idleTimeoutMs: settings.idleTimeoutMs,
       ttftTimer: undefined,
+      hasOutput: opener.hasOutput,
     };
     deployment.stats.inFlight++;
     try {
-      const opening = deployment.provider.chatStream(forDeployment(request, deployment), {
+      const opening = opener.open(deployment, {
         cancellation: attempt.cancellation,
         requestId: plan.requestId,
         budget: plan.budget,
@@ -435,7 +473,7 @@ export class RouterService {
             break;
           }
           stream.buffered.push(result.value);
-          if (hasOutput(result.value)) {
+          if (stream.hasOutput(result.value)) {
             this.firstOutput(stream);
             break;
           }
@@ -456,7 +494,7 @@ export class RouterService {
   }
 
   /** The first output proves the deployment healthy: record time to first token and close its breaker. */
-  private firstOutput(stream: StreamAttempt): void {
+  private firstOutput<Item>(stream: StreamAttempt<Item>): void {
     stream.sawOutput = true;
     clearTimeout(stream.ttftTimer);
     const { deployment } = stream;
@@ -468,7 +506,7 @@ export class RouterService {
    * Yields the held chunks, then the rest, watching time to first token and silence between chunks. Once output
    * flows, each wait for the next chunk is measured (upstream silence only: not the time a slow client takes).
    */
-  private async *continueStream(stream: StreamAttempt): AsyncGenerator<ChatCompletionChunk> {
+  private async *continueStream<Item>(stream: StreamAttempt<Item>): AsyncGenerator<Item> {
     const { deployment, attempt, iterator } = stream;
     const telemetry = stream.plan.telemetry;
     // Only upstream silence counts as idle, not time spent waiting for a slow client to read.
@@ -499,7 +537,7 @@ export class RouterService {
           break;
         }
         if (waitedFrom) stream.model.interChunk.observe((performance.now() - waitedFrom) / 1_000);
-        else if (hasOutput(next.value)) this.firstOutput(stream);
+        else if (stream.hasOutput(next.value)) this.firstOutput(stream);
         yield next.value;
       }
     } catch (thrown) {
@@ -531,7 +569,7 @@ export class RouterService {
   }
 }
 
-interface StreamAttempt {
+interface StreamAttempt<Item> {
   deployment: Deployment;
   plan: RequestPlan;
   /** Series of the group being served, for model latency and inter-chunk waits. */
@@ -539,15 +577,16 @@ interface StreamAttempt {
   /** performance.now() when the attempt started (`started` is the routing clock's). */
   startedAt: number;
   attempt: LinkedCancellation;
-  iterator: AsyncIterator<ChatCompletionChunk> | undefined;
-  buffered: ChatCompletionChunk[];
+  iterator: AsyncIterator<Item> | undefined;
+  buffered: Item[];
   /** A read that was still running when the hold-back window closed. */
-  pending: Promise<IteratorResult<ChatCompletionChunk>> | undefined;
+  pending: Promise<IteratorResult<Item>> | undefined;
   ended: boolean;
   sawOutput: boolean;
   started: number;
   idleTimeoutMs: number;
   ttftTimer: NodeJS.Timeout | undefined;
+  hasOutput: (item: Item) => boolean;
 }
 
 /**

@@ -470,12 +470,7 @@ export function fromAnthropicStreamEvent(
 ): ChatCompletionChunk[] {
   if (state.finished) return [];
   if (event.type === 'ping') return [];
-  if (event.type === 'error') {
-    const detail = event.error;
-    throw detail?.type === 'overloaded_error'
-      ? upstreamErrors.overloaded(state.provider, detail.message)
-      : upstreamErrors.streamInterrupted(state.provider, detail?.message);
-  }
+  if (event.type === 'error') throw streamErrorOf(state.provider, event.error);
   if (event.type === 'message_start') {
     if (state.started) return [];
     state.started = true;
@@ -540,6 +535,21 @@ export function fromAnthropicStreamEvent(
     default:
       // New event types may appear; the API docs say to ignore them.
       return [];
+  }
+}
+
+function streamErrorOf(provider: string, detail: { type?: string; message?: string } | undefined): GatewayError {
+  return detail?.type === 'overloaded_error'
+    ? upstreamErrors.overloaded(provider, detail.message)
+    : upstreamErrors.streamInterrupted(provider, detail?.message);
+}
+
+/** The failure an `error` event of a Messages stream means (its data as the upstream sent it). */
+export function anthropicStreamError(provider: string, data: string): GatewayError {
+  try {
+    return streamErrorOf(provider, (JSON.parse(data) as { error?: { type?: string; message?: string } }).error);
+  } catch {
+    return upstreamErrors.streamInterrupted(provider);
   }
 }
 

@@ -7,13 +7,24 @@ import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
 import { credentialHeaders, SSE_ACCEPT, type UpstreamClient } from '../../upstream/upstream-client.js';
-import type { ChatCompletionProvider, ProviderCallContext, ProviderFactory } from '../llm-provider.js';
+import type {
+  ChatCompletionProvider,
+  NativeAnswer,
+  NativeEvent,
+  NativeProtocol,
+  NativeProvider,
+  NativeRequest,
+  ProviderCallContext,
+  ProviderFactory,
+} from '../llm-provider.js';
+import { readNativeEvents } from '../../upstream/native-events.js';
 import type { Credential, ProviderRuntime } from '../provider-runtime.js';
 import {
   type AnthropicRequestDefaults,
   createAnthropicStreamState,
   fromAnthropicResponse,
   readAnthropicChunks,
+  anthropicStreamError,
   toAnthropicRequest,
   toGatewayErrorFromAnthropic,
 } from './anthropic.mapper.js';
@@ -34,8 +45,13 @@ export class AnthropicOptions {
   @IsOptional() @IsInt() @Min(1) defaultMaxTokens?: number;
 }
 
-export class AnthropicProvider implements ChatCompletionProvider {
+/** Events of a native Messages stream after which it is complete; an `error` event is a failure. */
+const MESSAGES_STREAM_END = new Set(['message_stop']);
+
+export class AnthropicProvider implements ChatCompletionProvider, NativeProvider {
   readonly type = 'anthropic';
+  /** Messages requests go upstream as the client sent them (see the Messages front). */
+  readonly nativeProtocols: ReadonlySet<NativeProtocol> = new Set(['messages']);
   readonly name: string;
   private readonly client: UpstreamClient;
   private readonly defaults: AnthropicRequestDefaults;
@@ -99,6 +115,43 @@ export class AnthropicProvider implements ChatCompletionProvider {
       includeUsage: request.stream_options?.include_usage === true,
     });
     return readAnthropicChunks(response.body, state);
+  }
+
+  /** A Messages call passed through: the client's body and anthropic-* headers, the upstream's JSON back. */
+  async forward(
+    _protocol: NativeProtocol,
+    request: NativeRequest,
+    context: ProviderCallContext,
+  ): Promise<NativeAnswer> {
+    const response = await this.client.json({
+      path: request.operation === 'count_tokens' ? '/messages/count_tokens' : '/messages',
+      rawBody: request.body,
+      headers: request.headers,
+      cancellation: context.cancellation,
+      deadlineAt: context.deadlineAt,
+      budget: context.budget,
+    });
+    return { text: response.text, data: response.data };
+  }
+
+  async forwardStream(
+    _protocol: NativeProtocol,
+    request: NativeRequest,
+    context: ProviderCallContext,
+  ): Promise<AsyncIterable<NativeEvent>> {
+    const response = await this.client.send({
+      path: '/messages',
+      rawBody: request.body,
+      headers: { ...request.headers, ...SSE_ACCEPT },
+      cancellation: context.cancellation,
+      deadlineAt: context.deadlineAt,
+      budget: context.budget,
+    });
+    return readNativeEvents(response.body, {
+      provider: this.name,
+      terminal: MESSAGES_STREAM_END,
+      failureOf: (event) => (event.event === 'error' ? anthropicStreamError(this.name, event.data) : undefined),
+    });
   }
 
   close(): void {

@@ -12,9 +12,17 @@ import type {
 } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
 import { credentialHeaders, SSE_ACCEPT, type UpstreamClient } from '../../upstream/upstream-client.js';
+import { IsIn } from 'class-validator';
+import { readNativeEvents } from '../../upstream/native-events.js';
+import { upstreamErrors } from '../provider-errors.js';
 import {
   type ChatCompletionProvider,
   type EmbeddingProvider,
+  type NativeAnswer,
+  type NativeEvent,
+  type NativeProtocol,
+  type NativeProvider,
+  type NativeRequest,
   type ProviderCallContext,
   type ProviderFactory,
   RAW_JSON,
@@ -23,8 +31,21 @@ import {
 import type { Credential, ProviderRuntime } from '../provider-runtime.js';
 import { encodeEmbeddingsBase64, readOpenAiChunks, toGatewayErrorFromOpenAi } from './openai.mapper.js';
 
-export class OpenAiCompatibleProvider implements ChatCompletionProvider, EmbeddingProvider {
+/** `options` of an `openai` provider entry. */
+export class OpenAiOptions {
+  /**
+   * How Responses API requests reach this upstream: `native` forwards them to its own `/responses` (OpenAI, Azure's v1
+   * API, vLLM and others serve it); `translate` turns them into chat completions (any OpenAI-compatible server).
+   */
+  @IsIn(['native', 'translate']) responses: 'native' | 'translate' = 'translate';
+}
+
+/** Events of a native Responses stream after which it is complete; an `error` event is a failure. */
+const RESPONSES_STREAM_END = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+export class OpenAiCompatibleProvider implements ChatCompletionProvider, EmbeddingProvider, NativeProvider {
   readonly name: string;
+  readonly nativeProtocols: ReadonlySet<NativeProtocol>;
   protected readonly client: UpstreamClient;
 
   constructor(
@@ -33,8 +54,10 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
     apiKey: Credential | undefined,
     readonly type: string = 'openai',
     extraHeaders: Record<string, string> = {},
+    nativeResponses = false,
   ) {
     this.name = config.name;
+    this.nativeProtocols = new Set(nativeResponses ? ['responses'] : []);
     this.client = runtime.upstream(
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromOpenAi(this.name, status, body, responseHeaders),
@@ -90,15 +113,61 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
     return wantsBase64 ? encodeEmbeddingsBase64(response.data) : response.data;
   }
 
+  /** A Responses call passed through to the upstream's own `/responses`. */
+  async forward(
+    _protocol: NativeProtocol,
+    request: NativeRequest,
+    context: ProviderCallContext,
+  ): Promise<NativeAnswer> {
+    const response = await this.client.json({
+      path: '/responses',
+      rawBody: request.body,
+      cancellation: context.cancellation,
+      deadlineAt: context.deadlineAt,
+      budget: context.budget,
+    });
+    return { text: response.text, data: response.data };
+  }
+
+  async forwardStream(
+    _protocol: NativeProtocol,
+    request: NativeRequest,
+    context: ProviderCallContext,
+  ): Promise<AsyncIterable<NativeEvent>> {
+    const response = await this.client.send({
+      path: '/responses',
+      rawBody: request.body,
+      headers: SSE_ACCEPT,
+      cancellation: context.cancellation,
+      deadlineAt: context.deadlineAt,
+      budget: context.budget,
+    });
+    return readNativeEvents(response.body, {
+      provider: this.name,
+      terminal: RESPONSES_STREAM_END,
+      failureOf: (event) => (event.event === 'error' ? responsesStreamError(this.name, event.data) : undefined),
+    });
+  }
+
   close(): void {
     this.client.close();
   }
 }
 
-export const openAiProviderFactory: ProviderFactory = {
+function responsesStreamError(provider: string, data: string) {
+  try {
+    const parsed = JSON.parse(data) as { message?: string; error?: { message?: string } };
+    return upstreamErrors.streamInterrupted(provider, parsed.message ?? parsed.error?.message);
+  } catch {
+    return upstreamErrors.streamInterrupted(provider);
+  }
+}
+
+export const openAiProviderFactory: ProviderFactory<OpenAiOptions> = {
   type: 'openai',
-  async create(config, _options, runtime) {
+  optionsClass: OpenAiOptions,
+  async create(config, options, runtime) {
     const apiKey = config.apiKey === undefined ? undefined : await runtime.credential(config.apiKey);
-    return new OpenAiCompatibleProvider(config, runtime, apiKey);
+    return new OpenAiCompatibleProvider(config, runtime, apiKey, 'openai', {}, options.responses === 'native');
   },
 };

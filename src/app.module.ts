@@ -8,7 +8,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module.js';
 import { OpenAiErrorFilter } from './common/errors/openai-error.filter.js';
 import { OpenAiValidationPipe } from './common/validation/validation.pipe.js';
-import { CompletionsModule } from './completions/completions.module.js';
+import { ChatModule } from './fronts/chat/chat.module.js';
 import { GatewayConfigModule } from './config/gateway-config.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { EmbeddingsModule } from './embeddings/embeddings.module.js';
@@ -35,7 +35,7 @@ export class AppModule {
         ObservabilityModule,
         AuthModule,
         LifecycleModule,
-        CompletionsModule,
+        ChatModule,
         EmbeddingsModule,
         ModelsModule,
         RoutingModule,

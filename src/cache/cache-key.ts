@@ -8,7 +8,7 @@ import type { ChatCompletionRequest } from '../common/openai.types.js';
 export const SHARED_NAMESPACE = 'shared';
 
 /** Fields that change how the answer is delivered or attributed, never what it says. */
-const TRANSPORT_ONLY_FIELDS: ReadonlySet<string> = new Set(['stream', 'stream_options', 'user']);
+const TRANSPORT_ONLY_FIELDS: ReadonlySet<string> = new Set(['stream', 'stream_options', 'user', 'store', 'metadata']);
 
 export const CACHE_MODES = ['deterministic', 'all', 'off'] as const;
 export type CacheMode = (typeof CACHE_MODES)[number];
@@ -35,12 +35,12 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * `<namespace>:<sha256 hex>` of the canonical request: the model as the client named it, messages, tools,
- * tool_choice, response_format, every sampling/output parameter and any unknown extra field. Transport-only
+ * `<namespace>:<sha256 hex>` of the canonical request of any front: the model as the client named it, the input,
+ * tools, tool choice, output format, every sampling/output parameter and any unknown extra field. Transport-only
  * fields are left out, and so are top-level `null`s, which OpenAI treats as "use the default".
  * Call it before the router rewrites `model` to an upstream name.
  */
-export function cacheKeyFor(request: ChatCompletionRequest, namespace: string): string {
+export function cacheKeyFor(request: Readonly<Record<string, unknown>>, namespace: string): string {
   const relevant: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(request)) {
     if (!TRANSPORT_ONLY_FIELDS.has(field) && value !== null && value !== undefined) relevant[field] = value;

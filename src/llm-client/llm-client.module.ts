@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { CompletionsModule } from '../completions/completions.module.js';
+import { ChatModule } from '../fronts/chat/chat.module.js';
 import { LlmClient } from './llm-client.service.js';
 
-@Module({ imports: [CompletionsModule], providers: [LlmClient], exports: [LlmClient] })
+@Module({ imports: [ChatModule], providers: [LlmClient], exports: [LlmClient] })
 export class LlmClientModule {}

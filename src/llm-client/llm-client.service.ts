@@ -8,7 +8,7 @@ import { INTERNAL_KEY } from '../auth/gateway-key.js';
 import { Cancellation } from '../common/cancellation.js';
 import { ClientClosedError } from '../common/errors/gateway.error.js';
 import type { ChatCompletionRequest, ChatMessage } from '../common/openai.types.js';
-import { ChatCompletionsService } from '../completions/chat-completions.service.js';
+import { ChatCompletionsService } from '../fronts/chat/chat-completions.service.js';
 
 export interface LlmCompleteOptions {
   model: string;

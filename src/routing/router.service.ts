@@ -102,7 +102,10 @@ export function chunkHasOutput(chunk: ChatCompletionChunk): boolean {
   const choices = chunk.choices;
   for (let i = 0; i < choices.length; i++) {
     const delta = choices[i].delta;
-    if (delta && (delta.content || delta.refusal || delta.tool_calls || delta.reasoning_content || delta.thinking_blocks)) {
+    if (
+      delta &&
+      (delta.content || delta.refusal || delta.tool_calls || delta.reasoning_content || delta.thinking_blocks)
+    ) {
       return true;
     }
     if (choices[i].finish_reason) return true;
@@ -126,7 +129,7 @@ interface RequestPlan {
 }
 
 /** The request as the deployment receives it: under its upstream model name (the same object when unchanged). */
-function forDeployment<R extends { model: string }>(request: R, deployment: Deployment): R {
+export function forDeployment<R extends { model: string }>(request: R, deployment: Deployment): R {
   return request.model === deployment.model ? request : { ...request, model: deployment.model };
 }
 

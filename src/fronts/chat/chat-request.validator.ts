@@ -8,9 +8,9 @@
  * class-transformer copy cost ~11 % of the gateway's CPU per request (see the README's performance section); this
  * pass costs about 1 %. The other bodies (embeddings) and the config file keep their class-validator DTOs.
  */
-import { InvalidRequestError } from '../common/errors/gateway.error.js';
-import type { ChatCompletionRequest } from '../common/openai.types.js';
-import { messageContentProblem } from '../common/validation/openai-validators.js';
+import { InvalidRequestError } from '../../common/errors/gateway.error.js';
+import type { ChatCompletionRequest } from '../../common/openai.types.js';
+import { messageContentProblem } from '../../common/validation/openai-validators.js';
 
 export const MESSAGE_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
 const ROLES: ReadonlySet<unknown> = new Set(MESSAGE_ROLES);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GatewayError } from '../common/errors/gateway.error.js';
+import { GatewayError } from '../../common/errors/gateway.error.js';
 import { validateChatRequest } from './chat-request.validator.js';
 
 const messages = [{ role: 'user', content: 'hi' }];

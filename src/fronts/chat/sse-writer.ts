@@ -5,10 +5,10 @@
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import type { GatewayError } from '../common/errors/gateway.error.js';
-import type { ChatCompletionChunk } from '../common/openai.types.js';
-import type { RequestTelemetry } from '../observability/request-telemetry.js';
-import { RAW_JSON, type WithRawJson } from '../providers/llm-provider.js';
+import type { GatewayError } from '../../common/errors/gateway.error.js';
+import type { ChatCompletionChunk } from '../../common/openai.types.js';
+import type { RequestTelemetry } from '../../observability/request-telemetry.js';
+import { RAW_JSON, type WithRawJson } from '../../providers/llm-provider.js';
 
 const DONE_FRAME = 'data: [DONE]\n\n';
 const SSE_HEADERS: OutgoingHttpHeaders = {

@@ -9,7 +9,7 @@ import type {
   FinishReason,
   ToolCall,
   Usage,
-} from '../common/openai.types.js';
+} from '../../common/openai.types.js';
 
 interface ChoiceState {
   content: string;

@@ -3,10 +3,10 @@ import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply } from 'fastify';
-import { GatewayError } from '../common/errors/gateway.error.js';
-import type { ChatCompletionChunk } from '../common/openai.types.js';
+import { GatewayError } from '../../common/errors/gateway.error.js';
+import type { ChatCompletionChunk } from '../../common/openai.types.js';
 import { writeSseStream } from './sse-writer.js';
-import { type LocalUpstream, startLocalUpstream } from '../../test/support/local-upstream.js';
+import { type LocalUpstream, startLocalUpstream } from '../../../test/support/local-upstream.js';
 
 function chunk(content: string): ChatCompletionChunk {
   return {

@@ -1,16 +1,15 @@
-/** `POST /v1/chat/completions`: the route (registered by this module) and the service every chat call goes through. */
+/** The shared request pipeline (GatewayPipeline) and the modules it is made of; every front imports this. */
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { CacheModule } from '../cache/cache.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { RoutingModule } from '../routing/routing.module.js';
 import { UsageModule } from '../usage/usage.module.js';
-import { ChatCompletionsRoute } from './chat-completions.route.js';
-import { ChatCompletionsService } from './chat-completions.service.js';
+import { GatewayPipeline } from './gateway-pipeline.js';
 
 @Module({
   imports: [RoutingModule, AuthModule, RateLimitModule, CacheModule, UsageModule],
-  providers: [ChatCompletionsService, ChatCompletionsRoute],
-  exports: [ChatCompletionsService],
+  providers: [GatewayPipeline],
+  exports: [GatewayPipeline, RoutingModule],
 })
-export class CompletionsModule {}
+export class PipelineModule {}

@@ -5,8 +5,8 @@
  * Every attempt is signed with SigV4 (bedrock-credentials.ts) over the shared transport, so its pools, timeouts,
  * retries and cancellation apply; the stream's binary event stream is read by bedrock-event-stream.ts.
  *
- * Signing + undici rather than `@aws-sdk/client-bedrock-runtime`: against the simulator the SDK client cost 3.3×
- * the CPU per Converse call and 3.9× per ConverseStream call (see the README's Bedrock section for the figures).
+ * Signing + undici rather than `@aws-sdk/client-bedrock-runtime`: against the simulator the SDK client took 3.4–3.9×
+ * the CPU per Converse call and 3.6–4.4× per ConverseStream call (see the README's Bedrock section for the figures).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { IsIn, IsObject, IsOptional, IsString, Matches } from 'class-validator';

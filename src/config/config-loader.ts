@@ -117,11 +117,17 @@ function checkProviderTypes(
     if (!factory.optionsClass) {
       const keys = Object.keys(provider.options ?? {});
       if (keys.length > 0) problems.push(`${at}.${keys[0]}: unknown field (type '${provider.type}' takes no options)`);
+      if (!provider.baseUrl) problems.push(`providers[${i}].baseUrl: required for type '${provider.type}'`);
       return;
     }
     problems.push(...checkDocument(rawOptions[i] ?? {}, factory.optionsClass, at));
     const options = plainToInstance(factory.optionsClass, rawOptions[i] ?? {}, { exposeDefaultValues: true });
     problems.push(...formatValidationErrors(validateSync(options), at));
+    if (!provider.baseUrl) {
+      const derived = factory.defaultBaseUrl?.(options);
+      if (derived) provider.baseUrl = derived;
+      else problems.push(`providers[${i}].baseUrl: required for type '${provider.type}'`);
+    }
     provider.options = options as Record<string, unknown>;
   });
   return problems;

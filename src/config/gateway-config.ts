@@ -55,6 +55,8 @@ export class ProviderConfig {
 
   @IsString() type!: string;
 
+  /** Required unless the provider type derives one from its options (bedrock: its region's endpoint). */
+  @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   baseUrl!: string;
 

@@ -104,6 +104,8 @@ export function speaksNatively(
 export interface ProviderFactory<Options extends object = object> {
   readonly type: string;
   readonly optionsClass?: ClassConstructor<Options>;
+  /** The base URL when the entry sets none (an endpoint derived from the options); without it `baseUrl` is required. */
+  defaultBaseUrl?(options: Options): string;
   create(config: ProviderConfig, options: Options, runtime: ProviderRuntime): LlmProvider | Promise<LlmProvider>;
 }
 

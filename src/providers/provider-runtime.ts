@@ -30,6 +30,11 @@ export interface ProviderRuntime {
    * credential of the provider read its secret again; transport retries are counted in the provider's metrics.
    */
   upstream(mapError: UpstreamErrorMapper, settings?: UpstreamSettings): UpstreamClient;
+  /**
+   * The upstream refused this provider's credentials in a way the transport cannot see (a 403 with a credential
+   * error type, a refusal inside a stream): every credential reads its secret again now.
+   */
+  credentialsRejected(): void;
 }
 
 export function createProviderRuntime(
@@ -44,6 +49,7 @@ export function createProviderRuntime(
   };
   const onTransportRetry = retries ? () => retries.inc() : undefined;
   return {
+    credentialsRejected: onCredentialRejected,
     async credential(reference) {
       await secrets.resolve(reference);
       const handle = secrets.handle(reference);

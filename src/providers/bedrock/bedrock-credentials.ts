@@ -27,7 +27,7 @@ export interface AwsCredentialSource {
   current(): Promise<AwsCredentialIdentity>;
   /** Bedrock refused the last credentials (expired, unknown or bad signature): the next call fetches anew. */
   rejected(): void;
-  /** Whether fetching anew can give other credentials (false for static keys, which follow their secrets anyway). */
+  /** Whether fetching anew at once can give other credentials to replay the call with (false for static keys). */
   readonly refreshable: boolean;
 }
 
@@ -38,11 +38,15 @@ export interface StaticKeyCredentials {
 }
 
 /** Keys from secret references; the identity object is rebuilt only when one of the values changed. */
-export function staticCredentialSource(keys: StaticKeyCredentials): AwsCredentialSource {
+export function staticCredentialSource(
+  keys: StaticKeyCredentials,
+  /** Reads the keys' secrets again now (Bedrock refuses keys with a 403 the transport does not treat as a 401). */
+  reread: () => void = () => undefined,
+): AwsCredentialSource {
   let identity: AwsCredentialIdentity | undefined;
   return {
     refreshable: false,
-    rejected() {},
+    rejected: reread,
     async current() {
       const accessKeyId = keys.accessKeyId.value();
       const secretAccessKey = keys.secretAccessKey.value();

@@ -120,8 +120,7 @@ export class BedrockProvider implements ChatCompletionProvider, EmbeddingProvide
     this.name = config.name;
     this.defaults = { additionalModelRequestFields: options.additionalModelRequestFields };
     this.cohereInputType = options.cohereInputType ?? DEFAULT_COHERE_INPUT_TYPE;
-    // https://docs.aws.amazon.com/general/latest/gr/bedrock.html: bedrock-runtime.{region}.amazonaws.com.
-    const baseUrl = config.baseUrl || `https://bedrock-runtime.${options.region}.amazonaws.com`;
+    const baseUrl = config.baseUrl;
     this.client = runtime.upstream(
       (status: number, body: unknown, headers: IncomingHttpHeaders) => this.toGatewayError(status, body, headers),
       { baseUrl, signRequest: createSigV4Signer(credentials, options.region, config.name) },
@@ -294,6 +293,8 @@ async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) =>
 export const bedrockProviderFactory: ProviderFactory<BedrockOptions> = {
   type: 'bedrock',
   optionsClass: BedrockOptions,
+  // https://docs.aws.amazon.com/general/latest/gr/bedrock.html: bedrock-runtime.{region}.amazonaws.com.
+  defaultBaseUrl: (options) => `https://bedrock-runtime.${options.region}.amazonaws.com`,
   async create(config, options, runtime) {
     const where = `providers.${config.name}`;
     if (config.apiKey !== undefined) {
@@ -313,11 +314,14 @@ export const bedrockProviderFactory: ProviderFactory<BedrockOptions> = {
     }
     const credentials =
       accessKeyId !== undefined && secretAccessKey !== undefined
-        ? staticCredentialSource({
-            accessKeyId: await runtime.credential(accessKeyId),
-            secretAccessKey: await runtime.credential(secretAccessKey),
-            sessionToken: sessionToken === undefined ? undefined : await runtime.credential(sessionToken),
-          })
+        ? staticCredentialSource(
+            {
+              accessKeyId: await runtime.credential(accessKeyId),
+              secretAccessKey: await runtime.credential(secretAccessKey),
+              sessionToken: sessionToken === undefined ? undefined : await runtime.credential(sessionToken),
+            },
+            () => runtime.credentialsRejected(),
+          )
         : defaultChainCredentialSource({ profile, region });
     return new BedrockProvider(config, options, runtime, credentials);
   },

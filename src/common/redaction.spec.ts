@@ -58,3 +58,15 @@ describe('SecretRedactor', () => {
     );
   });
 });
+
+describe('SecretRedactor with short-lived tokens', () => {
+  it('keeps the latest 64 and forgets the oldest, while long-lived secrets stay', () => {
+    const redactor = new SecretRedactor();
+    redactor.add('long-lived-secret-0001');
+    for (let i = 0; i < 70; i++) redactor.addEphemeral(`oauth-token-${String(i).padStart(4, '0')}`);
+    assert.ok(redactor.leaks('x long-lived-secret-0001'));
+    assert.ok(redactor.leaks('x oauth-token-0069'));
+    assert.ok(redactor.leaks('x oauth-token-0006'));
+    assert.ok(!redactor.leaks('x oauth-token-0005'), 'the oldest went');
+  });
+});

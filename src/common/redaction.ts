@@ -12,6 +12,11 @@
 const REDACTED = '[redacted]';
 /** Shorter values are not registered: redacting them would mangle ordinary words. */
 const MIN_SECRET_LENGTH = 8;
+/**
+ * Short-lived tokens kept at most (OAuth, Vault and cloud session tokens, a new one every so often): the oldest go,
+ * so that a long-running process does not grow its pattern without bound. A token this old has long expired.
+ */
+const MAX_EPHEMERAL_TOKENS = 64;
 
 /**
  * Credential shapes redacted even when the value was never registered (a token an upstream minted and echoed, a key
@@ -30,16 +35,30 @@ const CREDENTIAL_SHAPES: readonly [RegExp, string][] = [
 
 export class SecretRedactor {
   private readonly secrets = new Set<string>();
+  /** In the order they were added, oldest first. */
+  private readonly ephemeral = new Set<string>();
   /** Every registered secret as one alternation, longest first; rebuilt only when a secret is added. */
   private pattern: RegExp | undefined;
 
   /** Registers a secret value (idempotent). Values shorter than 8 characters are ignored. */
   add(secret: string | undefined): void {
-    if (secret === undefined) return;
-    const value = secret.trim();
-    if (value.length < MIN_SECRET_LENGTH || this.secrets.has(value)) return;
+    const value = secret?.trim();
+    if (value === undefined || value.length < MIN_SECRET_LENGTH || this.secrets.has(value)) return;
     this.secrets.add(value);
-    const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    this.rebuild();
+  }
+
+  /** Registers a short-lived token (see MAX_EPHEMERAL_TOKENS). */
+  addEphemeral(token: string | undefined): void {
+    const value = token?.trim();
+    if (value === undefined || value.length < MIN_SECRET_LENGTH || this.ephemeral.has(value)) return;
+    this.ephemeral.add(value);
+    if (this.ephemeral.size > MAX_EPHEMERAL_TOKENS) this.ephemeral.delete(this.ephemeral.values().next().value!);
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    const alternatives = [...this.secrets, ...this.ephemeral].sort((a, b) => b.length - a.length).map(escapeRegExp);
     this.pattern = new RegExp(alternatives.join('|'), 'g');
   }
 

@@ -3,6 +3,7 @@
  */
 import { anthropicProviderFactory } from './anthropic/anthropic.provider.js';
 import { bedrockProviderFactory } from './bedrock/bedrock.provider.js';
+import { azureProviderFactory } from './azure/azure.provider.js';
 import { ernieProviderFactory } from './ernie/ernie.provider.js';
 import type { ProviderFactory } from './llm-provider.js';
 import { openAiProviderFactory } from './openai/openai.provider.js';
@@ -12,4 +13,5 @@ export const PROVIDER_FACTORIES: readonly ProviderFactory[] = [
   anthropicProviderFactory,
   ernieProviderFactory,
   bedrockProviderFactory,
+  azureProviderFactory,
 ];

@@ -226,7 +226,7 @@ export class VaultClient {
 
   /** Makes `state` the token in use and schedules its renewal at 2/3 of the remaining lease. */
   private adopt(state: TokenState): void {
-    secretRedactor.add(state.token);
+    secretRedactor.addEphemeral(state.token);
     this.state = state;
     clearTimeout(this.maintenanceTimer);
     if (state.expiresAt !== undefined) this.scheduleMaintenance(state, ((state.expiresAt - Date.now()) * 2) / 3);

@@ -91,7 +91,7 @@ export function defaultChainCredentialSource(
       if (identity !== registered) {
         registered = identity;
         secretRedactor.add(identity.secretAccessKey);
-        secretRedactor.add(identity.sessionToken);
+        secretRedactor.addEphemeral(identity.sessionToken);
       }
       return identity;
     },

@@ -68,7 +68,7 @@ export class ErnieTokenManager {
   private async fetch(): Promise<string> {
     const startedAt = this.now();
     const response = await this.fetchToken();
-    secretRedactor.add(response.access_token);
+    secretRedactor.addEphemeral(response.access_token);
     // Capped at half the lifetime so that a short-lived token is still used for a while instead of being
     // stale on arrival (which would mean a fetch per request).
     const marginSeconds = Math.min(this.marginSeconds, response.expires_in / 2);

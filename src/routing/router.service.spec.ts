@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ClientClosedError, GatewayError, UpstreamError } from '../common/errors/gateway.error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../common/openai.types.js';
+import { ShuttingDownError } from '../lifecycle/traffic.service.js';
 import { upstreamErrors } from '../providers/provider-errors.js';
 import {
   chunkOf,
@@ -490,7 +491,7 @@ describe('RouterService: the client leaving', () => {
     made.provider('a').onChat({ hang: true, answer: completionOf('never') });
     const context = callContext();
     const routed = made.router.complete(chat('m'), context);
-    const shuttingDown = new GatewayError(503, 'server_error', 'shutting down', { code: 'shutting_down' });
+    const shuttingDown = new ShuttingDownError();
     context.cancellation.cancel(shuttingDown);
     await assert.rejects(routed, (error) => error === shuttingDown);
     assert.deepEqual(made.journal, ['a/x']);

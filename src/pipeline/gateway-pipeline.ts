@@ -12,7 +12,8 @@ import { cacheKeyFor } from '../cache/cache-key.js';
 import { CACHE_CONFIG, TIERED_CACHE } from '../cache/cache.module.js';
 import { cacheNamespace, cacheTtlMs, type CacheConfig } from '../cache/cache.config.js';
 import type { TieredCache } from '../cache/tiered-cache.js';
-import { type GatewayError, RateLimitError } from '../common/errors/gateway.error.js';
+import { Cancellation } from '../common/cancellation.js';
+import { ClientClosedError, type GatewayError, RateLimitError } from '../common/errors/gateway.error.js';
 import { SingleFlight } from '../common/single-flight.js';
 import { type CacheResult, GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { rateLimitHeaders } from '../rate-limit/rate-limit-headers.js';
@@ -43,6 +44,7 @@ export class GatewayPipeline {
   private readonly logger = new Logger(GatewayPipeline.name);
   /** Identical concurrent non-streaming misses, per cache key (which names the front). */
   private readonly inFlight = new SingleFlight<unknown>();
+  private readonly sharedCalls = new SharedCancellations();
 
   constructor(
     readonly router: RouterService,
@@ -64,7 +66,7 @@ export class GatewayPipeline {
     const cacheKey = this.cacheKey(exchange, call);
     if (cacheKey === undefined) {
       if (this.cacheConfig.enabled) this.cacheResult(call, admission, 'bypass');
-      const { result, route } = await this.upstream(exchange, call, admission.headers);
+      const { result, route } = await this.failed(this.upstream(exchange, call, call, admission.headers), admission);
       this.accountAnswer(exchange, call, admission, result, route);
       return { answer: result, headers: admission.headers };
     }
@@ -78,16 +80,33 @@ export class GatewayPipeline {
       }
     }
     this.cacheResult(call, admission, 'miss');
-    // Only the first of identical concurrent requests calls upstream; the others share its answer.
+    // Only the first of identical concurrent requests calls upstream; the others share its answer. The shared call is
+    // cancelled only when every one of its callers has left.
     let served: RouteInfo | undefined;
-    const answer = (await this.inFlight.run(cacheKey, async () => {
-      const fresh = await this.upstream(exchange, call, admission.headers);
-      served = fresh.route;
-      if (exchange.complete(fresh.result)) {
-        void this.cache.set(cacheKey, exchange.serialize(fresh.result), cacheTtlMs(this.cacheConfig, exchange.model));
-      }
-      return fresh.result;
-    })) as Answer;
+    const shared = this.sharedCalls.join(cacheKey, call.context.cancellation);
+    const answer = (await this.failed(
+      untilCancelled(
+        call.context.cancellation,
+        this.inFlight.run(cacheKey, async () => {
+          try {
+            const sharedCall = { ...call, context: { ...call.context, cancellation: shared } };
+            const fresh = await this.upstream(exchange, sharedCall, call, admission.headers);
+            served = fresh.route;
+            if (exchange.complete(fresh.result)) {
+              void this.cache.set(
+                cacheKey,
+                exchange.serialize(fresh.result),
+                cacheTtlMs(this.cacheConfig, exchange.model),
+              );
+            }
+            return fresh.result;
+          } finally {
+            this.sharedCalls.done(cacheKey);
+          }
+        }),
+      ),
+      admission,
+    )) as Answer;
     this.accountAnswer(exchange, call, admission, answer, served);
     return { answer, headers: admission.headers };
   }
@@ -106,7 +125,10 @@ export class GatewayPipeline {
       }
     }
     if (this.cacheConfig.enabled) this.cacheResult(call, admission, cacheKey === undefined ? 'bypass' : 'miss');
-    const { chunks, route } = await this.router.streamWith(exchange.model, call.context, exchange.opener);
+    const { chunks, route } = await this.failed(
+      this.router.streamWith(exchange.model, call.context, exchange.opener),
+      admission,
+    );
     const telemetry = call.context.telemetry;
     if (telemetry) telemetry.route = route;
     Object.assign(admission.headers, routeHeaders(route));
@@ -203,16 +225,33 @@ export class GatewayPipeline {
     return cacheKeyFor(cache.material, exchange.front === 'chat' ? namespace : `${exchange.front}/${namespace}`);
   }
 
+  /** Routes on `routing`'s context (a shared call's own cancellation); `call` is the request's own. */
   private async upstream<Answer, Item>(
     exchange: FrontExchange<Answer, Item>,
+    routing: GatewayCall,
     call: GatewayCall,
     headers: Record<string, string>,
   ) {
-    const routed = await this.router.completeWith(exchange.model, call.context, exchange.call);
+    const routed = await this.router.completeWith(exchange.model, routing.context, exchange.call);
     Object.assign(headers, routeHeaders(routed.route));
     const telemetry = call.context.telemetry;
     if (telemetry) telemetry.route = routed.route;
     return routed;
+  }
+
+  /** A request that got no answer gives its reserved tokens back (it used none). */
+  private async failed<T>(pending: Promise<T>, admission: Admission): Promise<T> {
+    try {
+      return await pending;
+    } catch (error) {
+      const reservation = admission.reservation;
+      if (reservation && reservation.buckets.length > 0) {
+        this.limiter
+          .reconcile(reservation, 0)
+          .catch((failure: unknown) => this.logger.warn(`reconcile failed: ${String(failure)}`));
+      }
+      throw error;
+    }
   }
 
   /** A cache lookup, in its own span while tracing. */
@@ -293,6 +332,33 @@ export class GatewayPipeline {
 }
 
 /**
+ * The cancellation of a call several callers share (coalesced identical requests): it fires when the last of them
+ * has left, never because one of them did.
+ */
+class SharedCancellations {
+  private readonly calls = new Map<string, { cancellation: Cancellation; callers: number }>();
+
+  join(key: string, caller: Cancellation): Cancellation {
+    let shared = this.calls.get(key);
+    if (!shared) {
+      shared = { cancellation: new Cancellation(), callers: 0 };
+      this.calls.set(key, shared);
+    }
+    const joined = shared;
+    joined.callers++;
+    caller.onCancel(() => {
+      if (--joined.callers === 0) joined.cancellation.cancel(new ClientClosedError());
+    });
+    return joined.cancellation;
+  }
+
+  /** The shared call settled: later identical requests start a call of their own. */
+  done(key: string): void {
+    this.calls.delete(key);
+  }
+}
+
+/**
  * A stream's items on their way to the client, folded as they pass; `onEnd` runs once, when the source ends
  * (`finished`), fails, or the consumer stops early. A plain iterator rather than an async generator: one promise
  * reaction per item instead of a generator's await-and-resume on every item.
@@ -342,6 +408,24 @@ class FoldedStream<Answer, Item> implements AsyncIterableIterator<Item> {
     this.ended = true;
     this.onEnd(finished);
   }
+}
+
+/** `pending`, or ClientClosedError as soon as this caller's own client left (a shared call goes on for the others). */
+function untilCancelled<T>(cancellation: Cancellation, pending: Promise<T>): Promise<T> {
+  if (cancellation.aborted) return Promise.reject(new ClientClosedError());
+  return new Promise<T>((resolve, reject) => {
+    const stop = cancellation.onCancel(() => reject(new ClientClosedError()));
+    pending.then(
+      (value) => {
+        stop();
+        resolve(value);
+      },
+      (error: unknown) => {
+        stop();
+        reject(error);
+      },
+    );
+  });
 }
 
 async function* replay<Item>(items: Item[]): AsyncGenerator<Item> {

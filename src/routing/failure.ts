@@ -15,8 +15,18 @@ export type FailureClass =
 /** Failures that are somebody's fault, for the upstream error metric (a cancelled attempt is nobody's). */
 export type CountedFailure = Exclude<FailureClass, 'cancelled'>;
 
+/**
+ * The deadline the client asked for (x-gateway-timeout-ms) passed: the usual 504 `upstream_timeout` for the client,
+ * but the client's wait, not the deployment's failure.
+ */
+export class ClientDeadlineError extends UpstreamTimeoutError {
+  constructor(ms: number) {
+    super(`The request did not complete within the deadline of ${ms} ms it asked for.`);
+  }
+}
+
 export function classifyFailure(error: unknown): FailureClass {
-  if (error instanceof ClientClosedError) return 'cancelled';
+  if (error instanceof ClientClosedError || error instanceof ClientDeadlineError) return 'cancelled';
   if (error instanceof UnexpectedAttemptError || !(error instanceof GatewayError)) return 'gateway_error';
   switch (error.code) {
     case 'shutting_down':

@@ -25,6 +25,7 @@ import { type ProviderCallContext, supportsEmbeddings } from '../providers/llm-p
 import { Cancellation, DeadlineExceeded, type LinkedCancellation } from '../common/cancellation.js';
 import { AttemptBudget } from './attempt-budget.js';
 import {
+  ClientDeadlineError,
   classifyFailure,
   countsAgainstDeployment,
   errorOrigin,
@@ -120,6 +121,8 @@ interface RequestPlan {
   /** Set by `armDeadline` once the first attempt is on its way; cleared by `disposePlan`. */
   deadlineTimer: NodeJS.Timeout | undefined;
   deadlineMs: number;
+  /** The deadline is shorter than the group's because the client asked (x-gateway-timeout-ms). */
+  deadlineFromClient: boolean;
   /** performance.now() ms at which the deadline cancels the request. */
   deadlineAt: number;
   requestId: string;
@@ -296,6 +299,7 @@ export class RouterService {
       cancellation: context.cancellation,
       deadlineTimer: undefined,
       deadlineMs,
+      deadlineFromClient: deadlineMs < group.config.timeoutMs,
       deadlineAt: performance.now() + deadlineMs,
       requestId: context.requestId,
       telemetry,
@@ -391,6 +395,8 @@ export class RouterService {
   private normalise(thrown: unknown, plan: RequestPlan, attempt?: Cancellation): GatewayError {
     const cancellation = plan.cancellation;
     if (cancellation.reason instanceof DeadlineExceeded) {
+      // The client's own shorter deadline is the client giving up, not the deployment failing (see failure.ts).
+      if (plan.deadlineFromClient) return new ClientDeadlineError(plan.deadlineMs);
       return new UpstreamTimeoutError(`The request did not complete within its deadline of ${plan.deadlineMs} ms.`);
     }
     // The client leaving, or the drain deadline (a ShuttingDownError): the reason is what the client sees.
@@ -493,7 +499,8 @@ export class RouterService {
       throw this.normalise(thrown, plan, attempt.cancellation);
     }
     if (stream.ended && !stream.sawOutput) this.firstOutput(stream);
-    return { chunks: this.continueStream(stream), route: this.route(group, deployment, plan) };
+    const held = new HeldStream(this.continueStream(stream), () => this.settleStream(stream, false, false));
+    return { chunks: held, route: this.route(group, deployment, plan) };
   }
 
   /** The first output proves the deployment healthy: record time to first token and close its breaker. */
@@ -521,8 +528,11 @@ export class RouterService {
       for (let i = 0; i < stream.buffered.length; i++) yield stream.buffered[i];
       stream.buffered = [];
       // Set after the held chunks went out: the first token is not kept waiting for a timer that only watches later silence.
+      // Before the first output only the time-to-first-token limit applies (a reasoning model may think for long).
       idleTimer = setTimeout(() => {
-        if (waiting) attempt.cancellation.cancel(new AttemptTimeout('idle_timeout', stream.idleTimeoutMs));
+        if (waiting && stream.sawOutput) {
+          attempt.cancellation.cancel(new AttemptTimeout('idle_timeout', stream.idleTimeoutMs));
+        }
       }, stream.idleTimeoutMs);
       let pending = stream.pending;
       while (!finished && iterator) {
@@ -554,21 +564,66 @@ export class RouterService {
       }
       throw error;
     } finally {
-      clearTimeout(stream.ttftTimer);
       clearTimeout(idleTimer);
-      deployment.stats.inFlight--;
-      if (!failed) {
-        const endedAt = performance.now();
-        if (finished) stream.model.latency.observe((endedAt - stream.startedAt) / 1_000);
-        telemetry?.trace?.attemptSucceeded(endedAt);
-      }
-      if (!finished) {
-        attempt.cancellation.cancel(new ClientClosedError());
-        void iterator?.return?.()?.catch(() => undefined);
-      }
-      attempt.dispose();
-      disposePlan(stream.plan);
+      this.settleStream(stream, finished, failed);
     }
+  }
+
+  /**
+   * Releases what a stream attempt holds, however it ended: its timers, the in-flight count, a half-open probe slot
+   * it took without producing output (a probe that proved nothing), the upstream when it did not finish, the plan.
+   */
+  private settleStream<Item>(stream: StreamAttempt<Item>, finished: boolean, failed: boolean): void {
+    const { deployment, attempt, iterator } = stream;
+    clearTimeout(stream.ttftTimer);
+    deployment.stats.inFlight--;
+    if (!failed) {
+      const endedAt = performance.now();
+      if (finished) stream.model.latency.observe((endedAt - stream.startedAt) / 1_000);
+      stream.plan.telemetry?.trace?.attemptSucceeded(endedAt);
+      if (!stream.sawOutput) deployment.breaker.release();
+    }
+    if (!finished) {
+      attempt.cancellation.cancel(new ClientClosedError());
+      void iterator?.return?.()?.catch(() => undefined);
+    }
+    attempt.dispose();
+    disposePlan(stream.plan);
+  }
+}
+
+/**
+ * A held stream handed to the caller: the generator that continues it, and, for a caller that stops before reading
+ * at all (an async generator that never started runs no `finally`), the release of what the attempt holds.
+ */
+class HeldStream<Item> implements AsyncIterableIterator<Item> {
+  private started = false;
+
+  constructor(
+    private readonly generator: AsyncGenerator<Item>,
+    private readonly release: () => void,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Item>> {
+    this.started = true;
+    return this.generator.next();
+  }
+
+  async return(): Promise<IteratorResult<Item>> {
+    if (!this.started) {
+      this.started = true;
+      this.release();
+    }
+    return this.generator.return(undefined);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<Item>> {
+    this.started = true;
+    return this.generator.throw(error);
   }
 }
 

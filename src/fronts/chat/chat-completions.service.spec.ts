@@ -6,15 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GatewayKey } from '../auth/gateway-key.js';
-import { BudgetService } from '../auth/budget.service.js';
-import { TieredCache } from '../cache/tiered-cache.js';
-import { ClientClosedError } from '../common/errors/gateway.error.js';
-import type { ChatCompletionChunk, ChatCompletionRequest } from '../common/openai.types.js';
-import { upstreamErrors } from '../providers/provider-errors.js';
-import { MemoryBucketStore } from '../rate-limit/memory-token-bucket.js';
-import { RateLimiter } from '../rate-limit/rate-limiter.service.js';
-import { UsageService } from '../usage/usage.service.js';
+import type { GatewayKey } from '../../auth/gateway-key.js';
+import { BudgetService } from '../../auth/budget.service.js';
+import { TieredCache } from '../../cache/tiered-cache.js';
+import { ClientClosedError } from '../../common/errors/gateway.error.js';
+import type { ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
+import { upstreamErrors } from '../../providers/provider-errors.js';
+import { MemoryBucketStore } from '../../rate-limit/memory-token-bucket.js';
+import { RateLimiter } from '../../rate-limit/rate-limiter.service.js';
+import { UsageService } from '../../usage/usage.service.js';
+import { GatewayPipeline } from '../../pipeline/gateway-pipeline.js';
 import { ChatCompletionsService, type GatewayCall } from './chat-completions.service.js';
 import {
   chunkOf,
@@ -25,8 +26,8 @@ import {
   textOf,
   textSteps,
   usageOf,
-} from '../../test/support/scripted-provider.js';
-import { callContext, type ScriptedRouting, scriptedRouting } from '../../test/support/scripted-routing.js';
+} from '../../../test/support/scripted-provider.js';
+import { callContext, type ScriptedRouting, scriptedRouting } from '../../../test/support/scripted-routing.js';
 
 const TOKENS_PER_MINUTE = 10_000;
 /** What a request below reserves: max_tokens 100 plus 400 body bytes / 4. */
@@ -63,14 +64,7 @@ async function pipeline(): Promise<Pipeline> {
   const quiet = { log: () => undefined, warn: () => undefined };
   const cache = TieredCache.fromConfig(config.cache, quiet);
   const service = new ChatCompletionsService(
-    routing.router,
-    budgets,
-    limiter,
-    config.rateLimit,
-    cache,
-    config.cache,
-    usage,
-    metrics,
+    new GatewayPipeline(routing.router, budgets, limiter, config.rateLimit, cache, config.cache, usage, metrics),
   );
   const tokensLeft = (key: GatewayKey) =>
     limiter.checkNow({ keyId: key.id, model: 'm', reservedTokens: 0, limits: key.limits })!.tokens!.remaining;

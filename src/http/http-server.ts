@@ -7,6 +7,7 @@
  */
 import { createServer, type RequestListener, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { errorFormatOfPath, renderError } from '../common/errors/error-reply.js';
 import { GatewayError } from '../common/errors/gateway.error.js';
 
 export interface HttpServerLimits {
@@ -65,11 +66,15 @@ export function clientErrorHandler(limits: HttpServerLimits): (error: NodeJS.Err
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const gatewayError = clientErrorFor(error, limits);
-    const body = JSON.stringify(gatewayError.toBody());
     const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    // The format of the API the request was for, when its request line was read.
+    const url = (response as (ServerResponse & { req?: { url?: string } }) | null | undefined)?.req?.url ?? '';
+    const rendered = renderError(gatewayError, errorFormatOfPath(url));
+    const status = rendered.status;
+    const body = JSON.stringify(rendered.body);
     if (response && !response.headersSent && !response.writableEnded) {
       response.shouldKeepAlive = false;
-      response.writeHead(gatewayError.status, {
+      response.writeHead(status, {
         'content-type': 'application/json; charset=utf-8',
         'content-length': Buffer.byteLength(body),
         connection: 'close',
@@ -80,7 +85,7 @@ export function clientErrorHandler(limits: HttpServerLimits): (error: NodeJS.Err
     // As Node and Fastify do: a small answer written to a writable socket leaves at once, then the socket is closed.
     if (socket.writable && socket.bytesWritten === 0) {
       socket.write(
-        `HTTP/1.1 ${gatewayError.status} ${STATUS_CODES[gatewayError.status]}\r\nContent-Type: application/json; ` +
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; ` +
           `charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     }

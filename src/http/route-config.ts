@@ -5,6 +5,7 @@
  * start-up (see request-gates.ts).
  */
 import { RouteConfig } from '@nestjs/platform-fastify';
+import type { ErrorFormat } from '../common/errors/error-reply.js';
 import type { GenAiOperation } from '../tracing/gen-ai-attributes.js';
 
 /** `public`: anyone (probes, metrics); `key`: a gateway key; `admin`: a gateway key marked admin. */
@@ -19,6 +20,8 @@ export interface GatewayRouteConfig {
   operation?: GenAiOperation;
   /** Still served while the gateway drains (probes, metrics); other routes answer 503 then. */
   servedWhileDraining?: boolean;
+  /** The shape of this route's errors; OpenAI's when absent. */
+  errorFormat?: ErrorFormat;
 }
 
 /** Declares a Nest route handler's access level (and other route facts) in its Fastify route config. */

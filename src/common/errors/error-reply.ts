@@ -18,8 +18,43 @@ export function retryHeaders(error: GatewayError): Record<string, string> {
   return headers;
 }
 
-/** Answers the request with `error` (status, retry hints, body), and records its code on the request's telemetry. */
+/** The shape errors take on a route: OpenAI's (chat, Responses, everything else) or Anthropic's (Messages). */
+export type ErrorFormat = 'openai' | 'anthropic';
+
+/** How an error is rendered in one format: its status and body. */
+export type ErrorRenderer = (error: GatewayError) => { status: number; body: unknown };
+
+const renderers: Record<ErrorFormat, ErrorRenderer> = {
+  openai: (error) => ({ status: error.status, body: error.toBody() }),
+  // Replaced by the Messages front's renderer when it is loaded (see fronts/messages).
+  anthropic: (error) => ({ status: error.status, body: error.toBody() }),
+};
+
+/** Installs a front's renderer for its format (the Messages front installs Anthropic's). */
+export function useErrorRenderer(format: ErrorFormat, renderer: ErrorRenderer): void {
+  renderers[format] = renderer;
+}
+
+export function renderError(error: GatewayError, format: ErrorFormat = 'openai'): { status: number; body: unknown } {
+  return renderers[format](error);
+}
+
+/** The error format of the URL's API: the Messages API's paths answer in Anthropic's shape. */
+export function errorFormatOfPath(url: string): ErrorFormat {
+  return url.startsWith('/v1/messages') ? 'anthropic' : 'openai';
+}
+
+/** The error format of the route that matched, or of the URL when none did. */
+export function errorFormatOf(request: FastifyRequest): ErrorFormat {
+  return request.routeOptions.config?.errorFormat ?? errorFormatOfPath(request.url);
+}
+
+/**
+ * Answers the request with `error` in its route's format (status, retry hints, body), and records its code on the
+ * request's telemetry.
+ */
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
   if (request.telemetry) request.telemetry.errorCode = error.code ?? undefined;
-  void reply.headers(retryHeaders(error)).code(error.status).send(error.toBody());
+  const { status, body } = renderError(error, errorFormatOf(request));
+  void reply.headers(retryHeaders(error)).code(status).send(body);
 }

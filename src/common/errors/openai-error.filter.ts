@@ -1,6 +1,7 @@
 /**
- * The one exception filter: every error leaves the gateway as `{"error":{message,type,param,code}}` with the
- * status the OpenAI SDK expects, plus retry hints. Unknown errors are logged here and answered generically.
+ * The one exception filter: every error leaves the gateway in its route's shape (OpenAI's
+ * `{"error":{message,type,param,code}}`, or Anthropic's on the Messages routes) with the status the SDKs expect, plus
+ * retry hints. Unknown errors are logged here and answered generically.
  */
 import {
   type ArgumentsHost,
@@ -14,7 +15,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_CONFIG } from '../../config/config.tokens.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
-import { retryHeaders } from './error-reply.js';
+import { errorFormatOf, renderError, retryHeaders } from './error-reply.js';
 import { echo, GatewayError, NotFoundError } from './gateway.error.js';
 import { toGatewayError } from './to-gateway-error.js';
 
@@ -45,7 +46,8 @@ export class OpenAiErrorFilter implements ExceptionFilter {
       if (!reply.raw.writableEnded) reply.raw.end();
       return;
     }
-    reply.headers(retryHeaders(error)).header('x-request-id', request?.id).code(error.status).send(error.toBody());
+    const { status, body } = renderError(error, request ? errorFormatOf(request) : 'openai');
+    reply.headers(retryHeaders(error)).header('x-request-id', request?.id).code(status).send(body);
   }
 }
 

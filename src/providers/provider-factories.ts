@@ -3,6 +3,7 @@
  */
 import { anthropicProviderFactory } from './anthropic/anthropic.provider.js';
 import { ernieProviderFactory } from './ernie/ernie.provider.js';
+import { geminiProviderFactory } from './gemini/gemini.provider.js';
 import type { ProviderFactory } from './llm-provider.js';
 import { openAiProviderFactory } from './openai/openai.provider.js';
 
@@ -10,4 +11,5 @@ export const PROVIDER_FACTORIES: readonly ProviderFactory[] = [
   openAiProviderFactory,
   anthropicProviderFactory,
   ernieProviderFactory,
+  geminiProviderFactory,
 ];

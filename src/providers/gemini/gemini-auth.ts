@@ -6,7 +6,7 @@
  * - from any other credential (the workload's default credentials, or a key file of another type) through
  *   google-auth-library, which caches and refreshes its tokens itself.
  * Neither a key nor a token ever appears in an error message.
- * - https://developers.google.com/identity/protocols/oauth2/service-account#httprest (claims, grant, response)
+ * - https://developers.google.com/identity/protocols/oauth2/service-account (claims, grant, response)
  * - https://cloud.google.com/docs/authentication/application-default-credentials
  */
 import { createPrivateKey, createSign, type KeyObject } from 'node:crypto';

@@ -326,7 +326,7 @@ describe('toGeminiRequest', () => {
           type: 'allowed_tools',
           allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'ping' } }] },
         },
-        { mode: 'VALIDATED', allowedFunctionNames: ['ping'] },
+        { mode: 'AUTO' },
       ],
       [
         { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', name: 'ping' }] } },

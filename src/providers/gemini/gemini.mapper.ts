@@ -80,8 +80,13 @@ export function toGeminiRequest(
   const body: GeminiGenerateContentRequest = { contents };
   if (systemInstruction) body.systemInstruction = systemInstruction;
   if (request.tools && request.tools.length > 0) {
-    body.tools = [{ functionDeclarations: request.tools.map(toFunctionDeclaration) }];
-    const toolConfig = toToolConfig(request.tool_choice);
+    const declarations = request.tools.map(toFunctionDeclaration);
+    const choice = request.tool_choice;
+    if (typeof choice === 'object' && choice.type === 'allowed_tools' && choice.allowed_tools.mode !== 'required') {
+      const allowed = new Set(choice.allowed_tools.tools.flatMap(allowedToolName));
+      body.tools = [{ functionDeclarations: declarations.filter((declaration) => allowed.has(declaration.name)) }];
+    } else body.tools = [{ functionDeclarations: declarations }];
+    const toolConfig = toToolConfig(choice);
     if (toolConfig) body.toolConfig = toolConfig;
   }
   if (settings.safetySettings && settings.safetySettings.length > 0) body.safetySettings = settings.safetySettings;
@@ -97,9 +102,9 @@ interface IssuedCall {
 }
 
 /**
- * system and developer messages become `systemInstruction` (https://ai.google.dev/gemini-api/docs/text-generation#system-instructions);
+ * system and developer messages become `systemInstruction` (https://ai.google.dev/gemini-api/docs/text-generation);
  * assistant turns are `model` contents, tool results `functionResponse` parts of a `user` content
- * (https://ai.google.dev/gemini-api/docs/function-calling#step-4). Consecutive turns of one role are merged, so
+ * (https://ai.google.dev/gemini-api/docs/function-calling). Consecutive turns of one role are merged, so
  * that the responses to parallel calls share one content as the API requires.
  */
 function toContents(messages: ChatMessage[]): { contents: GeminiContent[]; systemInstruction?: GeminiContent } {
@@ -205,7 +210,7 @@ function userPart(part: ContentPart, param: string): GeminiPart {
     case 'image_url':
       return mediaPart(part.image_url.url, `${param}.image_url.url`);
     case 'input_audio':
-      // https://ai.google.dev/gemini-api/docs/audio#supported-formats
+      // https://ai.google.dev/gemini-api/docs/audio
       return { inlineData: { mimeType: `audio/${part.input_audio.format}`, data: part.input_audio.data } };
     case 'file':
       return filePart(part, param);
@@ -383,7 +388,7 @@ function toFunctionResponse(text: string): Record<string, unknown> {
 /**
  * Tools become function declarations with `parametersJsonSchema`, which takes JSON Schema as OpenAI's
  * `parameters` are written (https://ai.google.dev/api/caching#FunctionDeclaration). Only the `$schema` keyword is
- * removed (https://ai.google.dev/gemini-api/docs/structured-output#json-schema-support lists the keywords Gemini
+ * removed (https://ai.google.dev/gemini-api/docs/structured-output lists the keywords Gemini
  * reads); an empty schema means a function without parameters and is left out.
  */
 function toFunctionDeclaration(tool: FunctionTool, i: number): GeminiFunctionDeclaration {
@@ -410,8 +415,10 @@ function geminiJsonSchema(schema: Record<string, unknown> | undefined): Record<s
 
 /**
  * tool_choice → function calling modes (https://ai.google.dev/gemini-api/docs/function-calling#function_calling_modes):
- * auto → AUTO, none → NONE, required → ANY, a named function → ANY limited to it, allowed_tools → ANY (required)
- * or VALIDATED (auto) limited to the listed names. Gemini has no knob for parallel_tool_calls.
+ * auto → AUTO, none → NONE, required → ANY, a named function → ANY limited to it, allowed_tools required → ANY
+ * limited to the listed names, allowed_tools auto → AUTO over the listed declarations only (VALIDATED, which would
+ * keep the others declared, is missing from Vertex AI v1:
+ * https://docs.cloud.google.com/dotnet/docs/reference/Google.Cloud.AIPlatform.V1/latest/Google.Cloud.AIPlatform.V1.FunctionCallingConfig.Types.Mode). Gemini has no knob for parallel_tool_calls.
  */
 function toToolConfig(choice: ToolChoice | undefined): GeminiToolConfig | undefined {
   if (choice === undefined) return undefined;
@@ -421,12 +428,9 @@ function toToolConfig(choice: ToolChoice | undefined): GeminiToolConfig | undefi
   if (choice.type === 'function') {
     return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
   }
-  const names = choice.allowed_tools.tools.flatMap(allowedToolName);
+  if (choice.allowed_tools.mode !== 'required') return { functionCallingConfig: { mode: 'AUTO' } };
   return {
-    functionCallingConfig: {
-      mode: choice.allowed_tools.mode === 'required' ? 'ANY' : 'VALIDATED',
-      allowedFunctionNames: names,
-    },
+    functionCallingConfig: { mode: 'ANY', allowedFunctionNames: choice.allowed_tools.tools.flatMap(allowedToolName) },
   };
 }
 
@@ -537,10 +541,10 @@ function thinkingIntent(request: ChatCompletionRequest): ThinkingIntent | undefi
 }
 
 /**
- * Gemini 2.5 takes a token budget, Gemini 3 a level (https://ai.google.dev/gemini-api/docs/thinking#set-budget,
- * https://ai.google.dev/gemini-api/docs/gemini-3#thinking_level); models whose generation the id does not name get
+ * Gemini 2.5 takes a token budget, Gemini 3 a level (https://ai.google.dev/gemini-api/docs/thinking,
+ * https://ai.google.dev/gemini-api/docs/gemini-3); models whose generation the id does not name get
  * a budget, which Gemini 3 still accepts. Efforts map to budgets as Google's own OpenAI endpoint does
- * (https://ai.google.dev/gemini-api/docs/openai#thinking: low 1024, medium 8192, high 24576, none 0). Thinking
+ * (https://ai.google.dev/gemini-api/docs/openai: low 1024, medium 8192, high 24576, none 0). Thinking
  * cannot be turned off on Gemini 2.5 Pro (its least budget, 128, stands in) nor on Gemini 3 (the least level:
  * minimal, or low on Pro models, which lack minimal). Thought summaries are asked for whenever thinking is.
  */
@@ -625,7 +629,7 @@ export function toFinishReason(reason: GeminiFinishReason | undefined, hasToolCa
 
 /**
  * https://ai.google.dev/api/generate-content#UsageMetadata: `promptTokenCount` already includes the cached
- * tokens (`cachedContentTokenCount`, implicit caching: https://ai.google.dev/gemini-api/docs/caching#implicit-caching)
+ * tokens (`cachedContentTokenCount`, implicit caching: https://ai.google.dev/gemini-api/docs/caching)
  * and leaves out the tool-use prompt and the thoughts, which are billed as input and output. Gemini reports no
  * cache writes.
  */

@@ -1,7 +1,7 @@
 /**
  * `gemini`: Google's Gemini models, translated to and from the gateway's OpenAI form by gemini.mapper.ts, through
  * - the Gemini API (`api: studio`, AI Studio): `{baseUrl}/v1beta/models/{model}:generateContent`, baseUrl
- *   https://generativelanguage.googleapis.com, the key in `x-goog-api-key` (https://ai.google.dev/api#authentication);
+ *   https://generativelanguage.googleapis.com, the key in `x-goog-api-key` (https://ai.google.dev/gemini-api/docs/api-key);
  * - Vertex AI (`api: vertex`): `{baseUrl}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent`,
  *   baseUrl https://{location}-aiplatform.googleapis.com or https://aiplatform.googleapis.com for `global`
  *   (https://cloud.google.com/vertex-ai/generative-ai/docs/learn/locations), an OAuth token (gemini-auth.ts).

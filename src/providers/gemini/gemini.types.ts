@@ -62,7 +62,7 @@ export interface GeminiTool {
   functionDeclarations: GeminiFunctionDeclaration[];
 }
 
-export type GeminiFunctionCallingMode = 'AUTO' | 'ANY' | 'NONE' | 'VALIDATED';
+export type GeminiFunctionCallingMode = 'AUTO' | 'ANY' | 'NONE';
 
 export interface GeminiToolConfig {
   functionCallingConfig: { mode: GeminiFunctionCallingMode; allowedFunctionNames?: string[] };

@@ -7,6 +7,7 @@
  *   (https://cloud.google.com/vertex-ai/generative-ai/docs/learn/locations), an OAuth token (gemini-auth.ts).
  * Streams use `:streamGenerateContent?alt=sse`; embeddings `:embedContent` and, on the Gemini API, `:batchEmbedContents`.
  */
+import 'reflect-metadata';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Type } from 'class-transformer';
 import { IsArray, IsIn, IsOptional, IsString, IsUrl, Matches, MinLength, ValidateNested } from 'class-validator';

@@ -5,6 +5,7 @@ import { anthropicProviderFactory } from './anthropic/anthropic.provider.js';
 import { bedrockProviderFactory } from './bedrock/bedrock.provider.js';
 import { azureProviderFactory } from './azure/azure.provider.js';
 import { ernieProviderFactory } from './ernie/ernie.provider.js';
+import { geminiProviderFactory } from './gemini/gemini.provider.js';
 import type { ProviderFactory } from './llm-provider.js';
 import { openAiProviderFactory } from './openai/openai.provider.js';
 
@@ -14,4 +15,5 @@ export const PROVIDER_FACTORIES: readonly ProviderFactory[] = [
   ernieProviderFactory,
   bedrockProviderFactory,
   azureProviderFactory,
+  geminiProviderFactory,
 ];

@@ -68,7 +68,7 @@ export function clientErrorHandler(limits: HttpServerLimits): (error: NodeJS.Err
     const gatewayError = clientErrorFor(error, limits);
     const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     // The format of the API the request was for, when its request line was read.
-    const url = (response as (ServerResponse & { req?: { url?: string } }) | null | undefined)?.req?.url ?? '';
+    const url = response?.req?.url ?? '';
     const rendered = renderError(gatewayError, errorFormatOfPath(url));
     const status = rendered.status;
     const body = JSON.stringify(rendered.body);

@@ -23,6 +23,7 @@ export const upstreamErrors = {
       code: 'rate_limit_exceeded',
       retryable: true,
       retryAfterMs: retryAfterMs ?? 1_000,
+      upstreamRetryAfterMs: retryAfterMs,
     }),
   insufficientQuota: (provider: string, message?: string) =>
     fromUpstream(429, 'insufficient_quota', prefixed(provider, message, 'quota exhausted'), {
@@ -34,6 +35,7 @@ export const upstreamErrors = {
       code: 'overloaded',
       retryable: true,
       retryAfterMs: retryAfterMs ?? 1_000,
+      upstreamRetryAfterMs: retryAfterMs,
     }),
   serverError: (provider: string, message?: string, status = 500) =>
     fromUpstream(

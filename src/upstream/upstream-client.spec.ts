@@ -74,7 +74,7 @@ describe('UpstreamClient', () => {
       config,
       (status, body) =>
         status === 429
-          ? upstreamErrors.rateLimited('local', JSON.stringify(body))
+          ? upstreamErrors.rateLimited('local', JSON.stringify(body), (body as { retryMs?: number }).retryMs)
           : status >= 500
             ? upstreamErrors.serverError('local', JSON.stringify(body), status)
             : upstreamErrors.badRequest('local', JSON.stringify(body)),
@@ -129,6 +129,19 @@ describe('UpstreamClient', () => {
     await assert.rejects(call(client()), (error: unknown) => (error as GatewayError).status === 429);
     assert.ok(performance.now() - refusedAt < 500, 'a 30 s Retry-After goes back to the client at once');
     assert.equal(seen.length, 1);
+  });
+
+  it('waits what the error body says when there is no Retry-After header (Gemini RetryInfo)', async () => {
+    steps = [
+      (_req, res) => {
+        res.writeHead(429, { 'content-type': 'application/json' });
+        res.end('{"retryMs":150}');
+      },
+      ok,
+    ];
+    const started = performance.now();
+    await call(client());
+    assert.ok(performance.now() - started >= 140, 'waited the body retry hint');
   });
 
   it('draws every retry from the request attempt budget', async () => {

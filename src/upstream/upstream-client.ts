@@ -260,7 +260,8 @@ export class UpstreamClient {
         const errorBody = await answer.errorBody();
         if (status === 401) this.onCredentialRejected?.();
         failure = this.mapError(status, errorBody, responseHeaders);
-        retryAfterMs = parseRetryAfterMs(responseHeaders);
+        // A vendor that says when to retry in its body (Gemini's RetryInfo) has it on the mapped error instead.
+        retryAfterMs = parseRetryAfterMs(responseHeaders) ?? failure.upstreamRetryAfterMs;
         const transient = status === 429 || status >= 500;
         if (
           !transient ||

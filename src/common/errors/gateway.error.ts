@@ -24,6 +24,8 @@ export interface GatewayErrorOptions {
   retryable?: boolean;
   /** How long the caller should wait before trying again, when known. */
   retryAfterMs?: number;
+  /** The wait the upstream itself asked for (a header or its error body), as opposed to a default. */
+  upstreamRetryAfterMs?: number;
   /** Extra response headers (e.g. x-ratelimit-*). */
   headers?: Record<string, string>;
   /** The provider answered with this error (or its connection failed), as opposed to the gateway refusing or failing. */
@@ -36,6 +38,7 @@ export class GatewayError extends Error {
   readonly code: string | null;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly upstreamRetryAfterMs: number | undefined;
   readonly headers: Record<string, string> | undefined;
   readonly fromUpstream: boolean;
 
@@ -51,6 +54,7 @@ export class GatewayError extends Error {
     this.code = options.code ?? null;
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;
+    this.upstreamRetryAfterMs = options.upstreamRetryAfterMs;
     this.headers = options.headers;
     this.fromUpstream = options.fromUpstream ?? false;
   }

@@ -9,13 +9,39 @@ import type {
   FinishReason,
   ToolCall,
   Usage,
+  ExtraContent,
+  ThinkingBlock,
 } from '../../common/openai.types.js';
 
 interface ChoiceState {
   content: string;
   refusal: string;
+  reasoning: string;
+  /** Reasoning blocks as they stream: text fragments join the open block; a signature closes it. */
+  thinkingBlocks: ThinkingBlock[];
+  thinkingOpen: boolean;
+  extraContent: ExtraContent | undefined;
   toolCalls: ToolCall[];
   finishReason: FinishReason | null;
+}
+
+/** Adds a streamed reasoning-block delta (see ChunkDelta.thinking_blocks) to the choice's blocks. */
+function addThinking(state: ChoiceState, block: ThinkingBlock): void {
+  if (block.type === 'redacted_thinking') {
+    state.thinkingBlocks.push(block);
+    state.thinkingOpen = false;
+    return;
+  }
+  const open = state.thinkingOpen ? state.thinkingBlocks.at(-1) : undefined;
+  if (open?.type === 'thinking') open.thinking += block.thinking;
+  else state.thinkingBlocks.push({ type: 'thinking', thinking: block.thinking });
+  const current = state.thinkingBlocks.at(-1) as { type: 'thinking'; thinking: string; signature?: string };
+  if (block.signature !== undefined) {
+    current.signature = block.signature;
+    state.thinkingOpen = false;
+  } else {
+    state.thinkingOpen = true;
+  }
 }
 
 export class StreamAccumulator {
@@ -37,13 +63,28 @@ export class StreamAccumulator {
     }
     if (chunk.usage) this.usage = chunk.usage;
     for (const choice of chunk.choices) {
-      const state = (this.choices[choice.index] ??= { content: '', refusal: '', toolCalls: [], finishReason: null });
+      const state = (this.choices[choice.index] ??= {
+        content: '',
+        refusal: '',
+        reasoning: '',
+        thinkingBlocks: [],
+        thinkingOpen: false,
+        extraContent: undefined,
+        toolCalls: [],
+        finishReason: null,
+      });
       const delta = choice.delta;
       if (delta?.content) {
         state.content += delta.content;
         this.outputChars += delta.content.length;
       }
       if (delta?.refusal) state.refusal += delta.refusal;
+      if (delta?.reasoning_content) {
+        state.reasoning += delta.reasoning_content;
+        this.outputChars += delta.reasoning_content.length;
+      }
+      if (delta?.thinking_blocks) for (const block of delta.thinking_blocks) addThinking(state, block);
+      if (delta?.extra_content) state.extraContent = delta.extra_content;
       for (const call of delta?.tool_calls ?? []) {
         const target = (state.toolCalls[call.index] ??= {
           id: '',
@@ -51,6 +92,7 @@ export class StreamAccumulator {
           function: { name: '', arguments: '' },
         });
         if (call.id) target.id = call.id;
+        if (call.extra_content) target.extra_content = call.extra_content;
         if (call.function?.name) target.function.name += call.function.name;
         if (call.function?.arguments) {
           target.function.arguments += call.function.arguments;
@@ -85,6 +127,9 @@ export class StreamAccumulator {
         content: state.content === '' && state.toolCalls.length > 0 ? null : state.content,
         refusal: state.refusal === '' ? null : state.refusal,
         ...(state.toolCalls.length > 0 ? { tool_calls: state.toolCalls.filter(Boolean) } : {}),
+        ...(state.reasoning !== '' ? { reasoning_content: state.reasoning } : {}),
+        ...(state.thinkingBlocks.length > 0 ? { thinking_blocks: state.thinkingBlocks } : {}),
+        ...(state.extraContent ? { extra_content: state.extraContent } : {}),
       },
       logprobs: null,
       finish_reason: state.finishReason,
@@ -129,6 +174,34 @@ export function completionToChunks(completion: ChatCompletion, includeUsage: boo
       ],
       ...usageField,
     });
+    if (message.reasoning_content) {
+      chunks.push({
+        ...base,
+        choices: [
+          {
+            index: choice.index,
+            delta: { reasoning_content: message.reasoning_content },
+            logprobs: null,
+            finish_reason: null,
+          },
+        ],
+        ...usageField,
+      });
+    }
+    if (message.thinking_blocks?.length) {
+      chunks.push({
+        ...base,
+        choices: [
+          {
+            index: choice.index,
+            delta: { thinking_blocks: message.thinking_blocks },
+            logprobs: null,
+            finish_reason: null,
+          },
+        ],
+        ...usageField,
+      });
+    }
     if (message.content) {
       chunks.push({
         ...base,
@@ -156,6 +229,7 @@ export function completionToChunks(completion: ChatCompletion, includeUsage: boo
                   id: call.id,
                   type: 'function',
                   function: { name: call.function.name, arguments: call.function.arguments },
+                  ...(call.extra_content ? { extra_content: call.extra_content } : {}),
                 },
               ],
             },
@@ -168,7 +242,14 @@ export function completionToChunks(completion: ChatCompletion, includeUsage: boo
     });
     chunks.push({
       ...base,
-      choices: [{ index: choice.index, delta: {}, logprobs: null, finish_reason: choice.finish_reason }],
+      choices: [
+        {
+          index: choice.index,
+          delta: message.extra_content ? { extra_content: message.extra_content } : {},
+          logprobs: null,
+          finish_reason: choice.finish_reason,
+        },
+      ],
       ...usageField,
     });
   }

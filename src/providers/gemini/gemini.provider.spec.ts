@@ -30,6 +30,7 @@ function fakeRuntime(): { runtime: ProviderRuntime; clients: Recorded[] } {
   const clients: Recorded[] = [];
   const runtime: ProviderRuntime = {
     credential: (reference) => Promise.resolve({ value: () => reference }),
+    credentialsRejected: () => undefined,
     upstream: (_mapError, settings) => {
       const recorded: Recorded = { settings, requests: [] };
       clients.push(recorded);

@@ -7,10 +7,9 @@
  *   (https://cloud.google.com/vertex-ai/generative-ai/docs/learn/locations), an OAuth token (gemini-auth.ts).
  * Streams use `:streamGenerateContent?alt=sse`; embeddings `:embedContent` and, on the Gemini API, `:batchEmbedContents`.
  */
-import 'reflect-metadata';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Type } from 'class-transformer';
-import { IsArray, IsIn, IsOptional, IsString, IsUrl, Matches, MinLength, ValidateNested } from 'class-validator';
+import { IsArray, IsIn, IsOptional, IsString, IsUrl, Matches, MinLength } from 'class-validator';
+import { NestedArray } from '../../config/config-schema.js';
 import type { GoogleAuth } from 'google-auth-library';
 import { GatewayError } from '../../common/errors/gateway.error.js';
 import type {
@@ -100,8 +99,7 @@ export class GeminiOptions {
   /** Sent with every request; Gemini's defaults apply without it. */
   @IsOptional()
   @IsArray()
-  @ValidateNested({ each: true })
-  @Type(() => GeminiSafetySettingOption)
+  @NestedArray(() => GeminiSafetySettingOption)
   safetySettings?: GeminiSafetySettingOption[];
 }
 

@@ -125,6 +125,35 @@ describe('toChatRequest', () => {
     assert.deepEqual(chatOf({ system: '' }).messages, [{ role: 'user', content: 'Hello' }]);
   });
 
+  it('leaves out a system message whose clear_at has passed, and beta tool changes per the server-tool policy', () => {
+    const messages: Anthropic.Beta.Messages.BetaMessageParam[] = [
+      { role: 'user', content: 'a' },
+      { role: 'system', content: 'Only for a.', clear_at: 'next_user_message' },
+      { role: 'system', content: 'Always.', clear_at: 'never' },
+      { role: 'assistant', content: 'ok' },
+      { role: 'user', content: 'b' },
+      { role: 'system', content: 'Only for b.', clear_at: 'next_user_message' },
+      {
+        role: 'system',
+        content: [
+          { type: 'text', text: 'New tool.' },
+          { type: 'tool_removal', tool: { type: 'tool_reference', name: 'Write' } },
+        ],
+      },
+      { role: 'system', output_config: { effort: 'low' } },
+    ];
+    const body = { messages } as unknown as Partial<MessagesRequest>;
+    assert.deepEqual(chatOf(body).messages, [
+      { role: 'user', content: 'a' },
+      { role: 'system', content: 'Always.' },
+      { role: 'assistant', content: 'ok' },
+      { role: 'user', content: 'b' },
+      { role: 'system', content: 'Only for b.' },
+      { role: 'system', content: [{ type: 'text', text: 'New tool.' }] },
+    ]);
+    expectInvalid(() => chatOf(body, 'reject'), 'messages.6.content.1.type');
+  });
+
   it('maps images, documents and search results to content parts, cache markers kept', () => {
     const marker = { type: 'ephemeral' as const, ttl: '1h' as const };
     const [user] = messagesOf([
@@ -383,12 +412,20 @@ describe('toChatRequest', () => {
       { type: 'code_execution_20250825', name: 'code_execution' },
       { type: 'text_editor_20250728', name: 'str_replace_based_edit_tool' },
       { type: 'computer_20250124', name: 'computer', display_width_px: 1024, display_height_px: 768 },
+      { type: 'browser_toolset_20260801' },
     ];
     const { chat, droppedTools } = toChatRequest(request({ tools, tool_choice: { type: 'any' } }), {
       model: MODEL,
       serverTools: 'drop',
     });
-    assert.deepEqual(droppedTools, ['web_search', 'bash', 'code_execution', 'str_replace_based_edit_tool', 'computer']);
+    assert.deepEqual(droppedTools, [
+      'web_search',
+      'bash',
+      'code_execution',
+      'str_replace_based_edit_tool',
+      'computer',
+      'browser_toolset_20260801',
+    ]);
     assert.deepEqual(chat.tools, [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }]);
     assert.equal(chat.tool_choice, 'required');
     expectInvalid(() => chatOf({ tools }, 'reject'), 'tools.0.type');
@@ -404,7 +441,7 @@ describe('toChatRequest', () => {
   });
 
   it('drops server-side blocks from the history, or refuses them, as configured', () => {
-    const messages: MessagesMessageParam[] = [
+    const messages: Anthropic.Messages.MessageParam[] = [
       { role: 'user', content: 'Search it.' },
       {
         role: 'assistant',
@@ -418,7 +455,7 @@ describe('toChatRequest', () => {
     ];
     assert.deepEqual(messagesOf(messages)[1], { role: 'assistant', content: 'Found it.' });
     expectInvalid(() => chatOf({ messages }, 'reject'), 'messages.1.content.0.type');
-    const onlyServer: MessagesMessageParam[] = [
+    const onlyServer: Anthropic.Messages.MessageParam[] = [
       { role: 'user', content: 'a' },
       { role: 'assistant', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }] },
       { role: 'user', content: 'b' },

@@ -51,6 +51,7 @@ import {
   type MessagesContentBlockParam,
   type MessagesCustomTool,
   type MessagesDocumentBlockParam,
+  type MessagesImageBlockParam,
   type MessagesImageSource,
   type MessagesMessageParam,
   type MessagesRedactedThinkingBlock,
@@ -59,6 +60,7 @@ import {
   type MessagesStopDetails,
   type MessagesStopReason,
   type MessagesStreamEvent,
+  type MessagesSystemMessageParam,
   type MessagesTextBlockParam,
   type MessagesThinkingConfig,
   type MessagesTool,
@@ -262,12 +264,6 @@ function searchResultPart(block: MessagesSearchResultBlockParam): TextPart {
   return textPart(`${block.title}\n${block.source}\n\n${texts}`, block.cache_control);
 }
 
-function systemMessage(content: string | MessagesTextBlockParam[]): ChatMessage | undefined {
-  if (typeof content === 'string') return content === '' ? undefined : { role: 'system', content };
-  if (content.length === 0) return undefined;
-  return { role: 'system', content: content.map((block) => textPart(block.text, block.cache_control)) };
-}
-
 interface RequestContext {
   messages: ChatMessage[];
   policy: ServerToolPolicy;
@@ -276,6 +272,27 @@ interface RequestContext {
 /** Blocks that hold server-side state (server tool calls and results, MCP, containers, compaction). */
 function serverBlock(context: RequestContext, param: string, type: string): void {
   if (context.policy === 'reject') throw unsupported(`${param}.type`, `a '${type}' block`);
+}
+
+/** A system prompt or mid-conversation system message: text, its cache markers kept. */
+function systemMessage(
+  context: RequestContext,
+  content: MessagesSystemMessageParam['content'],
+  param: string,
+): ChatMessage | undefined {
+  if (content === undefined || content === '') return undefined;
+  if (typeof content === 'string') return { role: 'system', content };
+  const parts: TextPart[] = [];
+  content.forEach((block, j) => {
+    if (block.type === 'text') {
+      const text = block as MessagesTextBlockParam;
+      parts.push(textPart(text.text, text.cache_control));
+    } else {
+      // Beta tool additions and removals change the tool list mid-conversation, which chat cannot express.
+      serverBlock(context, `${param}.content.${j}`, block.type);
+    }
+  });
+  return parts.length === 0 ? undefined : { role: 'system', content: parts };
 }
 
 /**
@@ -308,7 +325,7 @@ function appendUserTurn(context: RequestContext, content: string | MessagesConte
         break;
       }
       case 'image': {
-        const image = block as { source: MessagesImageSource; cache_control?: MessagesCacheControl | null };
+        const image = block as MessagesImageBlockParam;
         parts.push(imagePart(image.source, image.cache_control));
         break;
       }
@@ -350,7 +367,7 @@ function toolMessage(
           texts.push(searchResultPart(item as MessagesSearchResultBlockParam));
           return;
         case 'image': {
-          const image = item as { source: MessagesImageSource; cache_control?: MessagesCacheControl | null };
+          const image = item as MessagesImageBlockParam;
           attachments.push(imagePart(image.source, image.cache_control));
           return;
         }
@@ -374,7 +391,11 @@ function toolMessage(
 
 function toolCallOf(block: MessagesToolUseBlockParam): ToolCall {
   const { id, extra } = decodeToolUseId(block.id);
-  const call: ToolCall = { id, type: 'function', function: { name: block.name, arguments: argumentsOf(block.input) } };
+  const call: ToolCall = {
+    id,
+    type: 'function',
+    function: { name: block.name, arguments: argumentsOf(block.input as Record<string, unknown>) },
+  };
   if (extra) call.extra_content = extra;
   return call;
 }
@@ -486,14 +507,16 @@ export function toChatRequest(
   options: { model: string; serverTools: ServerToolPolicy },
 ): MessagesTranslation {
   const context: RequestContext = { messages: [], policy: options.serverTools };
-  if (request.system !== undefined && request.system !== null) {
-    const system = systemMessage(request.system);
-    if (system) context.messages.push(system);
-  }
+  const system = request.system === undefined || request.system === null ? undefined : request.system;
+  const prompt = systemMessage(context, system, 'system');
+  if (prompt) context.messages.push(prompt);
+  const lastUser = request.messages.findLastIndex((message) => message.role === 'user');
   request.messages.forEach((message: MessagesMessageParam, i) => {
     if (message.role === 'system') {
-      const system = systemMessage(message.content as string | MessagesTextBlockParam[]);
-      if (system) context.messages.push(system);
+      // `clear_at: "next_user_message"`: shown only until a later user turn exists.
+      if (message.clear_at === 'next_user_message' && i < lastUser) return;
+      const entry = systemMessage(context, message.content, `messages.${i}`);
+      if (entry) context.messages.push(entry);
     } else if (message.role === 'user') appendUserTurn(context, message.content, i);
     else appendAssistantTurn(context, message.content, i);
   });
@@ -538,7 +561,7 @@ function applyTools(chat: ChatCompletionRequest, request: MessagesRequest, polic
       return;
     }
     if (policy === 'reject') throw unsupported(`tools.${i}.type`, `the tool type '${tool.type}'`);
-    dropped.push(tool.name);
+    dropped.push(tool.name ?? tool.type);
   });
   const choice = request.tool_choice;
   if (choice?.type === 'tool' && dropped.includes(choice.name)) {

@@ -6,8 +6,8 @@
  * - https://platform.claude.com/docs/en/build-with-claude/streaming (events and their order)
  * - https://platform.claude.com/docs/en/api/errors (error body and statuses)
  * - https://platform.claude.com/docs/en/build-with-claude/mid-conversation-system-messages (`role: "system"`)
- * Request types name only the fields the front reads; every other field stays on the object (native passthrough
- * needs it) and is typed as unknown.
+ * Request types name only the fields the front reads (the SDK's request types are assignable to them); every other
+ * field stays on the validated object, since native passthrough needs it.
  */
 
 export interface MessagesCacheControl {
@@ -22,7 +22,6 @@ interface Cacheable {
 export interface MessagesTextBlockParam extends Cacheable {
   type: 'text';
   text: string;
-  [field: string]: unknown;
 }
 
 export type MessagesImageSource =
@@ -33,7 +32,6 @@ export type MessagesImageSource =
 export interface MessagesImageBlockParam extends Cacheable {
   type: 'image';
   source: MessagesImageSource;
-  [field: string]: unknown;
 }
 
 export type MessagesDocumentSource =
@@ -48,7 +46,6 @@ export interface MessagesDocumentBlockParam extends Cacheable {
   source: MessagesDocumentSource;
   title?: string | null;
   context?: string | null;
-  [field: string]: unknown;
 }
 
 export interface MessagesSearchResultBlockParam extends Cacheable {
@@ -56,15 +53,14 @@ export interface MessagesSearchResultBlockParam extends Cacheable {
   source: string;
   title: string;
   content: MessagesTextBlockParam[];
-  [field: string]: unknown;
 }
 
 export interface MessagesToolUseBlockParam extends Cacheable {
   type: 'tool_use';
   id: string;
   name: string;
-  input: Record<string, unknown>;
-  [field: string]: unknown;
+  /** A JSON object (the validator checks it; the SDK types it as unknown). */
+  input: unknown;
 }
 
 export type MessagesToolResultContentBlock =
@@ -79,26 +75,22 @@ export interface MessagesToolResultBlockParam extends Cacheable {
   tool_use_id: string;
   content?: string | MessagesToolResultContentBlock[];
   is_error?: boolean;
-  [field: string]: unknown;
 }
 
 export interface MessagesThinkingBlockParam {
   type: 'thinking';
   thinking: string;
   signature: string;
-  [field: string]: unknown;
 }
 
 export interface MessagesRedactedThinkingBlockParam {
   type: 'redacted_thinking';
   data: string;
-  [field: string]: unknown;
 }
 
 /** Server-tool blocks (`server_tool_use`, `web_search_tool_result`, …) and others the front does not translate. */
 export interface MessagesOtherBlockParam extends Cacheable {
   type: string;
-  [field: string]: unknown;
 }
 
 export type MessagesContentBlockParam =
@@ -112,12 +104,22 @@ export type MessagesContentBlockParam =
   | MessagesRedactedThinkingBlockParam
   | MessagesOtherBlockParam;
 
-export interface MessagesMessageParam {
-  /** `system` entries are mid-conversation system messages (text only). */
-  role: 'user' | 'assistant' | 'system';
+export interface MessagesTurnParam {
+  role: 'user' | 'assistant';
   content: string | MessagesContentBlockParam[];
-  [field: string]: unknown;
 }
+
+/**
+ * A mid-conversation system message: text, and on the beta API tool additions and removals, an optional
+ * `clear_at` ("next_user_message": shown only until a later user turn exists) and a per-message `output_config`.
+ */
+export interface MessagesSystemMessageParam {
+  role: 'system';
+  content?: string | (MessagesTextBlockParam | MessagesOtherBlockParam)[];
+  clear_at?: 'next_user_message' | 'never' | null;
+}
+
+export type MessagesMessageParam = MessagesTurnParam | MessagesSystemMessageParam;
 
 /** A client tool; `type` is absent, null or `custom`. */
 export interface MessagesCustomTool extends Cacheable {
@@ -126,14 +128,15 @@ export interface MessagesCustomTool extends Cacheable {
   description?: string;
   input_schema: { type: 'object'; [keyword: string]: unknown };
   strict?: boolean;
-  [field: string]: unknown;
 }
 
-/** Anthropic-defined and server tools (`web_search_20250305`, `bash_20250124`, …): a versioned `type`, no schema. */
+/**
+ * Anthropic-defined and server tools (`web_search_20250305`, `bash_20250124`, …): a versioned `type`, no schema;
+ * toolsets (`computer_toolset_20260801`, …) have no name either.
+ */
 export interface MessagesServerTool extends Cacheable {
   type: string;
-  name: string;
-  [field: string]: unknown;
+  name?: string;
 }
 
 export type MessagesTool = MessagesCustomTool | MessagesServerTool;
@@ -144,8 +147,8 @@ export type MessagesToolChoice =
   | { type: 'none' };
 
 export type MessagesThinkingConfig =
-  | { type: 'enabled'; budget_tokens: number; display?: 'summarized' | 'omitted' | null }
-  | { type: 'adaptive'; display?: 'summarized' | 'omitted' | null }
+  | { type: 'enabled'; budget_tokens: number; display?: 'summarized' | 'omitted' | 'updates' | null }
+  | { type: 'adaptive'; display?: 'summarized' | 'omitted' | 'updates' | null }
   | { type: 'between_tools' }
   | { type: 'disabled' };
 
@@ -176,7 +179,6 @@ export interface CountTokensRequest {
   /** Automatic caching: a marker on the last cacheable block. */
   cache_control?: MessagesCacheControl | null;
   stream?: boolean;
-  [field: string]: unknown;
 }
 
 export interface MessagesRequest extends CountTokensRequest {

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type Anthropic from '@anthropic-ai/sdk';
 import { GatewayError } from '../../common/errors/gateway.error.js';
+import type { CountTokensRequest, MessagesRequest } from './messages.types.js';
 import { validateCountTokensRequest, validateMessagesRequest } from './messages.validator.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
@@ -39,8 +41,9 @@ describe('validateMessagesRequest', () => {
     const body = fixture('claude-code.request.json');
     const validated = validateMessagesRequest(body);
     assert.equal(validated, body);
-    assert.deepEqual(validated.context_management, { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] });
-    assert.deepEqual(validated.future_field, { anything: [1, 2, 3] });
+    const kept = validated as unknown as Record<string, unknown>;
+    assert.deepEqual(kept.context_management, { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] });
+    assert.deepEqual(kept.future_field, { anything: [1, 2, 3] });
   });
 
   it('accepts every documented block and tool kind', () => {
@@ -116,6 +119,37 @@ describe('validateMessagesRequest', () => {
       stream: false,
     };
     assert.equal(validateMessagesRequest(body), body);
+  });
+
+  it("takes the SDK's request types, beta ones included (they are assignable to the front's types)", () => {
+    const params: Anthropic.Messages.MessageCreateParams = {
+      model: 'claude-sonnet-4-6',
+      max_tokens: 512,
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: { type: 'ephemeral' } }] },
+        { role: 'system', content: 'Be brief.' },
+      ],
+      tools: [{ type: 'computer_toolset_20260801' }, { name: 'f', input_schema: { type: 'object' } }],
+    };
+    const request: MessagesRequest = params;
+    assert.equal(validateMessagesRequest(request), request);
+    const beta: Anthropic.Beta.Messages.MessageCreateParams = {
+      model: 'claude-sonnet-4-6',
+      max_tokens: 512,
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'system', content: 'Until the next user turn.', clear_at: 'next_user_message' },
+        { role: 'system', output_config: { effort: 'low' } },
+      ],
+      thinking: { type: 'adaptive', display: 'updates' },
+    };
+    const betaRequest: MessagesRequest = beta;
+    assert.equal(validateMessagesRequest(betaRequest), betaRequest);
+    const count: CountTokensRequest = {
+      model: 'm',
+      messages: [{ role: 'user', content: 'Hi' }],
+    } satisfies Anthropic.Messages.MessageCountTokensParams;
+    assert.equal(validateCountTokensRequest(count), count);
   });
 
   it('requires max_tokens on messages but not on count_tokens', () => {
@@ -252,6 +286,23 @@ describe('validateMessagesRequest', () => {
       undefined,
     ],
     [
+      'a system entry with neither content nor output_config',
+      { messages: [{ role: 'user', content: 'a' }, { role: 'system' }] },
+      'messages.1.content',
+      'messages.1.content: Field required',
+    ],
+    [
+      'a clear_at that does not exist',
+      {
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'system', content: 's', clear_at: 'later' },
+        ],
+      },
+      'messages.1.clear_at',
+      "messages.1.clear_at: Input should be 'next_user_message' or 'never'",
+    ],
+    [
       'a cache marker of another kind',
       { system: [{ type: 'text', text: 's', cache_control: { type: 'persistent' } }] },
       'system.0.cache_control.type',
@@ -295,10 +346,10 @@ describe('validateMessagesRequest', () => {
       "tools.0.input_schema.type: Input should be 'object'",
     ],
     [
-      'a server tool without a name',
-      { tools: [{ type: 'web_search_20250305' }] },
+      'a server tool name that is not a string',
+      { tools: [{ type: 'web_search_20250305', name: 5 }] },
       'tools.0.name',
-      'tools.0.name: Field required',
+      'tools.0.name: Input should be a valid string',
     ],
     [
       'a forced tool without a name',

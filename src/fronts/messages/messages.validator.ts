@@ -13,7 +13,8 @@ import type { CountTokensRequest, MessagesRequest } from './messages.types.js';
 const ROLES: ReadonlySet<unknown> = new Set(['user', 'assistant', 'system']);
 const IMAGE_MEDIA_TYPES: ReadonlySet<unknown> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const THINKING_TYPES = ['adaptive', 'between_tools', 'disabled', 'enabled'];
-const THINKING_DISPLAYS: ReadonlySet<unknown> = new Set(['summarized', 'omitted']);
+/** 'updates' is a beta value (BetaThinkingConfigEnabled.display). */
+const THINKING_DISPLAYS: ReadonlySet<unknown> = new Set(['summarized', 'omitted', 'updates']);
 const EFFORTS: ReadonlySet<unknown> = new Set(['low', 'medium', 'high', 'xhigh', 'max']);
 const TOOL_CHOICE_TYPES = ['auto', 'any', 'tool', 'none'];
 /** "Must be ≥1024 and less than max_tokens" (ThinkingConfigEnabled.budget_tokens). */
@@ -51,6 +52,8 @@ const BLOCK_TYPES = [
 const KNOWN_BLOCK_TYPES: ReadonlySet<unknown> = new Set(BLOCK_TYPES);
 /** What a tool_result's content may hold besides text, images, documents and search results. */
 const TOOL_RESULT_OTHER_TYPES = ['tool_reference', 'browser_state'];
+const SYSTEM_BLOCK_TYPES = ['text', 'tool_addition', 'tool_removal'];
+const CLEAR_AT: ReadonlySet<unknown> = new Set(['next_user_message', 'never']);
 const EMPTY_CONTENT = 'all messages must have non-empty content except for the optional final assistant message';
 
 class Invalid extends Error {
@@ -300,6 +303,33 @@ function checkBlock(block: unknown, role: string, path: string): void {
   }
 }
 
+/**
+ * Mid-conversation system messages carry text (SystemMessageParam); on the beta API also tool additions and
+ * removals, `clear_at`, and a per-message `output_config` that may stand in for the content.
+ */
+function checkSystemMessage(message: Record<string, unknown>, param: string): void {
+  const content = message.content;
+  if (present(message.clear_at)) checkOneOf(message.clear_at, CLEAR_AT, `${param}.clear_at`);
+  if (content === undefined) {
+    if (!isObject(message.output_config)) fail(`${param}.content`, 'Field required');
+    return;
+  }
+  if (typeof content === 'string') {
+    if (content === '') fail(param, EMPTY_CONTENT);
+    return;
+  }
+  if (!Array.isArray(content)) fail(`${param}.content`, 'Input should be a valid list');
+  if (content.length === 0) fail(param, EMPTY_CONTENT);
+  for (let j = 0; j < content.length; j++) {
+    const path = `${param}.content.${j}`;
+    const block: unknown = content[j];
+    checkObject(block, path);
+    checkCacheControl(block.cache_control, path);
+    if (block.type === 'text') checkString(block.text, `${path}.text`);
+    else checkTag(block.type, SYSTEM_BLOCK_TYPES, `${path}.type`);
+  }
+}
+
 function checkMessage(message: unknown, i: number, last: boolean): void {
   const param = `messages.${i}`;
   checkObject(message, param);
@@ -308,13 +338,7 @@ function checkMessage(message: unknown, i: number, last: boolean): void {
   const content = message.content;
   const emptyAllowed = last && role === 'assistant';
   if (role === 'system') {
-    // Mid-conversation system messages carry text only (SystemMessageParam).
-    if (typeof content === 'string') {
-      if (content === '') fail(param, EMPTY_CONTENT);
-      return;
-    }
-    checkTextBlocks(content, `${param}.content`);
-    if ((content as unknown[]).length === 0) fail(param, EMPTY_CONTENT);
+    checkSystemMessage(message, param);
     return;
   }
   if (typeof content === 'string') {
@@ -349,9 +373,9 @@ function checkTools(value: unknown): void {
     checkCacheControl(tool.cache_control, path);
     const type = tool.type;
     if (present(type) && type !== 'custom') {
-      // Anthropic-defined and server tools: a versioned type and a fixed name, their schema is built in.
+      // Anthropic-defined and server tools: a versioned type and a fixed name (toolsets have none), a built-in schema.
       checkString(type, `${path}.type`);
-      checkString(tool.name, `${path}.name`);
+      checkOptionalString(tool.name, `${path}.name`);
       continue;
     }
     checkString(tool.name, `${path}.name`);

@@ -124,7 +124,8 @@ describe('MessagesStreamTranslator', () => {
     const expected = fixture<AnthropicMessage>('completion-reasoning-tools.message.json');
     // The completion fixture has one redacted block more than the stream.
     expected.content = expected.content.filter((block) => block.type !== 'redacted_thinking');
-    assert.deepEqual(translator.message, expected);
+    const message: Anthropic.Messages.Message = translator.message;
+    assert.deepEqual(message, expected);
     assert.deepEqual(await throughSdk(events), expected);
   });
 

@@ -13,13 +13,16 @@
  * https://docs.claude.com/en/docs/agents-and-tools/tool-use/fine-grained-tool-streaming ("Handling invalid JSON":
  * wrap it as `{"INVALID_JSON": "<text>"}`), https://platform.claude.com/docs/en/build-with-claude/token-counting.
  *
- * What the internal form cannot carry, and is therefore dropped on the way in: `context_management` (server-side
- * context editing), `container`, `mcp_servers`, `service_tier`, `inference_geo`, `speed`, `diagnostics`, thinking
- * `display`, the tool fields `eager_input_streaming`, `defer_loading`, `input_examples` and `allowed_callers`,
- * document `citations` settings, and the position of text relative to tool_use blocks in an assistant turn (chat
- * keeps text in `content` and calls in `tool_calls`). `effort: "max"` becomes `reasoning_effort: "xhigh"`, the
- * highest the internal form has, and `thinking: {type: "between_tools"}` becomes adaptive thinking. Native
- * passthrough keeps all of these.
+ * What the internal form cannot carry. On the way in: `context_management` (server-side context editing),
+ * `container`, `mcp_servers`, `service_tier`, `inference_geo`, `speed`, `diagnostics`, thinking `display`, the tool
+ * fields `eager_input_streaming`, `defer_loading`, `input_examples` and `allowed_callers`, citations (settings on
+ * documents, citations on text blocks), image `transformations`, a beta system message's own `output_config`, and
+ * the position of text relative to tool_use blocks in an assistant turn (chat keeps text in `content` and calls in
+ * `tool_calls`); a cache marker on a tool_use block moves to its message. `effort: "max"` becomes
+ * `reasoning_effort: "xhigh"`, the highest the internal form has, and `thinking: {type: "between_tools"}` becomes
+ * adaptive thinking. Native passthrough keeps all of these. On the way out the Message has no citations, no
+ * refusal category or explanation, no container, no server-tool usage and no split of cache writes by TTL
+ * (`cache_creation`), `service_tier`, `inference_geo` or `speed`: those are null.
  */
 import { InvalidRequestError } from '../../common/errors/gateway.error.js';
 import type {
@@ -88,7 +91,7 @@ export interface MessageMeta {
 
 /**
  * `is_error: true` on a tool_result becomes this prefix on the tool message's text: every model understands it and
- * the internal form needs no new field (chat tool messages have no error flag; OpenAI-compatible upstreams refuse
+ * the internal form needs no new field (chat tool messages have no error flag; strict OpenAI-compatible upstreams may refuse
  * unknown message fields).
  */
 export const TOOL_ERROR_PREFIX = 'Error: ';

@@ -107,9 +107,11 @@ function foldBlock(blocks: ThinkingBlock[], fragment: ThinkingBlock): void {
   );
 }
 
-/** Whether a call's arguments are complete, so a following call cannot be interleaved with it. */
+/** Whether a call's arguments are complete, so nothing can be interleaved with them any more. */
 function isCompleteJson(text: string): boolean {
-  if (text === '') return false;
+  const end = text.trimEnd().at(-1);
+  // An object or array is complete only once it is closed: most fragments need no parse.
+  if (end === undefined || ((text.startsWith('{') || text.startsWith('[')) && end !== '}' && end !== ']')) return false;
   try {
     JSON.parse(text);
     return true;

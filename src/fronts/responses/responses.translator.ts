@@ -540,7 +540,9 @@ export function toChatRequest(request: ResponsesRequest, options: ResponsesTrans
     messages.push({ role: 'system', content: request.instructions });
   }
   if (options.history) translateItems(options.history, () => 'previous_response_id', messages);
-  translateItems(responseInputItems(request), (i) => `input[${i}]`, messages);
+  const input = request.input;
+  const items = typeof input === 'string' ? [{ role: 'user' as const, content: input }] : (input ?? []);
+  translateItems(items, (i) => `input[${i}]`, messages);
 
   const chat: ChatCompletionRequest = { model: options.model, messages };
   const { tools, dropped, namespaces } = translateTools(request, options.builtinTools);

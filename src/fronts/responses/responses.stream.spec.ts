@@ -439,6 +439,14 @@ describe('ResponsesStreamTranslator', () => {
     assert.equal(translator.response, last.response);
     assert.deepEqual(translator.push(chunk({ content: 'late' })), []);
     assert.deepEqual(translator.finish(), []);
+    const thinking = new ResponsesStreamTranslator(request({ reasoning: { summary: 'auto' } }), META);
+    const thinkingEvents = [
+      ...thinking.push(chunk({ reasoning_content: 'Hmm' })),
+      ...thinking.fail({ code: 'x', message: 'm' }),
+    ];
+    assertWellFormed(thinkingEvents);
+    assert.ok(!types(thinkingEvents).includes('response.reasoning_summary_text.done'));
+    assert.equal(thinking.response.output[0].status, 'incomplete');
     const limited = new ResponsesStreamTranslator(request(), META);
     const limitedEvents = limited.fail({ code: 'rate_limit_exceeded', message: 'Slow down.' });
     assertWellFormed(limitedEvents);

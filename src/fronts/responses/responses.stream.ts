@@ -221,7 +221,7 @@ export class ResponsesStreamTranslator {
     const out = this.start();
     if (this.ended) return out;
     this.ended = true;
-    if (this.current?.kind === 'message') this.current.item.status = 'incomplete';
+    if (this.current) this.current.item.status = 'incomplete';
     if (this.liveCall?.item?.type === 'function_call') this.liveCall.item.status = 'incomplete';
     this.state.status = 'failed';
     this.state.error = { code: responseErrorCode(error.code), message: error.message };

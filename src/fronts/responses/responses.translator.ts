@@ -19,7 +19,8 @@
  *   `gw1.` + base64url(JSON); other values (OpenAI's own) are opaque to the gateway and only the summary is used.
  *   It is written when the request includes `reasoning.encrypted_content`, and also when the response is stored
  *   (`store` not false), because the store keeps the Response itself and a `previous_response_id` turn needs the
- *   signatures too (OpenAI keeps them server-side instead).
+ *   signatures too (OpenAI keeps them server-side instead). It is not encrypted: it holds only what the provider
+ *   already gave the client, and the provider verifies its own signatures when they come back.
  * - Summaries. The summary shows the reasoning text only when `reasoning.summary` is set (OpenAI leaves `summary`
  *   empty otherwise); `auto`, `concise` and `detailed` show the same text, the gateway does not summarise.
  * - Namespaces. A namespace's functions become chat functions named `<namespace>__<function>` (chat has no
@@ -32,13 +33,18 @@
  *   assistant turn in chat: text parts in order, all calls, all reasoning blocks in order. A turn of reasoning alone
  *   (followed by a user message) has no chat form and is left out. Items of OpenAI's built-in tools (web search
  *   calls, …) and compaction items have no chat form and are left out.
+ * - An uploaded image (`input_image.file_id`) becomes a chat `file` part: chat images are URLs.
+ * - Request fields this front does not know (Codex's `client_metadata`, …) belong to the Responses protocol and are
+ *   not forwarded to chat; native passthrough keeps them.
+ * - `completed_at` stays null: the translator has no clock, and `meta` carries the creation time only.
  *
  * What the internal form cannot carry (left out, or refused where leaving out would change the answer):
  * `background`, `conversation`, `prompt` templates, `item_reference` inputs, `input_file.file_url` and
  * `moderation` are refused (400) for translated upstreams; `truncation: auto`, `max_tool_calls`,
  * `prompt_cache_options`, `context_management`, `input_file.detail`, message `phase`, `defer_loading`,
- * `allowed_callers`, namespace membership of tool outputs and the order of text and calls inside one assistant turn
- * are dropped; `metadata` and `store` stay with the gateway; reasoning effort `max` becomes `xhigh`.
+ * `allowed_callers`, namespace membership of tool outputs, the order of text and calls inside one assistant turn and
+ * `stream_options.include_obfuscation` are dropped; `metadata` and `store` stay with the gateway; reasoning effort
+ * `max` becomes `xhigh`.
  */
 import { InvalidRequestError } from '../../common/errors/gateway.error.js';
 import type {

@@ -183,6 +183,23 @@ describe('toChatRequest', () => {
     ]);
   });
 
+  it('continues an assistant turn of the stored history with the input as one chat message', () => {
+    const history: ResponseInputItem[] = [
+      { type: 'message', role: 'user', content: 'go' },
+      { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{}' },
+    ];
+    const chat = chatOf({ input: [{ type: 'function_call', call_id: 'c2', name: 'f', arguments: '{}' }] }, history);
+    assert.deepEqual(
+      chat.messages.map((message) => [message.role, message.tool_calls?.length]),
+      [
+        ['user', undefined],
+        ['assistant', 2],
+      ],
+    );
+    invalid(() => chatOf({ input: 'x' }, [{ type: 'item_reference', id: 'msg_1' }]), 'previous_response_id');
+    invalid(() => chatOf({ input: [{ role: 'user', content: 'x' }, { id: 'msg_1' }] }, history), 'input[1]');
+  });
+
   it('maps content parts: text with cache breakpoints, images by URL (data URLs as they are) or file, files', () => {
     const chat = chatOf({
       input: [

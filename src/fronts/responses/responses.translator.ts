@@ -545,10 +545,13 @@ export function toChatRequest(request: ResponsesRequest, options: ResponsesTrans
   if (typeof request.instructions === 'string' && request.instructions !== '') {
     messages.push({ role: 'system', content: request.instructions });
   }
-  if (options.history) translateItems(options.history, () => 'previous_response_id', messages);
   const input = request.input;
-  const items = typeof input === 'string' ? [{ role: 'user' as const, content: input }] : (input ?? []);
-  translateItems(items, (i) => `input[${i}]`, messages);
+  const items: readonly ResponseInputItem[] =
+    typeof input === 'string' ? [{ role: 'user', content: input }] : (input ?? []);
+  // One sequence, so an assistant turn continued by the input stays one chat message.
+  const history = options.history ?? [];
+  const origin: ItemOrigin = (i) => (i < history.length ? 'previous_response_id' : `input[${i - history.length}]`);
+  translateItems(history.length === 0 ? items : [...history, ...items], origin, messages);
 
   const chat: ChatCompletionRequest = { model: options.model, messages };
   const { tools, dropped, namespaces } = translateTools(request, options.builtinTools);

@@ -64,6 +64,7 @@ export async function createGatewayApp(
   fastify.decorateRequest('gatewayKey', null);
   fastify.decorateRequest('telemetry', null);
   fastify.decorateRequest('cancellation', null);
+  fastify.decorateRequest('rawBody', null);
   installBodyParsers(fastify, { maxDepth: server.maxJsonDepth, bodyLimit: server.bodyLimitBytes });
   // The one place the request gates are put together, in the order they run on every route: observe, HTTP checks,
   // access, then in-flight accounting and drain.

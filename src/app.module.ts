@@ -9,6 +9,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { OpenAiErrorFilter } from './common/errors/openai-error.filter.js';
 import { OpenAiValidationPipe } from './common/validation/validation.pipe.js';
 import { ChatModule } from './fronts/chat/chat.module.js';
+import { MessagesModule } from './fronts/messages/messages.module.js';
 import { GatewayConfigModule } from './config/gateway-config.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { EmbeddingsModule } from './embeddings/embeddings.module.js';
@@ -36,6 +37,7 @@ export class AppModule {
         AuthModule,
         LifecycleModule,
         ChatModule,
+        MessagesModule,
         EmbeddingsModule,
         ModelsModule,
         RoutingModule,

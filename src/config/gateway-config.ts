@@ -224,6 +224,48 @@ export class ObservabilityConfig {
   @Nested(() => TracingConfig) tracing: TracingConfig = new TracingConfig();
 }
 
+/** The Anthropic Messages front (`/v1/messages`). */
+export class MessagesFrontConfig {
+  /**
+   * Anthropic's server tools (web search, code execution, …) in a request served by another provider: `drop` leaves
+   * them out (listed in `x-gateway-dropped-tools`), `reject` answers 400 naming the tool.
+   */
+  @IsIn(['drop', 'reject']) serverTools: 'drop' | 'reject' = 'drop';
+}
+
+/** Where stored Responses live: Redis (shared by replicas) or, without it, this process's memory. */
+export class ResponseStoreRedisConfig {
+  @IsString() url!: string;
+  @IsString() keyPrefix: string = 'llmgw:responses:';
+  @IsInt() @Min(1) commandTimeoutMs: number = 200;
+  @IsInt() @Min(1) connectTimeoutMs: number = 1_000;
+}
+
+/** The Responses store: `previous_response_id`, `GET` and `DELETE /v1/responses/{id}`; off makes the gateway stateless. */
+export class ResponseStoreConfig {
+  @IsBoolean() enabled: boolean = false;
+  /** Stored responses expire after this. */
+  @IsInt() @Min(1) ttlSeconds: number = 86_400;
+  /** Responses kept in memory at most (without Redis); the oldest go first. */
+  @IsInt() @Min(1) maxEntries: number = 10_000;
+  @IsOptional() @Nested(() => ResponseStoreRedisConfig) redis?: ResponseStoreRedisConfig;
+}
+
+/** The OpenAI Responses front (`/v1/responses`). */
+export class ResponsesFrontConfig {
+  /**
+   * Built-in tools (web_search, file_search, code_interpreter, …) in a request translated for a provider that is not
+   * native OpenAI: `drop` leaves them out (listed in `x-gateway-dropped-tools`), `reject` answers 400 naming the tool.
+   */
+  @IsIn(['drop', 'reject']) builtinTools: 'drop' | 'reject' = 'drop';
+  @Nested(() => ResponseStoreConfig) store: ResponseStoreConfig = new ResponseStoreConfig();
+}
+
+export class FrontsConfig {
+  @Nested(() => MessagesFrontConfig) messages: MessagesFrontConfig = new MessagesFrontConfig();
+  @Nested(() => ResponsesFrontConfig) responses: ResponsesFrontConfig = new ResponsesFrontConfig();
+}
+
 export class GatewayConfig {
   @Nested(() => ServerConfig) server: ServerConfig = new ServerConfig();
 
@@ -248,4 +290,6 @@ export class GatewayConfig {
   @Nested(() => SecretsConfig) secrets: SecretsConfig = new SecretsConfig();
 
   @Nested(() => ObservabilityConfig) observability: ObservabilityConfig = new ObservabilityConfig();
+
+  @Nested(() => FrontsConfig) fronts: FrontsConfig = new FrontsConfig();
 }

@@ -45,6 +45,13 @@ export function jsonTooDeepError(limit: number): InvalidRequestError {
   return new InvalidRequestError(`The JSON body is nested more than ${limit} levels deep.`, null, 'json_too_deep');
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The JSON body's text as the client sent it; null for other bodies. */
+    rawBody: string | null;
+  }
+}
+
 export function installBodyParsers(fastify: FastifyInstance, options: { maxDepth: number; bodyLimit: number }): void {
   const { maxDepth, bodyLimit } = options;
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
@@ -54,6 +61,8 @@ export function installBodyParsers(fastify: FastifyInstance, options: { maxDepth
       done(jsonTooDeepError(maxDepth), undefined);
       return;
     }
+    // Kept (a reference, not a copy) for native passthrough, which forwards the client's own bytes.
+    request.rawBody = body as string;
     void parseJson(request, body as string, done);
   });
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));

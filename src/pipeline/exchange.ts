@@ -64,8 +64,8 @@ export interface FrontExchange<Answer, Item> {
   /** The answer as cached text, and back. */
   serialize(answer: Answer): string;
   parse(text: string): Answer;
-  /** A new fold for one stream. */
-  fold(): StreamFold<Answer, Item>;
+  /** A new fold for one stream; `assemble`: the stream may be cached, so its whole answer is needed. */
+  fold(assemble: boolean): StreamFold<Answer, Item>;
   /** A cached answer as the stream the front sends. */
   replay(answer: Answer): Item[];
 }

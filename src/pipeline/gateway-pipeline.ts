@@ -132,7 +132,7 @@ export class GatewayPipeline {
     const telemetry = call.context.telemetry;
     if (telemetry) telemetry.route = route;
     Object.assign(admission.headers, routeHeaders(route));
-    const fold = exchange.fold();
+    const fold = exchange.fold(cacheKey !== undefined);
     const items = new FoldedStream(chunks[Symbol.asyncIterator](), fold, (finished) => {
       // An aborted stream still used tokens: without reported usage, estimate ~4 characters (or body bytes) per token.
       const usage = fold.usage() ?? {
@@ -148,6 +148,12 @@ export class GatewayPipeline {
       }
     });
     return { items, headers: admission.headers };
+  }
+
+  /** The model exists and the caller's key may use it (a call that is not metered, such as count_tokens). */
+  authorize(model: string, call: GatewayCall): void {
+    this.router.assertModelExists(model);
+    assertModelAllowed(call.key, model);
   }
 
   /**

@@ -10,6 +10,7 @@ import { OpenAiErrorFilter } from './common/errors/openai-error.filter.js';
 import { OpenAiValidationPipe } from './common/validation/validation.pipe.js';
 import { ChatModule } from './fronts/chat/chat.module.js';
 import { MessagesModule } from './fronts/messages/messages.module.js';
+import { ResponsesModule } from './fronts/responses/responses.module.js';
 import { GatewayConfigModule } from './config/gateway-config.module.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { EmbeddingsModule } from './embeddings/embeddings.module.js';
@@ -38,6 +39,7 @@ export class AppModule {
         LifecycleModule,
         ChatModule,
         MessagesModule,
+        ResponsesModule,
         EmbeddingsModule,
         ModelsModule,
         RoutingModule,

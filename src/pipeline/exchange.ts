@@ -68,6 +68,8 @@ export interface FrontExchange<Answer, Item> {
   fold(assemble: boolean): StreamFold<Answer, Item>;
   /** A cached answer as the stream the front sends. */
   replay(answer: Answer): Item[];
+  /** Called with every whole answer the client got (fresh or cached, streamed to its end or not). */
+  finished?(answer: Answer): void;
 }
 
 export interface PipelineAnswer<Answer> {

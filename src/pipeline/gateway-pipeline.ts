@@ -142,10 +142,12 @@ export class GatewayPipeline {
       };
       this.account(call, admission, route.model, route.provider, usage, usage.prompt + usage.completion);
       this.traceCompleted(call, usage, fold.trace());
-      const answer = finished && cacheKey !== undefined ? fold.answer() : undefined;
-      if (answer !== undefined) {
-        void this.cache.set(cacheKey!, exchange.serialize(answer), cacheTtlMs(this.cacheConfig, exchange.model));
+      const answer = finished ? fold.answer() : undefined;
+      if (answer === undefined) return;
+      if (cacheKey !== undefined) {
+        void this.cache.set(cacheKey, exchange.serialize(answer), cacheTtlMs(this.cacheConfig, exchange.model));
       }
+      exchange.finished?.(answer);
     });
     return { items, headers: admission.headers };
   }
@@ -297,6 +299,7 @@ export class GatewayPipeline {
     if (served) this.account(call, admission, served.model, served.provider, usage, budgetTokens);
     else this.account(call, admission, exchange.model, undefined, undefined, 0);
     this.traceCompleted(call, usage, exchange.traceOf(answer));
+    exchange.finished?.(answer);
   }
 
   /**

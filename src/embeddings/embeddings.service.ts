@@ -1,35 +1,57 @@
+/**
+ * Embeddings through the shared pipeline: the key's model allow-list, budget and rate limits, the response cache
+ * (an embedding is the same every time, so it is cached whenever the cache is on), routing and metering, as for
+ * the fronts.
+ */
 import { Injectable } from '@nestjs/common';
 import type { EmbeddingRequest, EmbeddingResponse } from '../common/openai.types.js';
-import { type RouteInfo, type RouteRequestContext, RouterService } from '../routing/router.service.js';
-import { tokenUsage } from '../usage/pricing.js';
-import { UsageService } from '../usage/usage.service.js';
-
-export interface EmbeddingResult {
-  response: EmbeddingResponse;
-  route: RouteInfo;
-  /** USD; undefined when the model has no pricing. */
-  costUsd: number | undefined;
-}
+import type { FrontExchange, GatewayCall, PipelineAnswer, TraceFacts } from '../pipeline/exchange.js';
+import { GatewayPipeline } from '../pipeline/gateway-pipeline.js';
+import { type AttemptCall, embeddingCall } from '../routing/router.service.js';
+import { type TokenUsage, tokenUsage } from '../usage/pricing.js';
 
 @Injectable()
 export class EmbeddingsService {
-  constructor(
-    private readonly router: RouterService,
-    private readonly usage: UsageService,
-  ) {}
+  constructor(private readonly pipeline: GatewayPipeline) {}
 
-  /** Routes the request, then meters its prompt tokens and cost for `keyId`. */
-  async embed(request: EmbeddingRequest, context: RouteRequestContext, keyId: string): Promise<EmbeddingResult> {
-    const telemetry = context.telemetry;
-    telemetry?.requested(request.model, false);
-    const { response, route } = await this.router.embed(request, context);
-    const usage = tokenUsage(response.usage);
-    const costUsd = this.usage.record(keyId, route.model, route.provider, usage);
-    if (telemetry) {
-      telemetry.route = route;
-      telemetry.accounted(usage, costUsd);
-      telemetry.trace?.completed({ inputTokens: usage?.prompt, responseModel: response.model });
-    }
-    return { response, route, costUsd };
+  embed(request: EmbeddingRequest, call: GatewayCall): Promise<PipelineAnswer<EmbeddingResponse>> {
+    return this.pipeline.complete(new EmbeddingsExchange(request), call);
+  }
+}
+
+class EmbeddingsExchange implements FrontExchange<EmbeddingResponse> {
+  readonly front = 'embeddings';
+  readonly model: string;
+  /** Nothing is generated: only the input's tokens are reserved. */
+  readonly maxOutputTokens = 0;
+  readonly traceInput: unknown;
+  readonly cache: { material: Record<string, unknown>; deterministic: boolean };
+  readonly call: AttemptCall<EmbeddingResponse>;
+
+  constructor(request: EmbeddingRequest) {
+    this.model = request.model;
+    this.traceInput = request.input;
+    this.cache = { material: request, deterministic: true };
+    this.call = embeddingCall(request);
+  }
+
+  usageOf(answer: EmbeddingResponse): TokenUsage | undefined {
+    return tokenUsage(answer.usage);
+  }
+
+  complete(): boolean {
+    return true;
+  }
+
+  traceOf(answer: EmbeddingResponse): TraceFacts {
+    return { responseModel: answer.model, finishReasons: [], output: () => undefined };
+  }
+
+  serialize(answer: EmbeddingResponse): string {
+    return JSON.stringify(answer);
+  }
+
+  parse(text: string): EmbeddingResponse {
+    return JSON.parse(text) as EmbeddingResponse;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { ErrorFormat } from '../common/errors/error-reply.js';
+import type { MetricFront } from '../metrics/gateway-metrics.js';
 import type { GenAiOperation } from '../tracing/gen-ai-attributes.js';
 
 /** `public`: anyone (probes, metrics); `key`: a gateway key; `admin`: a gateway key marked admin. */
@@ -18,6 +19,8 @@ export interface GatewayRouteConfig {
   jsonBody?: boolean;
   /** API requests observed one by one (metrics, the request log, spans), as this GenAI operation. */
   operation?: GenAiOperation;
+  /** The API of an observed route, for the metrics' `front` label and the request log; `chat` when absent. */
+  front?: MetricFront;
   /** Still served while the gateway drains (probes, metrics); other routes answer 503 then. */
   servedWhileDraining?: boolean;
   /** The shape of this route's errors; OpenAI's when absent. */

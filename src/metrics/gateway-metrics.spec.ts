@@ -29,8 +29,8 @@ async function samples(metrics: GatewayMetrics) {
 describe('GatewayMetrics', () => {
   it('creates every series from the config at start-up, at zero', async () => {
     const exported = await samples(new GatewayMetrics(config));
-    assert.equal(valueOf(exported, 'llm_requests_total', { model: 'm1', status: '200' }), 0);
-    assert.equal(valueOf(exported, 'llm_requests_total', { model: UNKNOWN_MODEL, status: '200' }), 0);
+    assert.equal(valueOf(exported, 'llm_requests_total', { model: 'm1', front: 'chat', status: '200' }), 0);
+    assert.equal(valueOf(exported, 'llm_requests_total', { model: UNKNOWN_MODEL, front: 'chat', status: '200' }), 0);
     assert.equal(valueOf(exported, 'llm_tokens_total', { model: 'm1', provider: 'b', type: 'completion' }), 0);
     assert.equal(valueOf(exported, 'llm_cost_usd_total', { model: 'm2', provider: 'b' }), 0);
     assert.ok(!exported.has('llm_cost_usd_total{model="m2",provider="a"}'), 'only providers the model uses');
@@ -55,19 +55,19 @@ describe('GatewayMetrics', () => {
   it('exports counter series as incremented, each status once', async () => {
     const metrics = new GatewayMetrics(config);
     const m1 = metrics.model('m1');
-    metrics.requestsFor(m1, 200).inc();
-    metrics.requestsFor(m1, 429).inc();
-    metrics.requestsFor(m1, 429).inc();
-    assert.equal(metrics.requestsFor(m1, 429), metrics.requestsFor(m1, 429));
+    metrics.requestsFor(m1, 'chat', 200).inc();
+    metrics.requestsFor(m1, 'chat', 429).inc();
+    metrics.requestsFor(m1, 'chat', 429).inc();
+    assert.equal(metrics.requestsFor(m1, 'chat', 429), metrics.requestsFor(m1, 'chat', 429));
     m1.usage.get('a')!.costUsd.inc(0.25);
     let exported = await samples(metrics);
-    assert.equal(valueOf(exported, 'llm_requests_total', { model: 'm1', status: '200' }), 1);
-    assert.equal(valueOf(exported, 'llm_requests_total', { model: 'm1', status: '429' }), 2);
+    assert.equal(valueOf(exported, 'llm_requests_total', { model: 'm1', front: 'chat', status: '200' }), 1);
+    assert.equal(valueOf(exported, 'llm_requests_total', { model: 'm1', front: 'chat', status: '429' }), 2);
     assert.equal(valueOf(exported, 'llm_cost_usd_total', { model: 'm1', provider: 'a' }), 0.25);
-    metrics.requestsFor(m1, 200).inc(2);
+    metrics.requestsFor(m1, 'chat', 200).inc(2);
     exported = await samples(metrics);
     assert.equal(
-      valueOf(exported, 'llm_requests_total', { model: 'm1', status: '200' }),
+      valueOf(exported, 'llm_requests_total', { model: 'm1', front: 'chat', status: '200' }),
       3,
       'scrapes export the increase only',
     );
@@ -98,8 +98,11 @@ describe('GatewayMetrics', () => {
   it('keeps each app in its own registry, with the process metrics appended', async () => {
     const first = new GatewayMetrics(config);
     const second = new GatewayMetrics(config);
-    first.requestsFor(first.model('m1'), 200).inc();
-    assert.equal(valueOf(await samples(second), 'llm_requests_total', { model: 'm1', status: '200' }), 0);
+    first.requestsFor(first.model('m1'), 'chat', 200).inc();
+    assert.equal(
+      valueOf(await samples(second), 'llm_requests_total', { model: 'm1', front: 'chat', status: '200' }),
+      0,
+    );
     assert.ok((await samples(first)).has('process_resident_memory_bytes'));
   });
 });

@@ -36,6 +36,8 @@ export const TTFT_BUCKETS = exponentialBuckets(0.025, 2, 12);
 export const INTER_CHUNK_BUCKETS = exponentialBuckets(0.001, 2, 14);
 
 export type CacheResult = 'hit' | 'miss' | 'bypass';
+/** The API a request came in on: the three fronts, and embeddings. */
+export type MetricFront = 'chat' | 'responses' | 'messages' | 'embeddings';
 export type RateLimitedScope = 'key' | 'model' | 'global' | 'budget';
 /** `upstream`: the provider answered with an error or its connection failed; `gateway`: we gave up or broke. */
 export type ErrorOrigin = 'upstream' | 'gateway';
@@ -57,7 +59,7 @@ const DEPENDENCY_STATE_VALUES: Record<Exclude<DependencyState, 'disabled'>, numb
 /** Every metric the gateway exports (besides Node's defaults), with its help text. */
 const HELP = {
   llm_requests_total:
-    'API requests answered, by requested public model and HTTP status code (499: the client left first).',
+    'API requests answered, by requested public model, front (the API: chat, responses, messages, embeddings) and HTTP status code (499: the client left first).',
   llm_request_duration_seconds:
     'Time from request arrival to the end of the response (streams: the end of the stream).',
   llm_model_latency_seconds:
@@ -141,8 +143,8 @@ export interface ModelSeries {
   readonly ttft: HistogramSeries;
   readonly latency: HistogramSeries;
   readonly interChunk: HistogramSeries;
-  /** `llm_requests_total` by status code; 200 exists from the start, other codes on first use. */
-  readonly requests: (CounterSeries | undefined)[];
+  /** `llm_requests_total` by front, then status code; chat's 200 exists from the start, the others on first use. */
+  readonly requests: Partial<Record<MetricFront, (CounterSeries | undefined)[]>>;
   /** Token and cost series by provider name (the providers of this model's deployments). */
   readonly usage: ReadonlyMap<string, UsageSeries>;
 }
@@ -188,14 +190,14 @@ export class GatewayMetrics {
   private readonly models = new Map<string, ModelSeries>();
   private readonly providers = new Map<string, ProviderSeries>();
   private readonly fallbackSeries = new Map<string, Map<string, CounterSeries>>();
-  private readonly requestsCounter: SeriesCounter<'model' | 'status'>;
+  private readonly requestsCounter: SeriesCounter<'model' | 'front' | 'status'>;
   private readonly rateLimitRedisErrors: Counter<'scope' | 'mode'>;
   private breakers: () => Iterable<BreakerSource> = () => [];
   private readonly dependencies = new Map<string, () => DependencyState>();
 
   constructor(config: GatewayConfig) {
     const registry = this.registry;
-    this.requestsCounter = new SeriesCounter(registry, 'llm_requests_total', ['model', 'status']);
+    this.requestsCounter = new SeriesCounter(registry, 'llm_requests_total', ['model', 'front', 'status']);
     const duration = new SeriesHistogram(registry, 'llm_request_duration_seconds', ['model'], LATENCY_BUCKETS);
     const latency = new SeriesHistogram(registry, 'llm_model_latency_seconds', ['model'], LATENCY_BUCKETS);
     const ttft = new SeriesHistogram(registry, 'llm_time_to_first_token_seconds', ['model'], TTFT_BUCKETS);
@@ -206,8 +208,9 @@ export class GatewayMetrics {
     const cost = new SeriesCounter(registry, 'llm_cost_usd_total', ['model', 'provider']);
 
     const modelSeries = (name: string, providers: readonly string[]): ModelSeries => {
-      const requests: (CounterSeries | undefined)[] = [];
-      requests[200] = this.requestsCounter.create({ model: name, status: '200' });
+      const chat: (CounterSeries | undefined)[] = [];
+      chat[200] = this.requestsCounter.create({ model: name, front: 'chat', status: '200' });
+      const requests = { chat };
       const usage = new Map<string, UsageSeries>();
       for (const provider of providers) {
         if (usage.has(provider)) continue;
@@ -333,8 +336,9 @@ export class GatewayMetrics {
     return (name !== undefined && this.models.get(name)) || this.unknownModel;
   }
 
-  requestsFor(model: ModelSeries, status: number): CounterSeries {
-    return (model.requests[status] ??= this.requestsCounter.create({ model: model.name, status: String(status) }));
+  requestsFor(model: ModelSeries, front: MetricFront, status: number): CounterSeries {
+    const byStatus = (model.requests[front] ??= []);
+    return (byStatus[status] ??= this.requestsCounter.create({ model: model.name, front, status: String(status) }));
   }
 
   provider(name: string): ProviderSeries | undefined {

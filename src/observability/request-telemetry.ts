@@ -13,7 +13,7 @@ import type { FastifyRequest } from 'fastify';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { tracingEnabled } from '../instrumentation.js';
-import { type CacheResult, GatewayMetrics, type ModelSeries } from '../metrics/gateway-metrics.js';
+import { type CacheResult, GatewayMetrics, type MetricFront, type ModelSeries } from '../metrics/gateway-metrics.js';
 import type { GateFactory, RequestGate } from '../http/request-gates.js';
 import type { AttemptBudget } from '../routing/attempt-budget.js';
 import type { RouteInfo } from '../routing/router.service.js';
@@ -50,7 +50,7 @@ export class RequestObserver {
     const operation = config.operation;
     if (operation === undefined) return undefined;
     const gate: RequestGate = (request, reply) => {
-      const telemetry = new RequestTelemetry(this, request, operation, url);
+      const telemetry = new RequestTelemetry(this, request, operation, config.front ?? 'chat', url);
       request.telemetry = telemetry;
       const response = reply.raw;
       // 'close' fires once per response: `on` spares the wrapper `once` allocates.
@@ -93,6 +93,7 @@ export class RequestTelemetry {
     private readonly observer: RequestObserver,
     private readonly request: FastifyRequest,
     readonly operation: GenAiOperation,
+    readonly front: MetricFront,
     routePath: string,
   ) {
     this.model = observer.metrics.unknownModel;
@@ -158,7 +159,7 @@ export class RequestTelemetry {
     const model = this.model;
     metrics.inFlight--;
     if (this.firstByteAt) metrics.openStreams--;
-    metrics.requestsFor(model, this.status).inc();
+    metrics.requestsFor(model, this.front, this.status).inc();
     const latencyMs = this.closedAt - this.startedAt;
     model.duration.observe(latencyMs / 1_000);
     // Only requests that reached an upstream or the cache have an overhead to speak of.
@@ -189,6 +190,7 @@ export class RequestTelemetry {
       traceId: this.trace?.traceId ?? null,
       keyId: this.request.gatewayKey?.id ?? null,
       operation: this.operation,
+      front: this.front,
       model: this.model.name,
       servedModel: route?.model ?? null,
       deployment: route?.deployment ?? null,

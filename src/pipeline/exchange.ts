@@ -7,8 +7,8 @@ import type { GatewayKey } from '../auth/gateway-key.js';
 import type { AttemptCall, RouteRequestContext, StreamOpener } from '../routing/router.service.js';
 import type { TokenUsage } from '../usage/pricing.js';
 
-/** The inbound APIs. */
-export type Front = 'chat' | 'responses' | 'messages';
+/** The inbound APIs: the three fronts, and embeddings (OpenAI's, not a front of its own). */
+export type Front = 'chat' | 'responses' | 'messages' | 'embeddings';
 
 export interface GatewayCall {
   key: GatewayKey;
@@ -40,7 +40,7 @@ export interface StreamFold<Answer, Item> {
   trace(): TraceFacts;
 }
 
-export interface FrontExchange<Answer, Item> {
+export interface FrontExchange<Answer> {
   front: Front;
   /** The public model asked for. */
   model: string;
@@ -55,8 +55,6 @@ export interface FrontExchange<Answer, Item> {
   cache: { material: Record<string, unknown>; deterministic: boolean } | undefined;
   /** One attempt's call on a deployment (non-streaming). */
   call: AttemptCall<Answer>;
-  /** One attempt's stream on a deployment, and which items carry output. */
-  opener: StreamOpener<Item>;
   usageOf(answer: Answer): TokenUsage | undefined;
   /** Whether a (non-streamed) answer is complete, so it may be cached. */
   complete(answer: Answer): boolean;
@@ -64,12 +62,18 @@ export interface FrontExchange<Answer, Item> {
   /** The answer as cached text, and back. */
   serialize(answer: Answer): string;
   parse(text: string): Answer;
+  /** Called with every whole answer the client got (fresh or cached, streamed to its end or not). */
+  finished?(answer: Answer): void;
+}
+
+/** A front's request that may also be streamed. */
+export interface StreamingExchange<Answer, Item> extends FrontExchange<Answer> {
+  /** One attempt's stream on a deployment, and which items carry output. */
+  opener: StreamOpener<Item>;
   /** A new fold for one stream; `assemble`: the stream may be cached, so its whole answer is needed. */
   fold(assemble: boolean): StreamFold<Answer, Item>;
   /** A cached answer as the stream the front sends. */
   replay(answer: Answer): Item[];
-  /** Called with every whole answer the client got (fresh or cached, streamed to its end or not). */
-  finished?(answer: Answer): void;
 }
 
 export interface PipelineAnswer<Answer> {

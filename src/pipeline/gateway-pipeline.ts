@@ -29,7 +29,15 @@ import { routeHeaders } from '../routing/route-headers.js';
 import { type RouteInfo, RouterService } from '../routing/router.service.js';
 import { formatUsd, type TokenUsage } from '../usage/pricing.js';
 import { UsageService } from '../usage/usage.service.js';
-import type { FrontExchange, GatewayCall, PipelineAnswer, PipelineStream, StreamFold, TraceFacts } from './exchange.js';
+import type {
+  FrontExchange,
+  GatewayCall,
+  PipelineAnswer,
+  PipelineStream,
+  StreamFold,
+  StreamingExchange,
+  TraceFacts,
+} from './exchange.js';
 
 /** Completion tokens reserved for token-rate limits when the request sets no max. */
 const DEFAULT_RESERVED_COMPLETION_TOKENS = 1_024;
@@ -57,10 +65,7 @@ export class GatewayPipeline {
     private readonly metrics: GatewayMetrics,
   ) {}
 
-  async complete<Answer, Item>(
-    exchange: FrontExchange<Answer, Item>,
-    call: GatewayCall,
-  ): Promise<PipelineAnswer<Answer>> {
+  async complete<Answer>(exchange: FrontExchange<Answer>, call: GatewayCall): Promise<PipelineAnswer<Answer>> {
     const admitted = this.admit(exchange, call, false);
     const admission = admitted instanceof Promise ? await admitted : admitted;
     const cacheKey = this.cacheKey(exchange, call);
@@ -111,7 +116,10 @@ export class GatewayPipeline {
     return { answer, headers: admission.headers };
   }
 
-  async stream<Answer, Item>(exchange: FrontExchange<Answer, Item>, call: GatewayCall): Promise<PipelineStream<Item>> {
+  async stream<Answer, Item>(
+    exchange: StreamingExchange<Answer, Item>,
+    call: GatewayCall,
+  ): Promise<PipelineStream<Item>> {
     const admitted = this.admit(exchange, call, true);
     const admission = admitted instanceof Promise ? await admitted : admitted;
     const cacheKey = this.cacheKey(exchange, call);
@@ -162,8 +170,8 @@ export class GatewayPipeline {
    * Access, budget and rate limits; throws the error the client should see. Synchronous (no promise, no
    * microtask hop on the request path) unless the key has a token budget or the limits live in Redis.
    */
-  private admit<Answer, Item>(
-    exchange: FrontExchange<Answer, Item>,
+  private admit<Answer>(
+    exchange: FrontExchange<Answer>,
     call: GatewayCall,
     stream: boolean,
   ): Admission | Promise<Admission> {
@@ -178,10 +186,7 @@ export class GatewayPipeline {
     return this.limit(exchange, call);
   }
 
-  private async admitWithBudget<Answer, Item>(
-    exchange: FrontExchange<Answer, Item>,
-    call: GatewayCall,
-  ): Promise<Admission> {
+  private async admitWithBudget<Answer>(exchange: FrontExchange<Answer>, call: GatewayCall): Promise<Admission> {
     try {
       await this.budgets.assertWithinBudget(call.key);
     } catch (error) {
@@ -191,10 +196,7 @@ export class GatewayPipeline {
     return this.limit(exchange, call);
   }
 
-  private limit<Answer, Item>(
-    exchange: FrontExchange<Answer, Item>,
-    call: GatewayCall,
-  ): Admission | Promise<Admission> {
+  private limit<Answer>(exchange: FrontExchange<Answer>, call: GatewayCall): Admission | Promise<Admission> {
     if (!this.rateLimit.enabled) return { headers: {}, reservation: undefined };
     const check: RateLimitRequest = {
       keyId: call.key.id,
@@ -223,7 +225,7 @@ export class GatewayPipeline {
   }
 
   /** The cache key, or undefined when this request is not cached. Entries of one front are never another's. */
-  private cacheKey<Answer, Item>(exchange: FrontExchange<Answer, Item>, call: GatewayCall): string | undefined {
+  private cacheKey<Answer>(exchange: FrontExchange<Answer>, call: GatewayCall): string | undefined {
     const config = this.cacheConfig;
     const cache = exchange.cache;
     if (!config.enabled || cache === undefined || noStore(call.cacheControl)) return undefined;
@@ -234,8 +236,8 @@ export class GatewayPipeline {
   }
 
   /** Routes on `routing`'s context (a shared call's own cancellation); `call` is the request's own. */
-  private async upstream<Answer, Item>(
-    exchange: FrontExchange<Answer, Item>,
+  private async upstream<Answer>(
+    exchange: FrontExchange<Answer>,
     routing: GatewayCall,
     call: GatewayCall,
     headers: Record<string, string>,
@@ -287,8 +289,8 @@ export class GatewayPipeline {
    * call was made for this request (a cache hit, or a duplicate that shared another's call): no tokens are metered,
    * it costs 0, and the budget is not charged.
    */
-  private accountAnswer<Answer, Item>(
-    exchange: FrontExchange<Answer, Item>,
+  private accountAnswer<Answer>(
+    exchange: FrontExchange<Answer>,
     call: GatewayCall,
     admission: Admission,
     answer: Answer,

@@ -132,6 +132,21 @@ interface RequestPlan {
 }
 
 /** The request as the deployment receives it: under its upstream model name (the same object when unchanged). */
+/** One embeddings attempt: a deployment whose provider cannot embed is a caller error (the model does not embed). */
+export function embeddingCall(request: EmbeddingRequest): AttemptCall<EmbeddingResponse> {
+  return (deployment, context) => {
+    const provider = deployment.provider;
+    if (!supportsEmbeddings(provider)) {
+      throw new InvalidRequestError(
+        `The model '${request.model}' does not support embeddings.`,
+        'model',
+        'model_not_supported',
+      );
+    }
+    return provider.embed(forDeployment(request, deployment), context);
+  };
+}
+
 export function forDeployment<R extends { model: string }>(request: R, deployment: Deployment): R {
   return request.model === deployment.model ? request : { ...request, model: deployment.model };
 }
@@ -212,49 +227,6 @@ export class RouterService {
     deployment.stats.latencyEwmaMs = ewma(deployment.stats.latencyEwmaMs, this.now() - started);
     deployment.breaker.onSuccess();
     return { result, route: this.route(group, deployment, plan) };
-  }
-
-  async embed(
-    request: EmbeddingRequest,
-    context: RouteRequestContext,
-  ): Promise<{ response: EmbeddingResponse; route: RouteInfo }> {
-    const primary = this.router.group(request.model);
-    const plan = this.plan(primary, context, false);
-    const routed = this.embedAttempts(request, primary, plan);
-    armDeadline(plan);
-    try {
-      return await routed;
-    } finally {
-      disposePlan(plan);
-    }
-  }
-
-  private embedAttempts(request: EmbeddingRequest, primary: ModelGroup, plan: RequestPlan) {
-    return this.run(primary, plan, async (group, deployment) => {
-      const provider = deployment.provider;
-      if (!supportsEmbeddings(provider)) {
-        throw new InvalidRequestError(
-          `The model '${request.model}' does not support embeddings.`,
-          'model',
-          'model_not_supported',
-        );
-      }
-      deployment.stats.inFlight++;
-      try {
-        const response = await provider.embed(forDeployment(request, deployment), {
-          cancellation: plan.cancellation,
-          requestId: plan.requestId,
-          budget: plan.budget,
-          deadlineAt: plan.deadlineAt,
-        });
-        deployment.breaker.onSuccess();
-        return { response, route: this.route(group, deployment, plan) };
-      } catch (thrown) {
-        throw this.normalise(thrown, plan);
-      } finally {
-        deployment.stats.inFlight--;
-      }
-    });
   }
 
   async stream(request: ChatCompletionRequest, context: RouteRequestContext): Promise<RoutedStream> {

@@ -56,7 +56,7 @@ describe('GET /metrics', () => {
     const { samples, contentType } = await scrape(gateway.url);
     assert.match(contentType ?? '', /^text\/plain; version=0\.0\.4/);
     // Series exist from start-up, so rate() and the HPA see zero rather than nothing.
-    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-test', status: '200' }), 0);
+    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-test', front: 'chat', status: '200' }), 0);
     assert.equal(valueOf(samples, 'llm_tokens_total', { model: 'gpt-test', provider: 'sim', type: 'prompt' }), 0);
     assert.equal(valueOf(samples, 'llm_requests_in_flight'), 0);
     assert.equal(valueOf(samples, 'llm_circuit_breaker_state', { deployment: 'sim/sim-model' }), 0);
@@ -86,8 +86,8 @@ describe('GET /metrics', () => {
     used.completion += usageChunk!.usage!.completion_tokens;
 
     const { samples } = await scrape(gateway.url);
-    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-test', status: '200' }), 4);
-    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-test', status: '500' }), 1);
+    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-test', front: 'chat', status: '200' }), 4);
+    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-test', front: 'chat', status: '500' }), 1);
     assert.equal(valueOf(samples, 'llm_request_duration_seconds_count', { model: 'gpt-test' }), 5);
     // Successful upstream calls: the 3 answers and the stream.
     assert.equal(valueOf(samples, 'llm_model_latency_seconds_count', { model: 'gpt-test' }), 4);
@@ -140,9 +140,9 @@ describe('GET /metrics', () => {
     assert.equal(response.status, 404);
     const { text, samples } = await scrape(gateway.url);
     assert.ok(!text.includes('no-such-model-x1'));
-    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'unknown', status: '404' }), 1);
+    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'unknown', front: 'chat', status: '404' }), 1);
     const added = [...samples.keys()].filter((key) => !before.has(key) && key.startsWith('llm_'));
-    assert.deepEqual(added, ['llm_requests_total{model="unknown",status="404"}']);
+    assert.deepEqual(added, ['llm_requests_total{front="chat",model="unknown",status="404"}']);
   });
 
   it('counts cache hits and misses', async () => {
@@ -189,10 +189,10 @@ describe('GET /metrics', () => {
       1,
     );
     assert.equal(valueOf(samples, 'llm_fallbacks_total', { from: 'gpt-down', to: 'gpt-test' }), 1);
-    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-down', status: '200' }), 1);
+    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-down', front: 'chat', status: '200' }), 1);
     assert.equal(valueOf(samples, 'llm_rate_limited_total', { scope: 'model' }), 1);
     assert.equal(valueOf(samples, 'llm_rate_limited_total', { scope: 'key' }), 0);
-    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-limited', status: '429' }), 1);
+    assert.equal(valueOf(samples, 'llm_requests_total', { model: 'gpt-limited', front: 'chat', status: '429' }), 1);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
-import type { FrontExchange, GatewayCall, StreamFold, TraceFacts } from '../../pipeline/exchange.js';
+import type { StreamingExchange, GatewayCall, StreamFold, TraceFacts } from '../../pipeline/exchange.js';
 import { GatewayPipeline } from '../../pipeline/gateway-pipeline.js';
 import { RAW_JSON, type WithRawJson } from '../../providers/llm-provider.js';
 import type { AttemptCall, StreamOpener } from '../../routing/router.service.js';
@@ -46,7 +46,7 @@ function finishReasons(completion: ChatCompletion): string[] {
   return reasons;
 }
 
-class ChatExchange implements FrontExchange<ChatCompletion, ChatCompletionChunk> {
+class ChatExchange implements StreamingExchange<ChatCompletion, ChatCompletionChunk> {
   readonly front = 'chat';
   readonly model: string;
   readonly maxOutputTokens: number | undefined;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ChatCompletion, ChatCompletionChunk, ChunkDelta } from '../../common/openai.types.js';
+import type { ChatCompletionChunk, ChunkDelta } from '../../common/openai.types.js';
 import { completionToChunks, StreamAccumulator } from './stream-accumulator.js';
 
 function chunk(

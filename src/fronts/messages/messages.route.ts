@@ -52,7 +52,13 @@ export class MessagesRoute implements OnModuleInit {
   onModuleInit(): void {
     const fastify = this.adapterHost?.httpAdapter?.getInstance<FastifyInstance>();
     if (!fastify) return;
-    const create: GatewayRouteConfig = { access: 'key', jsonBody: true, operation: 'chat', errorFormat: 'anthropic' };
+    const create: GatewayRouteConfig = {
+      access: 'key',
+      jsonBody: true,
+      operation: 'chat',
+      front: 'messages',
+      errorFormat: 'anthropic',
+    };
     const count: GatewayRouteConfig = { access: 'key', jsonBody: true, errorFormat: 'anthropic' };
     fastify.post(MESSAGES_PATH, { config: create }, (request, reply) => this.create(request, reply));
     fastify.post(COUNT_TOKENS_PATH, { config: count }, (request, reply) => this.countTokens(request, reply));

@@ -10,7 +10,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ChatCompletionRequest } from '../../common/openai.types.js';
 import { GATEWAY_CONFIG } from '../../config/config.tokens.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
-import type { FrontExchange, GatewayCall, StreamFold, TraceFacts } from '../../pipeline/exchange.js';
+import type { StreamingExchange, GatewayCall, StreamFold, TraceFacts } from '../../pipeline/exchange.js';
 import { GatewayPipeline } from '../../pipeline/gateway-pipeline.js';
 import { type NativeEvent, type NativeRequest, speaksNatively } from '../../providers/llm-provider.js';
 import type { AttemptCall, Routed, StreamOpener } from '../../routing/router.service.js';
@@ -159,7 +159,7 @@ function itemOf(event: MessagesStreamEvent): MessagesItem {
 
 const OUTPUT_EVENTS: ReadonlySet<string> = new Set(['content_block_start', 'content_block_delta']);
 
-class MessagesExchange implements FrontExchange<MessagesAnswer, MessagesItem> {
+class MessagesExchange implements StreamingExchange<MessagesAnswer, MessagesItem> {
   readonly front = 'messages';
   readonly model: string;
   readonly maxOutputTokens: number;

@@ -44,7 +44,7 @@ export class ResponsesRoute implements OnModuleInit {
   onModuleInit(): void {
     const fastify = this.adapterHost?.httpAdapter?.getInstance<FastifyInstance>();
     if (!fastify) return;
-    const create: GatewayRouteConfig = { access: 'key', jsonBody: true, operation: 'chat' };
+    const create: GatewayRouteConfig = { access: 'key', jsonBody: true, operation: 'chat', front: 'responses' };
     const stored: GatewayRouteConfig = { access: 'key' };
     fastify.post(RESPONSES_PATH, { config: create }, (request, reply) => this.create(request, reply));
     fastify.get<ById>(`${RESPONSES_PATH}/:id`, { config: stored }, async (request) =>

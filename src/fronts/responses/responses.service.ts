@@ -13,7 +13,7 @@ import { InvalidRequestError, NotFoundError } from '../../common/errors/gateway.
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import { GATEWAY_CONFIG } from '../../config/config.tokens.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
-import type { FrontExchange, GatewayCall, StreamFold, TraceFacts } from '../../pipeline/exchange.js';
+import type { StreamingExchange, GatewayCall, StreamFold, TraceFacts } from '../../pipeline/exchange.js';
 import { GatewayPipeline } from '../../pipeline/gateway-pipeline.js';
 import { type NativeEvent, type NativeRequest, speaksNatively } from '../../providers/llm-provider.js';
 import type { AttemptCall, StreamOpener } from '../../routing/router.service.js';
@@ -193,7 +193,7 @@ interface ExchangeOptions {
   keep: ((stored: StoredResponse) => void) | undefined;
 }
 
-class ResponsesExchange implements FrontExchange<ResponsesAnswer, ResponsesItem> {
+class ResponsesExchange implements StreamingExchange<ResponsesAnswer, ResponsesItem> {
   readonly front = 'responses';
   readonly model: string;
   readonly maxOutputTokens: number | undefined;

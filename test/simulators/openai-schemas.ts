@@ -1,5 +1,5 @@
 /**
- * Validators for OpenAI's official schemas (shared/spec/openai-schemas.json, the closure of openai/openai-openapi),
+ * Validators for OpenAI's official schemas (test/fixtures/openai-schemas.json, the closure of openai/openai-openapi),
  * for the simulator specs. The document is OpenAPI 3.1 (JSON Schema 2020-12) with a few 3.0 leftovers: `nullable`
  * (null is allowed too) is rewritten as an anyOf with null, `discriminator` is an annotation only.
  */
@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
-const SCHEMAS_URL = new URL('../../../../shared/spec/openai-schemas.json', import.meta.url);
+// A copy of shared/spec/openai-schemas.json, so the suite needs nothing outside the repository.
+const SCHEMAS_URL = new URL('../../../test/fixtures/openai-schemas.json', import.meta.url);
 const DOCUMENT_ID = 'https://openai.simulator/openai-schemas.json';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.

@@ -6,7 +6,7 @@
  * Follows https://platform.openai.com/docs/api-reference/responses/create,
  * https://platform.openai.com/docs/api-reference/responses/object and
  * https://platform.openai.com/docs/api-reference/responses-streaming, as recorded in OpenAI's OpenAPI document
- * (openai/openai-openapi; the closure the specs validate against is shared/spec/openai-schemas.json) and in the
+ * (openai/openai-openapi; the closure the specs validate against is test/fixtures/openai-schemas.json) and in the
  * official `openai` Node SDK's `resources/responses/responses.d.ts`.
  */
 

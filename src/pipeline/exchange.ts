@@ -64,6 +64,8 @@ export interface FrontExchange<Answer> {
   parse(text: string): Answer;
   /** Called with every whole answer the client got (fresh or cached, streamed to its end or not). */
   finished?(answer: Answer): void;
+  /** Adds what the serving attempt left out (reasoning knobs, tools) to the response headers once routing chose. */
+  addHeaders?(headers: Record<string, string>): void;
 }
 
 /** A front's request that may also be streamed. */

@@ -140,6 +140,7 @@ export class GatewayPipeline {
     const telemetry = call.context.telemetry;
     if (telemetry) telemetry.route = route;
     Object.assign(admission.headers, routeHeaders(route));
+    exchange.addHeaders?.(admission.headers);
     const fold = exchange.fold(cacheKey !== undefined);
     const items = new FoldedStream(chunks[Symbol.asyncIterator](), fold, (finished) => {
       // An aborted stream still used tokens: without reported usage, estimate ~4 characters (or body bytes) per token.
@@ -244,6 +245,7 @@ export class GatewayPipeline {
   ) {
     const routed = await this.router.completeWith(exchange.model, routing.context, exchange.call);
     Object.assign(headers, routeHeaders(routed.route));
+    exchange.addHeaders?.(headers);
     const telemetry = call.context.telemetry;
     if (telemetry) telemetry.route = routed.route;
     return routed;

@@ -35,6 +35,12 @@ export interface ChatCompletionProvider {
    * chunks. A failure while iterating is thrown as a GatewayError.
    */
   chatStream(request: ChatCompletionRequest, context: ProviderCallContext): Promise<AsyncIterable<ChatCompletionChunk>>;
+  /**
+   * Whether the upstream model takes reasoning knobs (`reasoning_effort`, `thinking`); absent: it does (the mapper
+   * turns them into the provider's own). Knobs a model cannot take are left out and the answer says so
+   * (`x-gateway-reasoning: ignored`) rather than failing the request.
+   */
+  takesReasoning?(model: string): boolean;
   /** Releases sockets and timers at shutdown. */
   close?(): void;
 }

@@ -131,7 +131,6 @@ interface RequestPlan {
   stream: boolean;
 }
 
-/** The request as the deployment receives it: under its upstream model name (the same object when unchanged). */
 /** One embeddings attempt: a deployment whose provider cannot embed is a caller error (the model does not embed). */
 export function embeddingCall(request: EmbeddingRequest): AttemptCall<EmbeddingResponse> {
   return (deployment, context) => {
@@ -147,6 +146,7 @@ export function embeddingCall(request: EmbeddingRequest): AttemptCall<EmbeddingR
   };
 }
 
+/** The request as the deployment receives it: under its upstream model name (the same object when unchanged). */
 export function forDeployment<R extends { model: string }>(request: R, deployment: Deployment): R {
   return request.model === deployment.model ? request : { ...request, model: deployment.model };
 }

@@ -200,6 +200,8 @@ describe('Messages front on every provider (official @anthropic-ai/sdk)', SUITE,
         'anthropic-beta': 'context-management-2025-06-27,some-future-beta',
       });
       assert.equal(response.status, 200, await response.clone().text());
+      // The upstream's Message, named as the client asked (Claude Code drops thinking blocks of another model).
+      assert.equal(((await response.json()) as { model: string }).model, 'claude');
       const upstream = fleet.anthropic.requests.at(-1)!;
       assert.deepEqual(JSON.parse(upstream.rawBody), { ...body, model: 'claude-sonnet-4-5' });
       assert.equal(upstream.headers['anthropic-version'], '2023-06-01');

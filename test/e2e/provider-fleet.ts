@@ -125,7 +125,8 @@ export class ProviderFleet {
       case 'gpt':
         return this.openai.enqueueFault({ status });
       case 'gpt-native':
-        return this.openai.enqueueFault({ status, paths: ['/v1/responses'] });
+        // Its Responses go to /responses, the other fronts' requests to chat.
+        return this.openai.enqueueFault({ status, paths: ['/v1/responses', '/v1/chat/completions'] });
       case 'azure':
         return this.azure.enqueueFault({ status });
       case 'claude':

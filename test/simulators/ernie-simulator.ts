@@ -6,7 +6,9 @@
  * `{error_code, error_msg}`, and streams `data: {…}\n\n` events (no `[DONE]`) ending with `is_end: true`.
  * v2: `POST /v2/chat/completions`, OpenAI format, `Authorization: Bearer <key>` and an `appid` header.
  *
- * Answers are deterministic: "Hello from <endpoint>: <last user text>", streamed in at least three sentences.
+ * Answers are deterministic: "Hello from <endpoint>: <last user text>", streamed in at least three sentences. Offered
+ * functions are called when the user spoke last: the one a `SIM_TOOL <name> <json-object>` line names, with exactly
+ * those arguments, else the first.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -20,6 +22,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
+import { parseDirectives } from './openai-sim-common.js';
 import { isArray, isObject, type Json, textOf } from './sim-json.js';
 
 export interface ErnieSimulatorOptions {
@@ -272,13 +275,19 @@ export class ErnieSimulator {
       isObject(request.tool_choice) && isObject(request.tool_choice.function)
         ? request.tool_choice.function.name
         : undefined;
-    const functionName = typeof forced === 'string' ? forced : functions[0]?.name;
+    // `SIM_TOOL <name> <json>` in the user's turn calls that offered function with exactly those arguments.
+    const directed = last.role === 'user' ? parseDirectives(textOf(last.content ?? '')).tool : undefined;
+    const directedName = functions.some((fn) => fn.name === directed?.name) ? directed?.name : undefined;
+    const functionName = typeof forced === 'string' ? forced : (directedName ?? functions[0]?.name);
 
     // A function call when functions are offered and the last turn is the user's; a tool result gets text back.
     if (typeof functionName === 'string' && last.role === 'user') {
       const call = {
         name: functionName,
-        arguments: JSON.stringify({ query: String(last.content) }),
+        arguments:
+          directed && functionName === directedName
+            ? directed.arguments
+            : JSON.stringify({ query: String(last.content) }),
         thoughts: 'The user asked; call the function.',
       };
       const answer = {

@@ -399,7 +399,10 @@ function itemText(item: Json): string {
 }
 
 function conversationOf(context: Json[]): { lastIsUser: boolean; toolOutput?: string; userText: string } {
-  const last = context.at(-1);
+  // System and developer messages (also mid-conversation ones) are instructions, not turns.
+  const last = context.findLast(
+    (item) => !(item.type === 'message' && (item.role === 'system' || item.role === 'developer')),
+  );
   const lastUser = context.findLast((item) => item.type === 'message' && item.role === 'user');
   const userText = lastUser ? contentText(lastUser.content) : '';
   if (last?.type === 'function_call_output') return { lastIsUser: false, toolOutput: itemText(last), userText };

@@ -138,6 +138,11 @@ const CHAT_PATH = '/v1/chat/completions';
 const EMBEDDINGS_PATH = '/v1/embeddings';
 const MODELS_PATH = '/v1/models';
 const RESPONSES_PATH = '/v1/responses';
+
+/** The last message that is a turn: system and developer messages (also mid-conversation ones) are instructions. */
+function lastTurn<M extends { role: string }>(messages: readonly M[]): M | undefined {
+  return messages.findLast((message) => message.role !== 'system' && message.role !== 'developer');
+}
 const CONTROL_PREFIX = '/__sim/';
 const TOKENS_PER_MESSAGE = 3;
 const DEFAULT_EMBEDDING_DIMENSIONS = 8;
@@ -539,7 +544,7 @@ export class OpenAiSimulator {
     if (refusal) return this.sendRefusal(exchange, refusal);
     const lastUser = request.messages.findLast((message) => message.role === 'user');
     const directives = parseDirectives(messageText(lastUser?.content));
-    const lastIsUser = request.messages.at(-1) === lastUser;
+    const lastIsUser = lastTurn(request.messages) === lastUser;
     if (this.contentFilter && lastIsUser && directives.filterPrompt) {
       return this.sendJson(exchange, 400, this.promptFilterRefusal());
     }
@@ -576,7 +581,7 @@ export class OpenAiSimulator {
 
   private answerChat(request: ChatCompletionRequest, model: string, counter: number, filtered: boolean): ChatAnswer {
     const messages = request.messages;
-    const last = messages.at(-1);
+    const last = lastTurn(messages);
     const lastUser = messages.findLast((message) => message.role === 'user');
     const segments = messages.map((message) => ({
       key: JSON.stringify(message),

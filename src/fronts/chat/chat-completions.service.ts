@@ -9,7 +9,8 @@ import type { StreamingExchange, GatewayCall, StreamFold, TraceFacts } from '../
 import { GatewayPipeline } from '../../pipeline/gateway-pipeline.js';
 import { RAW_JSON, type WithRawJson } from '../../providers/llm-provider.js';
 import type { AttemptCall, StreamOpener } from '../../routing/router.service.js';
-import { chunkHasOutput, forDeployment } from '../../routing/router.service.js';
+import { chunkHasOutput } from '../../routing/router.service.js';
+import { chatFor, REASONING_HEADER } from '../../pipeline/reasoning.js';
 import { type TokenUsage, tokenUsage } from '../../usage/pricing.js';
 import { completionToChunks, isUsageChunk, StreamAccumulator } from './stream-accumulator.js';
 
@@ -65,8 +66,14 @@ class ChatExchange implements StreamingExchange<ChatCompletion, ChatCompletionCh
     this.includeUsage = request.stream_options?.include_usage === true;
   }
 
-  readonly call: AttemptCall<ChatCompletion> = (deployment, context) =>
-    deployment.provider.chat(forDeployment(this.request, deployment), context);
+  /** The serving attempt's deployment could not take the reasoning knobs asked for. */
+  private reasoningIgnored = false;
+
+  readonly call: AttemptCall<ChatCompletion> = (deployment, context) => {
+    const prepared = chatFor(this.request, deployment);
+    this.reasoningIgnored = prepared.reasoningIgnored;
+    return deployment.provider.chat(prepared.request, context);
+  };
 
   readonly opener: StreamOpener<ChatCompletionChunk> = {
     open: (deployment, context) => {
@@ -74,10 +81,16 @@ class ChatExchange implements StreamingExchange<ChatCompletion, ChatCompletionCh
       const request = this.includeUsage
         ? this.request
         : { ...this.request, stream_options: { ...this.request.stream_options, include_usage: true } };
-      return deployment.provider.chatStream(forDeployment(request, deployment), context);
+      const prepared = chatFor(request, deployment);
+      this.reasoningIgnored = prepared.reasoningIgnored;
+      return deployment.provider.chatStream(prepared.request, context);
     },
     hasOutput: chunkHasOutput,
   };
+
+  addHeaders(headers: Record<string, string>): void {
+    if (this.reasoningIgnored) headers[REASONING_HEADER] = 'ignored';
+  }
 
   usageOf(completion: ChatCompletion): TokenUsage | undefined {
     return tokenUsage(completion.usage);

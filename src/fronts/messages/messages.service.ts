@@ -1,8 +1,9 @@
 /**
  * The Messages front's requests through the shared pipeline. On a deployment whose provider speaks Messages natively
  * (Anthropic) the client's body goes upstream as sent, but for the model name, with its anthropic-version and
- * anthropic-beta headers, and the upstream's bytes come back unchanged (events forwarded as they came); on any other
- * provider the request is translated to chat and the answer back (messages.translator.ts, messages.stream.ts).
+ * anthropic-beta headers, and the upstream's bytes come back unchanged (events forwarded as they came) but for the
+ * model name, which is the one the client asked for (as in a translated answer); on any other provider the request
+ * is translated to chat and the answer back (messages.translator.ts, messages.stream.ts).
  * Either way usage is read for accounting, limits, metrics and the log.
  */
 import { randomUUID } from 'node:crypto';
@@ -14,7 +15,8 @@ import type { StreamingExchange, GatewayCall, StreamFold, TraceFacts } from '../
 import { GatewayPipeline } from '../../pipeline/gateway-pipeline.js';
 import { type NativeEvent, type NativeRequest, speaksNatively } from '../../providers/llm-provider.js';
 import type { AttemptCall, Routed, StreamOpener } from '../../routing/router.service.js';
-import { forDeployment } from '../../routing/router.service.js';
+import type { Deployment } from '../../routing/model-router.js';
+import { chatFor, REASONING_HEADER } from '../../pipeline/reasoning.js';
 import type { TokenUsage } from '../../usage/pricing.js';
 import { MessageAssembler } from './messages.assembler.js';
 import { MessagesStreamTranslator } from './messages.stream.js';
@@ -81,7 +83,6 @@ export class MessagesService {
   ): Promise<MessagesResult<MessagesAnswer>> {
     const exchange = new MessagesExchange(request, client, this.serverTools);
     const { answer, headers } = await this.pipeline.complete(exchange, call);
-    exchange.droppedHeader(headers);
     return { result: answer, headers };
   }
 
@@ -92,7 +93,6 @@ export class MessagesService {
   ): Promise<MessagesResult<AsyncIterable<MessagesItem>>> {
     const exchange = new MessagesExchange(request, client, this.serverTools);
     const { items, headers } = await this.pipeline.stream(exchange, call);
-    exchange.droppedHeader(headers);
     return { result: items, headers };
   }
 
@@ -194,10 +194,11 @@ class MessagesExchange implements StreamingExchange<MessagesAnswer, MessagesItem
     return this.translation.chat;
   }
 
-  /** Names the server tools a translated request left out. */
-  droppedHeader(headers: Record<string, string>): void {
-    const dropped = this.translation?.droppedTools;
+  /** Names the server tools a translated request left out, and says when reasoning knobs were. */
+  addHeaders(headers: Record<string, string>): void {
+    const dropped = this.translated && this.translation?.droppedTools;
     if (dropped && dropped.length > 0) headers['x-gateway-dropped-tools'] = dropped.join(', ');
+    if (this.reasoningIgnored) headers[REASONING_HEADER] = 'ignored';
   }
 
   private native(model: string): NativeRequest {
@@ -208,13 +209,34 @@ class MessagesExchange implements StreamingExchange<MessagesAnswer, MessagesItem
     };
   }
 
+  /** Whether the serving attempt was translated, and whether its deployment could not take the reasoning knobs. */
+  private translated = false;
+  private reasoningIgnored = false;
+
+  private servedNatively(): void {
+    this.translated = false;
+    this.reasoningIgnored = false;
+  }
+
+  /** The chat request for a translated attempt on this deployment. */
+  private prepare(chat: ChatCompletionRequest, deployment: Deployment): ChatCompletionRequest {
+    const prepared = chatFor(chat, deployment);
+    this.translated = true;
+    this.reasoningIgnored = prepared.reasoningIgnored;
+    return prepared.request;
+  }
+
   readonly call: AttemptCall<MessagesAnswer> = async (deployment, context) => {
     const provider = deployment.provider;
     if (speaksNatively(provider, 'messages') && !this.carriesForeignState) {
+      this.servedNatively();
       const answer = await provider.forward('messages', this.native(deployment.model), context);
-      return { message: answer.data as AnthropicMessage, text: answer.text };
+      const message = answer.data as AnthropicMessage;
+      if (deployment.model === this.model) return { message, text: answer.text };
+      message.model = this.model;
+      return { message };
     }
-    const completion = await provider.chat(forDeployment(this.chat(), deployment), context);
+    const completion = await provider.chat(this.prepare(this.chat(), deployment), context);
     return { message: toMessage(completion, this.meta) };
   };
 
@@ -222,12 +244,13 @@ class MessagesExchange implements StreamingExchange<MessagesAnswer, MessagesItem
     open: async (deployment, context) => {
       const provider = deployment.provider;
       if (speaksNatively(provider, 'messages') && !this.carriesForeignState) {
+        this.servedNatively();
         const events = await provider.forwardStream('messages', this.native(deployment.model), context);
-        return nativeItems(events);
+        return nativeItems(events, deployment.model === this.model ? undefined : this.model);
       }
       const chat = this.chat();
       const chunks = await provider.chatStream(
-        forDeployment({ ...chat, stream: true, stream_options: { include_usage: true } }, deployment),
+        this.prepare({ ...chat, stream: true, stream_options: { include_usage: true } }, deployment),
         context,
       );
       return translatedItems(chunks, new MessagesStreamTranslator(this.meta, estimateInputTokens(this.request)));
@@ -272,9 +295,23 @@ function traceFacts(message: AnthropicMessage): TraceFacts {
   };
 }
 
-/** A native stream's events as items, unchanged. */
-async function* nativeItems(events: AsyncIterable<NativeEvent>): AsyncGenerator<MessagesItem> {
-  for await (const event of events) yield { event: event.event, data: event.data };
+/**
+ * A native stream's events as items, unchanged but for the model name of message_start when the public name differs
+ * (`rename`): clients compare it with the model they asked for (Claude Code drops thinking blocks of another model).
+ */
+async function* nativeItems(
+  events: AsyncIterable<NativeEvent>,
+  rename: string | undefined,
+): AsyncGenerator<MessagesItem> {
+  for await (const event of events) {
+    if (rename !== undefined && event.event === 'message_start') {
+      const parsed = JSON.parse(event.data) as Extract<MessagesStreamEvent, { type: 'message_start' }>;
+      parsed.message.model = rename;
+      yield itemOf(parsed);
+    } else {
+      yield { event: event.event, data: event.data };
+    }
+  }
 }
 
 /** A chat stream as Messages events, from message_start to message_stop. */

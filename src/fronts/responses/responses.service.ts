@@ -1,7 +1,8 @@
 /**
  * The Responses front's requests through the shared pipeline. On a deployment whose provider serves the Responses
  * API itself (`options.responses: native`) the client's body goes to its `/responses` as sent, but for the model
- * name, and the upstream's bytes and events come back unchanged; on any other provider the request is translated to
+ * name, and the upstream's bytes and events come back unchanged but for the model name, which is the one the client
+ * asked for (as in a translated answer); on any other provider the request is translated to
  * chat and the answer back (responses.translator.ts, responses.stream.ts). With the response store on, finished
  * responses are kept for `previous_response_id`, `GET` and `DELETE` (response-store.ts).
  */
@@ -17,7 +18,8 @@ import type { StreamingExchange, GatewayCall, StreamFold, TraceFacts } from '../
 import { GatewayPipeline } from '../../pipeline/gateway-pipeline.js';
 import { type NativeEvent, type NativeRequest, speaksNatively } from '../../providers/llm-provider.js';
 import type { AttemptCall, StreamOpener } from '../../routing/router.service.js';
-import { forDeployment } from '../../routing/router.service.js';
+import type { Deployment } from '../../routing/model-router.js';
+import { chatFor, REASONING_HEADER } from '../../pipeline/reasoning.js';
 import type { TokenUsage } from '../../usage/pricing.js';
 import { createResponseStore, type ResponseStore, type StoredResponse } from './response-store.js';
 import { ResponsesStreamTranslator } from './responses.stream.js';
@@ -87,7 +89,6 @@ export class ResponsesService implements OnApplicationShutdown {
   ): Promise<ResponsesResult<ResponsesAnswer>> {
     const exchange = await this.exchange(request, rawBody, call.key);
     const { answer, headers } = await this.pipeline.complete(exchange, call);
-    exchange.droppedHeader(headers);
     return { result: answer, headers };
   }
 
@@ -98,7 +99,6 @@ export class ResponsesService implements OnApplicationShutdown {
   ): Promise<ResponsesResult<ResponsesStream>> {
     const exchange = await this.exchange(request, rawBody, call.key);
     const { items, headers } = await this.pipeline.stream(exchange, call);
-    exchange.droppedHeader(headers);
     return { result: { items, failure: (error) => exchange.failure(error) }, headers };
   }
 
@@ -181,6 +181,15 @@ const DELTA_EVENTS: ReadonlySet<string> = new Set([
   'response.reasoning_summary_text.delta',
   'response.reasoning_text.delta',
 ]);
+/** The events that carry the whole Response. */
+const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set([
+  'response.created',
+  'response.in_progress',
+  'response.queued',
+  'response.completed',
+  'response.incomplete',
+  'response.failed',
+]);
 const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -240,9 +249,11 @@ class ResponsesExchange implements StreamingExchange<ResponsesAnswer, ResponsesI
     return this.translation.chat;
   }
 
-  droppedHeader(headers: Record<string, string>): void {
-    const dropped = this.translation?.droppedTools;
+  /** Names the built-in tools a translated request left out, and says when reasoning knobs were. */
+  addHeaders(headers: Record<string, string>): void {
+    const dropped = this.translated && this.translation?.droppedTools;
     if (dropped && dropped.length > 0) headers['x-gateway-dropped-tools'] = dropped.join(', ');
+    if (this.reasoningIgnored) headers[REASONING_HEADER] = 'ignored';
   }
 
   /**
@@ -261,13 +272,34 @@ class ResponsesExchange implements StreamingExchange<ResponsesAnswer, ResponsesI
     return { operation: 'create', body, headers: NO_HEADERS };
   }
 
+  /** Whether the serving attempt was translated, and whether its deployment could not take the reasoning knobs. */
+  private translated = false;
+  private reasoningIgnored = false;
+
+  private servedNatively(): void {
+    this.translated = false;
+    this.reasoningIgnored = false;
+  }
+
+  /** The chat request for a translated attempt on this deployment. */
+  private prepare(chat: ChatCompletionRequest, deployment: Deployment): ChatCompletionRequest {
+    const prepared = chatFor(chat, deployment);
+    this.translated = true;
+    this.reasoningIgnored = prepared.reasoningIgnored;
+    return prepared.request;
+  }
+
   readonly call: AttemptCall<ResponsesAnswer> = async (deployment, context) => {
     const provider = deployment.provider;
     if (speaksNatively(provider, 'responses') && !this.carriesGatewayState) {
+      this.servedNatively();
       const answer = await provider.forward('responses', this.native(provider.name, deployment.model), context);
-      return { response: answer.data as ResponseObject, text: answer.text, nativeProvider: provider.name };
+      const response = answer.data as ResponseObject;
+      if (deployment.model === this.model) return { response, text: answer.text, nativeProvider: provider.name };
+      response.model = this.model;
+      return { response, nativeProvider: provider.name };
     }
-    const completion = await provider.chat(forDeployment(this.chat(), deployment), context);
+    const completion = await provider.chat(this.prepare(this.chat(), deployment), context);
     const response = toResponse(completion, this.request, this.meta);
     response.completed_at = Math.floor(Date.now() / 1_000);
     return { response };
@@ -277,14 +309,15 @@ class ResponsesExchange implements StreamingExchange<ResponsesAnswer, ResponsesI
     open: async (deployment, context) => {
       const provider = deployment.provider;
       if (speaksNatively(provider, 'responses') && !this.carriesGatewayState) {
+        this.servedNatively();
         const events = await provider.forwardStream('responses', this.native(provider.name, deployment.model), context);
         this.translator = undefined;
         this.nativeProvider = provider.name;
         this.nativeEvents = 0;
-        return this.nativeItems(events);
+        return this.nativeItems(events, deployment.model === this.model ? undefined : this.model);
       }
       const chunks = await provider.chatStream(
-        forDeployment({ ...this.chat(), stream: true, stream_options: { include_usage: true } }, deployment),
+        this.prepare({ ...this.chat(), stream: true, stream_options: { include_usage: true } }, deployment),
         context,
       );
       const translator = new ResponsesStreamTranslator(this.request, this.meta);
@@ -295,11 +328,23 @@ class ResponsesExchange implements StreamingExchange<ResponsesAnswer, ResponsesI
     hasOutput: (item) => OUTPUT_EVENTS.has(item.event),
   };
 
-  /** A native stream's events as items, unchanged, counted for the sequence number of a failure event. */
-  private async *nativeItems(events: AsyncIterable<NativeEvent>): AsyncGenerator<ResponsesItem> {
+  /**
+   * A native stream's events as items, counted for the sequence number of a failure event; unchanged but for the
+   * model name of the events carrying the Response when the public name differs (`rename`).
+   */
+  private async *nativeItems(
+    events: AsyncIterable<NativeEvent>,
+    rename: string | undefined,
+  ): AsyncGenerator<ResponsesItem> {
     for await (const event of events) {
       this.nativeEvents += 1;
-      yield { event: event.event, data: event.data };
+      if (rename !== undefined && LIFECYCLE_EVENTS.has(event.event)) {
+        const parsed = JSON.parse(event.data) as Extract<ResponseStreamEvent, { response: ResponseObject }>;
+        parsed.response.model = rename;
+        yield itemOf(parsed);
+      } else {
+        yield { event: event.event, data: event.data };
+      }
     }
   }
 

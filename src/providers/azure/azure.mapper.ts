@@ -10,9 +10,9 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../../common/errors/gateway.error.js';
-import type { ChatCompletionRequest, ChatMessage, ContentPart, FunctionTool } from '../../common/openai.types.js';
+import type { ChatCompletionRequest } from '../../common/openai.types.js';
 import { parseRetryAfterMs } from '../../upstream/backoff.js';
-import { toGatewayErrorFromOpenAi } from '../openai/openai.mapper.js';
+import { type MessageExtension, toGatewayErrorFromOpenAi, withoutGatewayExtensions } from '../openai/openai.mapper.js';
 import { upstreamErrors } from '../provider-errors.js';
 import type { AzureApiPath, AzureBlocklistMatch, AzureContentFilterResult, AzureErrorBody } from './azure.types.js';
 
@@ -38,7 +38,12 @@ export function azureOperationPath(
 }
 
 /** Gateway extensions on messages (see openai.types.ts) that are not Azure's: no Azure model reads them back. */
-const MESSAGE_EXTENSIONS = ['reasoning_content', 'thinking_blocks', 'extra_content', 'cache_control'] as const;
+const AZURE_DROPS: readonly MessageExtension[] = [
+  'reasoning_content',
+  'thinking_blocks',
+  'extra_content',
+  'cache_control',
+];
 
 /**
  * The request as Azure takes it: the client's body, unknown fields included, minus the gateway's own extensions
@@ -46,57 +51,7 @@ const MESSAGE_EXTENSIONS = ['reasoning_content', 'thinking_blocks', 'extra_conte
  * as unrecognized arguments. The same object when there are none, which is the usual case.
  */
 export function toAzureChatRequest(request: ChatCompletionRequest): ChatCompletionRequest {
-  const messages = request.messages;
-  let strippedMessages: ChatMessage[] | undefined;
-  for (let i = 0; i < messages.length; i++) {
-    if (!messageCarriesExtensions(messages[i])) continue;
-    strippedMessages ??= messages.slice(0, i);
-    strippedMessages.push(withoutMessageExtensions(messages[i]));
-  }
-  if (strippedMessages) {
-    for (let i = strippedMessages.length; i < messages.length; i++) {
-      const message = messages[i];
-      strippedMessages.push(messageCarriesExtensions(message) ? withoutMessageExtensions(message) : message);
-    }
-  }
-  const tools = request.tools;
-  const toolsCarryMarkers = tools?.some((tool) => tool.cache_control !== undefined) === true;
-  if (strippedMessages === undefined && !toolsCarryMarkers && request.thinking === undefined) return request;
-  const stripped: ChatCompletionRequest = { ...request, messages: strippedMessages ?? messages };
-  delete stripped.thinking;
-  if (toolsCarryMarkers) stripped.tools = tools.map(withoutCacheControl);
-  return stripped;
-}
-
-function messageCarriesExtensions(message: ChatMessage): boolean {
-  for (const key of MESSAGE_EXTENSIONS) if (message[key] !== undefined) return true;
-  const content = message.content;
-  if (Array.isArray(content) && content.some((part) => 'cache_control' in part && part.cache_control !== undefined)) {
-    return true;
-  }
-  return message.tool_calls?.some((call) => call.extra_content !== undefined) === true;
-}
-
-function withoutMessageExtensions(message: ChatMessage): ChatMessage {
-  const stripped: ChatMessage = { ...message };
-  for (const key of MESSAGE_EXTENSIONS) delete stripped[key];
-  if (Array.isArray(stripped.content)) stripped.content = stripped.content.map(withoutCacheControl);
-  if (stripped.tool_calls) {
-    stripped.tool_calls = stripped.tool_calls.map((call) => {
-      if (call.extra_content === undefined) return call;
-      const plain = { ...call };
-      delete plain.extra_content;
-      return plain;
-    });
-  }
-  return stripped;
-}
-
-function withoutCacheControl<T extends ContentPart | FunctionTool>(item: T): T {
-  if (!('cache_control' in item) || item.cache_control === undefined) return item;
-  const plain = { ...item };
-  delete plain.cache_control;
-  return plain;
+  return withoutGatewayExtensions(request, AZURE_DROPS);
 }
 
 /**

@@ -57,6 +57,7 @@ import {
   isCredentialError,
   readBedrockChunks,
   toBedrockConverseRequest,
+  isAnthropicModel,
   toGatewayErrorFromBedrock,
   toStreamFailure,
 } from './bedrock.mapper.js';
@@ -125,6 +126,11 @@ export class BedrockProvider implements ChatCompletionProvider, EmbeddingProvide
       (status: number, body: unknown, headers: IncomingHttpHeaders) => this.toGatewayError(status, body, headers),
       { baseUrl, signRequest: createSigV4Signer(credentials, options.region, config.name) },
     );
+  }
+
+  /** Claude's thinking is the reasoning Converse carries (additionalModelRequestFields); other models take none. */
+  takesReasoning(model: string): boolean {
+    return isAnthropicModel(model);
   }
 
   async chat(request: ChatCompletionRequest, context: ProviderCallContext): Promise<ChatCompletion> {

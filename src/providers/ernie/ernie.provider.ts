@@ -117,6 +117,11 @@ export class ErnieProvider implements ChatCompletionProvider {
     });
   }
 
+  /** ERNIE's v1 chat API has no reasoning knobs. */
+  takesReasoning(): boolean {
+    return false;
+  }
+
   async chat(request: ChatCompletionRequest, context: ProviderCallContext): Promise<ChatCompletion> {
     const { endpoint, body } = this.translate(request);
     const response = await this.call(endpoint, { ...body, stream: false }, context, (upstream) =>
@@ -262,13 +267,10 @@ export const ernieProviderFactory: ProviderFactory<ErnieOptions> = {
       if (!config.apiKey)
         throw new Error(`providers.${config.name}: an ernie v2 provider needs apiKey (the bce-v3 API key)`);
       const apiKey = await runtime.credential(config.apiKey);
-      return new OpenAiCompatibleProvider(
-        config,
-        runtime,
-        apiKey,
-        'ernie',
-        options.appId ? { appid: options.appId } : {},
-      );
+      return new OpenAiCompatibleProvider(config, runtime, apiKey, {
+        type: 'ernie',
+        headers: options.appId ? { appid: options.appId } : {},
+      });
     }
     if (!config.apiKey || !options.secretKey) {
       throw new Error(

@@ -4,7 +4,8 @@ import { HttpException } from '@nestjs/common';
 import { GatewayError, RateLimitError } from '../../common/errors/gateway.error.js';
 import { retryHeaders } from '../../common/errors/error-reply.js';
 import { toGatewayError } from '../../common/errors/to-gateway-error.js';
-import { toGatewayErrorFromOpenAi } from './openai.mapper.js';
+import type { ChatCompletionRequest } from '../../common/openai.types.js';
+import { isReasoningModel, toGatewayErrorFromOpenAi, toOpenAiRequest } from './openai.mapper.js';
 
 const map = (status: number, body: unknown, headers = {}) => toGatewayErrorFromOpenAi('openai', status, body, headers);
 
@@ -81,5 +82,76 @@ describe('toGatewayError', () => {
     assert.equal(hidden.status, 500);
     assert.doesNotMatch(hidden.message, /sk-123/);
     assert.equal(toGatewayError(new HttpException('nope', 404), 100).status, 404);
+  });
+});
+
+describe('toOpenAiRequest', () => {
+  const plain: ChatCompletionRequest = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], top_k: 5 };
+
+  it('sends a request without gateway extensions as the same object, vendor extras included', () => {
+    assert.equal(toOpenAiRequest(plain), plain);
+  });
+
+  it('turns thinking into reasoning_effort, unless an effort is set', () => {
+    assert.equal(toOpenAiRequest({ ...plain, thinking: { type: 'adaptive' } }).reasoning_effort, 'medium');
+    assert.equal(
+      toOpenAiRequest({ ...plain, thinking: { type: 'enabled', budget_tokens: 1_024 } }).reasoning_effort,
+      'low',
+    );
+    assert.equal(
+      toOpenAiRequest({ ...plain, thinking: { type: 'enabled', budget_tokens: 32_000 } }).reasoning_effort,
+      'high',
+    );
+    const both = toOpenAiRequest({ ...plain, thinking: { type: 'adaptive' }, reasoning_effort: 'minimal' });
+    assert.equal(both.reasoning_effort, 'minimal');
+    assert.ok(!('thinking' in both));
+    assert.ok(!('reasoning_effort' in toOpenAiRequest({ ...plain, thinking: { type: 'disabled' } })));
+  });
+
+  it('leaves out thinking blocks, thought signatures and cache markers, and keeps reasoning_content', () => {
+    const request: ChatCompletionRequest = {
+      model: 'deepseek-reasoner',
+      messages: [
+        { role: 'system', content: [{ type: 'text', text: 'sys', cache_control: { type: 'ephemeral' } }] },
+        {
+          role: 'assistant',
+          content: 'x',
+          reasoning_content: 'because',
+          thinking_blocks: [{ type: 'thinking', thinking: 'because', signature: 'sig' }],
+          tool_calls: [
+            {
+              id: 'c1',
+              type: 'function',
+              function: { name: 'f', arguments: '{}' },
+              extra_content: { google: { thought_signature: 's' } },
+            },
+          ],
+          cache_control: { type: 'ephemeral' },
+        },
+      ],
+      tools: [{ type: 'function', function: { name: 'f' }, cache_control: { type: 'ephemeral' } }],
+    };
+    const body = toOpenAiRequest(request);
+    assert.deepEqual(body.messages, [
+      { role: 'system', content: [{ type: 'text', text: 'sys' }] },
+      {
+        role: 'assistant',
+        content: 'x',
+        reasoning_content: 'because',
+        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      },
+    ]);
+    assert.deepEqual(body.tools, [{ type: 'function', function: { name: 'f' } }]);
+    assert.ok(request.messages[1].thinking_blocks, 'the request itself is unchanged');
+  });
+});
+
+describe('isReasoningModel', () => {
+  it('knows reasoning models by name', () => {
+    for (const model of ['o1', 'o3-mini', 'o4-mini', 'gpt-5', 'gpt-5.1-codex', 'gpt-oss-120b', 'deepseek-reasoner']) {
+      assert.ok(isReasoningModel(model), model);
+    }
+    for (const model of ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'llama-3.1-70b'])
+      assert.ok(!isReasoningModel(model), model);
   });
 });

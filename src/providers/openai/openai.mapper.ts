@@ -1,11 +1,119 @@
-/** Pure helpers for OpenAI-format upstreams: error mapping, stream reading and embedding encoding. */
+/** Pure helpers for OpenAI-format upstreams: the request body, error mapping, stream reading and embedding encoding. */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../../common/errors/gateway.error.js';
-import type { ChatCompletionChunk, EmbeddingResponse } from '../../common/openai.types.js';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ChatMessage,
+  ContentPart,
+  EmbeddingResponse,
+  FunctionTool,
+  ReasoningEffort,
+  ThinkingConfig,
+} from '../../common/openai.types.js';
 import { parseRetryAfterMs } from '../../upstream/backoff.js';
 import { SseParser } from '../../upstream/sse-parser.js';
 import { RAW_JSON, type WithRawJson } from '../llm-provider.js';
 import { upstreamErrors } from '../provider-errors.js';
+
+/**
+ * OpenAI's reasoning models by name (o1, o3, o4-mini, gpt-5…, gpt-oss, codex-mini) and the open ones served by
+ * OpenAI-compatible servers (DeepSeek-R1, QwQ, *-reasoner, *-thinking).
+ */
+const REASONING_MODEL = /^(o\d|gpt-5|gpt-oss|codex)|reason|think|qwq|-r1\b/i;
+
+export function isReasoningModel(model: string): boolean {
+  return REASONING_MODEL.test(model);
+}
+
+/** Anthropic's thinking knob as OpenAI's effort: adaptive is the model's own default, budgets by size. */
+function effortOf(thinking: ThinkingConfig): ReasoningEffort | undefined {
+  if (thinking.type === 'disabled') return undefined;
+  if (thinking.type === 'adaptive') return 'medium';
+  const budget = thinking.budget_tokens;
+  return budget <= 2_048 ? 'low' : budget <= 8_192 ? 'medium' : 'high';
+}
+
+/** Gateway extensions on messages (see openai.types.ts). */
+export type MessageExtension = 'reasoning_content' | 'thinking_blocks' | 'extra_content' | 'cache_control';
+
+/**
+ * The request without the gateway's own extensions an upstream would refuse as unrecognized arguments: Anthropic's
+ * `thinking` knob, cache markers on tools and content parts, and the message `extensions` named (thought signatures
+ * of tool calls go with `extra_content`). The same object when there are none, which is the usual case.
+ */
+export function withoutGatewayExtensions(
+  request: ChatCompletionRequest,
+  extensions: readonly MessageExtension[],
+): ChatCompletionRequest {
+  const messages = request.messages;
+  let stripped: ChatMessage[] | undefined;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i];
+    if (!carriesExtensions(message, extensions)) continue;
+    (stripped ??= messages.slice())[i] = withoutExtensions(message, extensions);
+  }
+  const tools = request.tools;
+  const toolsCarryMarkers = tools?.some((tool) => tool.cache_control !== undefined) === true;
+  if (stripped === undefined && !toolsCarryMarkers && request.thinking === undefined) return request;
+  const { thinking: _thinking, ...rest } = request;
+  const body: ChatCompletionRequest = stripped ? { ...rest, messages: stripped } : rest;
+  if (toolsCarryMarkers) body.tools = tools.map(withoutCacheControl);
+  return body;
+}
+
+function carriesExtensions(message: ChatMessage, extensions: readonly MessageExtension[]): boolean {
+  for (const key of extensions) if (message[key] !== undefined) return true;
+  if (!extensions.includes('cache_control') && !extensions.includes('extra_content')) return false;
+  const content = message.content;
+  if (Array.isArray(content) && content.some((part) => 'cache_control' in part && part.cache_control !== undefined)) {
+    return true;
+  }
+  return (
+    extensions.includes('extra_content') &&
+    message.tool_calls?.some((call) => call.extra_content !== undefined) === true
+  );
+}
+
+function withoutExtensions(message: ChatMessage, extensions: readonly MessageExtension[]): ChatMessage {
+  const stripped: ChatMessage = { ...message };
+  for (const key of extensions) delete stripped[key];
+  if (Array.isArray(stripped.content)) stripped.content = stripped.content.map(withoutCacheControl);
+  if (stripped.tool_calls && extensions.includes('extra_content')) {
+    stripped.tool_calls = stripped.tool_calls.map((call) => {
+      if (call.extra_content === undefined) return call;
+      const plain = { ...call };
+      delete plain.extra_content;
+      return plain;
+    });
+  }
+  return stripped;
+}
+
+function withoutCacheControl<T extends ContentPart | FunctionTool>(item: T): T {
+  if (!('cache_control' in item) || item.cache_control === undefined) return item;
+  const plain = { ...item };
+  delete plain.cache_control;
+  return plain;
+}
+
+/** What an OpenAI-compatible server is not sent: `reasoning_content` stays, for the servers that read it back. */
+const OPENAI_COMPATIBLE_DROPS: readonly MessageExtension[] = ['thinking_blocks', 'extra_content', 'cache_control'];
+
+/**
+ * The body for an OpenAI-compatible upstream: the request as it is (vendor extras included) without the gateway's
+ * extensions; `thinking` becomes `reasoning_effort` when none is set (a model that takes no reasoning never gets
+ * either: see src/pipeline/reasoning.ts). OpenAI caches prompt prefixes by itself, so cache markers just go.
+ */
+export function toOpenAiRequest(request: ChatCompletionRequest): ChatCompletionRequest {
+  const thinking = request.thinking;
+  const body = withoutGatewayExtensions(request, OPENAI_COMPATIBLE_DROPS);
+  if (thinking && body.reasoning_effort === undefined) {
+    const effort = effortOf(thinking);
+    if (effort) return { ...body, reasoning_effort: effort };
+  }
+  return body;
+}
 
 interface OpenAiErrorPayload {
   error?: { message?: string; type?: string; param?: string | null; code?: string | null } | string;

@@ -29,7 +29,13 @@ import {
   type WithRawJson,
 } from '../llm-provider.js';
 import type { Credential, ProviderRuntime } from '../provider-runtime.js';
-import { encodeEmbeddingsBase64, readOpenAiChunks, toGatewayErrorFromOpenAi } from './openai.mapper.js';
+import {
+  encodeEmbeddingsBase64,
+  isReasoningModel,
+  readOpenAiChunks,
+  toGatewayErrorFromOpenAi,
+  toOpenAiRequest,
+} from './openai.mapper.js';
 
 /** `options` of an `openai` provider entry. */
 export class OpenAiOptions {
@@ -38,6 +44,23 @@ export class OpenAiOptions {
    * API, vLLM and others serve it); `translate` turns them into chat completions (any OpenAI-compatible server).
    */
   @IsIn(['native', 'translate']) responses: 'native' | 'translate' = 'translate';
+  /**
+   * Which models take reasoning knobs (`reasoning_effort`, mapped from `thinking`): `auto` those named like
+   * reasoning models (o1, o3, o4-mini, gpt-5…, gpt-oss, DeepSeek-R1, QwQ, *-reasoner, *-thinking), `all`, or `none`.
+   * The others are called without them and the answer carries `x-gateway-reasoning: ignored`.
+   */
+  @IsIn(['auto', 'all', 'none']) reasoning: 'auto' | 'all' | 'none' = 'auto';
+}
+
+/** How an OpenAI-compatible provider differs from OpenAI's own. */
+export interface OpenAiCompatibleSettings {
+  /** The provider type it serves as (`openai`, `ernie` for Qianfan v2). */
+  type?: string;
+  /** Sent with every request (Qianfan's `appid`). */
+  headers?: Record<string, string>;
+  /** Responses requests go to the upstream's own `/responses`. */
+  nativeResponses?: boolean;
+  reasoning?: OpenAiOptions['reasoning'];
 }
 
 /** Events of a native Responses stream after which it is complete; an `error` event is a failure. */
@@ -48,21 +71,24 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
   readonly nativeProtocols: ReadonlySet<NativeProtocol>;
   protected readonly client: UpstreamClient;
 
+  readonly type: string;
+  private readonly reasoning: OpenAiOptions['reasoning'];
+
   constructor(
     config: ProviderConfig,
     runtime: ProviderRuntime,
     apiKey: Credential | undefined,
-    readonly type: string = 'openai',
-    extraHeaders: Record<string, string> = {},
-    nativeResponses = false,
+    settings: OpenAiCompatibleSettings = {},
   ) {
     this.name = config.name;
-    this.nativeProtocols = new Set(nativeResponses ? ['responses'] : []);
+    this.type = settings.type ?? 'openai';
+    this.reasoning = settings.reasoning ?? 'auto';
+    this.nativeProtocols = new Set(settings.nativeResponses ? ['responses'] : []);
     this.client = runtime.upstream(
       (status: number, body: unknown, responseHeaders: IncomingHttpHeaders) =>
         toGatewayErrorFromOpenAi(this.name, status, body, responseHeaders),
       {
-        headers: extraHeaders,
+        headers: settings.headers ?? {},
         authHeaders: credentialHeaders(
           () => apiKey?.value(),
           (key) => ({ authorization: `Bearer ${key}` }),
@@ -71,11 +97,15 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
     );
   }
 
+  takesReasoning(model: string): boolean {
+    return this.reasoning === 'auto' ? isReasoningModel(model) : this.reasoning === 'all';
+  }
+
   /** The completion as the upstream sent it, its bytes kept under RAW_JSON so the gateway need not re-serialise it. */
   async chat(request: ChatCompletionRequest, context: ProviderCallContext): Promise<WithRawJson<ChatCompletion>> {
     const response = await this.client.json<WithRawJson<ChatCompletion>>({
       path: '/chat/completions',
-      body: request,
+      body: toOpenAiRequest(request),
       cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
       budget: context.budget,
@@ -91,7 +121,7 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
   ): Promise<AsyncIterable<ChatCompletionChunk>> {
     const response = await this.client.send({
       path: '/chat/completions',
-      body: request.stream === true ? request : { ...request, stream: true },
+      body: toOpenAiRequest(request.stream === true ? request : { ...request, stream: true }),
       headers: SSE_ACCEPT,
       cancellation: context.cancellation,
       deadlineAt: context.deadlineAt,
@@ -168,6 +198,9 @@ export const openAiProviderFactory: ProviderFactory<OpenAiOptions> = {
   optionsClass: OpenAiOptions,
   async create(config, options, runtime) {
     const apiKey = config.apiKey === undefined ? undefined : await runtime.credential(config.apiKey);
-    return new OpenAiCompatibleProvider(config, runtime, apiKey, 'openai', {}, options.responses === 'native');
+    return new OpenAiCompatibleProvider(config, runtime, apiKey, {
+      nativeResponses: options.responses === 'native',
+      reasoning: options.reasoning,
+    });
   },
 };

@@ -1,25 +1,27 @@
 /**
- * `npm run demo`: starts the bundled provider simulators (OpenAI, Anthropic, ERNIE v1) and the gateway on port
- * 8080 (PORT to change it) with config/demo.yaml, then prints curl lines that work. Ctrl-C stops everything.
+ * `npm run demo`: starts the bundled provider simulators (OpenAI, Anthropic, ERNIE v1, Gemini, Bedrock) and the
+ * gateway on port 8080 (PORT to change it) with config/demo.yaml, then prints curl lines that work, on each of the
+ * three fronts. Ctrl-C stops everything.
  */
 import { createGatewayApp } from '../src/app.factory.js';
 import { listenFailure } from '../src/listen-failure.js';
 import { ConfigError, loadGatewayConfig } from '../src/config/config-loader.js';
 import { AnthropicSimulator } from '../test/simulators/anthropic-simulator.js';
+import { BedrockSimulator } from '../test/simulators/bedrock-simulator.js';
 import { ErnieSimulator } from '../test/simulators/ernie-simulator.js';
+import { GeminiSimulator } from '../test/simulators/gemini-simulator.js';
 import { OpenAiSimulator } from '../test/simulators/openai-simulator.js';
 
 /** Slow enough that streaming is visible in a terminal. */
 const STREAM_DELAY_MS = 40;
 
-/** A curl line for one chat request, wrapped like the rest of the help text. */
-function curlChat(base: string, body: Record<string, unknown>): string[] {
+/** A curl line for one request to a front's path, wrapped like the rest of the help text. */
+function curl(base: string, path: string, body: Record<string, unknown>): string[] {
   const flags = body.stream === true ? '-sN' : '-s';
-  return [
-    `  curl ${flags} ${base}/v1/chat/completions -H 'content-type: application/json' \\`,
-    `    -d '${JSON.stringify(body)}'`,
-  ];
+  return [`  curl ${flags} ${base}${path} -H 'content-type: application/json' \\`, `    -d '${JSON.stringify(body)}'`];
 }
+
+const curlChat = (base: string, body: Record<string, unknown>) => curl(base, '/v1/chat/completions', body);
 
 async function main(): Promise<void> {
   // Keys must match config/demo.yaml.
@@ -34,14 +36,22 @@ async function main(): Promise<void> {
     secretKey: 'ernie-demo-secret-key',
     chunkDelayMs: STREAM_DELAY_MS,
   });
-  const stopSimulators = () => Promise.all([openAi.stop(), anthropic.stop(), ernie.stop()]);
-  const [openAiUrl, anthropicUrl, ernieUrl] = await Promise.all([openAi.start(0), anthropic.start(0), ernie.start(0)]);
+  const gemini = new GeminiSimulator({ apiKey: 'gemini-demo-simulator-key', chunkDelayMs: STREAM_DELAY_MS });
+  // Bedrock's simulator takes its default static keys, which config/demo.yaml names.
+  const bedrock = new BedrockSimulator({ chunkDelayMs: STREAM_DELAY_MS });
+  const simulators = [openAi, anthropic, ernie, gemini, bedrock];
+  const stopSimulators = () => Promise.all(simulators.map((simulator) => simulator.stop()));
+  const [openAiUrl, anthropicUrl, ernieUrl, geminiUrl, bedrockUrl] = await Promise.all(
+    simulators.map((simulator) => simulator.start(0)),
+  );
   const env = {
     ...process.env,
     GATEWAY_CONFIG: process.env.GATEWAY_CONFIG || 'config/demo.yaml',
     DEMO_OPENAI_URL: openAiUrl,
     DEMO_ANTHROPIC_URL: anthropicUrl,
     DEMO_ERNIE_URL: ernieUrl,
+    DEMO_GEMINI_URL: geminiUrl,
+    DEMO_BEDROCK_URL: bedrockUrl,
   };
   let config;
   try {
@@ -72,11 +82,23 @@ async function main(): Promise<void> {
       'Streaming:',
       ...curlChat(base, { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Stream to me' }] }),
       '',
-      'Anthropic (Messages API, translated to the OpenAI format):',
+      'The same call to Anthropic, ERNIE (v1, with its access token), Gemini and Bedrock, translated:',
       ...curlChat(base, { model: 'claude-sonnet', messages: [{ role: 'user', content: 'Hello Claude' }] }),
-      '',
-      'ERNIE (Baidu v1 API with its access token, translated to the OpenAI format):',
       ...curlChat(base, { model: 'ernie-speed', messages: [{ role: 'user', content: 'Hello ERNIE' }] }),
+      ...curlChat(base, { model: 'gemini-flash', messages: [{ role: 'user', content: 'Hello Gemini' }] }),
+      ...curlChat(base, { model: 'bedrock-claude', messages: [{ role: 'user', content: 'Hello Bedrock' }] }),
+      '',
+      "Anthropic's Messages API (passed through to Anthropic; any other model is translated):",
+      ...curl(base, '/v1/messages', {
+        model: 'claude-sonnet',
+        max_tokens: 200,
+        messages: [{ role: 'user', content: 'Hello Messages' }],
+      }),
+      '',
+      "OpenAI's Responses API (on any model; responses are kept for previous_response_id):",
+      ...curl(base, '/v1/responses', { model: 'gemini-flash', input: 'Hello Responses' }),
+      '',
+      `Claude Code: ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=demo ANTHROPIC_MODEL=claude-sonnet claude`,
       '',
       `Models: curl -s ${base}/v1/models    Health: curl -s ${base}/health/ready`,
       'Press Ctrl-C to stop.',

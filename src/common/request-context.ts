@@ -21,12 +21,13 @@ export function requestIdFor(request: IncomingMessage): string {
  * The request's facts for routing. Its cancellation was made by the lifecycle gate, which cancels it when the client
  * hangs up or the drain deadline passes; a request that bypassed the gates (none should) gets one of its own.
  */
-export function callContextFor(request: FastifyRequest): RouteRequestContext {
+export function callContextFor(request: FastifyRequest, session?: string): RouteRequestContext {
   const timeoutMs = requestedTimeoutMs(request.headers[TIMEOUT_HEADER]);
   return {
     cancellation: request.cancellation ?? new Cancellation(),
     requestId: request.id,
     timeoutMs,
     telemetry: request.telemetry ?? undefined,
+    session,
   };
 }

@@ -101,8 +101,12 @@ export class StreamRoutingConfig {
 export class ModelPricing {
   /** USD per million prompt (input) tokens. */
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) inputPerMillion!: number;
-  /** USD per million completion (output) tokens. */
+  /** USD per million completion (output) tokens, reasoning included. */
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) outputPerMillion!: number;
+  /** USD per million input tokens read from the provider's prompt cache; `inputPerMillion` when not set. */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) cachedInputPerMillion?: number;
+  /** USD per million input tokens written to the provider's prompt cache; `inputPerMillion` when not set. */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) cacheWritePerMillion?: number;
 }
 
 export class ModelConfig {
@@ -144,8 +148,46 @@ export class CircuitBreakerConfig {
   @IsInt() @Min(1) halfOpenProbes: number = 1;
 }
 
+/** Where session-to-deployment pins live when replicas share them. */
+export class AffinityRedisConfig {
+  @IsString() url!: string;
+  @IsString() keyPrefix: string = 'llmgw:affinity:';
+  @IsInt() @Min(1) commandTimeoutMs: number = 100;
+  @IsInt() @Min(1) connectTimeoutMs: number = 1_000;
+}
+
+/** A session id source: a request header, or a field of the request body (a dotted path). */
+export const SESSION_SOURCE = /^(header:[A-Za-z0-9-]+|body:[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*)$/;
+
+/**
+ * Session affinity: the requests of one session go to the deployment that served its first request while it is
+ * healthy, so the provider's prompt cache stays warm (see src/routing/session-affinity.ts).
+ */
+export class SessionAffinityConfig {
+  @IsBoolean() enabled: boolean = true;
+  /** The session is the first of these the request carries: `header:<name>` or `body:<field>` (`metadata.user_id`). */
+  @IsArray()
+  @ArrayMinSize(1)
+  @Matches(SESSION_SOURCE, { each: true, message: 'each source is header:<name> or body:<field path>' })
+  sources: string[] = [
+    'header:x-session-id',
+    'header:x-claude-code-session-id',
+    'header:session-id',
+    'body:prompt_cache_key',
+    'body:metadata.user_id',
+    'body:user',
+  ];
+  /** A session unseen this long is forgotten. */
+  @IsInt() @Min(1) ttlSeconds: number = 3_600;
+  /** Sessions kept in memory at most (without Redis: all of them; with Redis: a cache of its pins). */
+  @IsInt() @Min(1) maxSessions: number = 100_000;
+  /** Pins shared by replicas; without it each replica keeps its own. */
+  @IsOptional() @Nested(() => AffinityRedisConfig) redis?: AffinityRedisConfig;
+}
+
 export class RoutingConfig {
   @Nested(() => CircuitBreakerConfig) breaker: CircuitBreakerConfig = new CircuitBreakerConfig();
+  @Nested(() => SessionAffinityConfig) affinity: SessionAffinityConfig = new SessionAffinityConfig();
 }
 
 /** Bounds on slow and silent clients (see http-server.ts). */

@@ -71,7 +71,7 @@ const HELP = {
   llm_gateway_overhead_seconds:
     'Time spent in the gateway: request time (streams: to the first byte sent) minus time waiting on upstream attempts.',
   llm_tokens_total:
-    'Tokens by model that served, provider and type (prompt | completion); aborted streams are estimated.',
+    'Tokens by model that served, provider and type: prompt | completion (aborted streams estimated), and of those cached | cache_write (prompt) and reasoning (completion).',
   llm_cost_usd_total: 'Cost in USD from the configured model prices, by model that served and provider.',
   llm_cache_lookups_total: 'Response cache results: hit, miss, or bypass (not cacheable or Cache-Control: no-store).',
   llm_rate_limited_total:
@@ -152,6 +152,11 @@ export interface ModelSeries {
 export interface UsageSeries {
   readonly promptTokens: CounterSeries;
   readonly completionTokens: CounterSeries;
+  /** Of the prompt tokens: read from, and written to, the provider's prompt cache. */
+  readonly cachedTokens: CounterSeries;
+  readonly cacheWriteTokens: CounterSeries;
+  /** Of the completion tokens: spent reasoning. */
+  readonly reasoningTokens: CounterSeries;
   readonly costUsd: CounterSeries;
 }
 
@@ -217,6 +222,9 @@ export class GatewayMetrics {
         usage.set(provider, {
           promptTokens: tokens.create({ model: name, provider, type: 'prompt' }),
           completionTokens: tokens.create({ model: name, provider, type: 'completion' }),
+          cachedTokens: tokens.create({ model: name, provider, type: 'cached' }),
+          cacheWriteTokens: tokens.create({ model: name, provider, type: 'cache_write' }),
+          reasoningTokens: tokens.create({ model: name, provider, type: 'reasoning' }),
           costUsd: cost.create({ model: name, provider }),
         });
       }

@@ -5,11 +5,12 @@ import { CacheModule } from '../cache/cache.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { RoutingModule } from '../routing/routing.module.js';
 import { UsageModule } from '../usage/usage.module.js';
+import { GatewayCalls } from './gateway-calls.js';
 import { GatewayPipeline } from './gateway-pipeline.js';
 
 @Module({
   imports: [RoutingModule, AuthModule, RateLimitModule, CacheModule, UsageModule],
-  providers: [GatewayPipeline],
-  exports: [GatewayPipeline, RoutingModule],
+  providers: [GatewayPipeline, GatewayCalls],
+  exports: [GatewayPipeline, GatewayCalls, RoutingModule],
 })
 export class PipelineModule {}

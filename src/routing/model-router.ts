@@ -100,7 +100,12 @@ export class ModelRouter {
    * are skipped; if every untried deployment is open, the least recently failed is tried anyway.
    * Returns undefined when every deployment was tried. The returned deployment holds a breaker admission.
    */
-  choose(group: ModelGroup, tried: ReadonlySet<Deployment>): Deployment | undefined {
+  choose(group: ModelGroup, tried: ReadonlySet<Deployment>, pinned?: string): Deployment | undefined {
+    // A session's pinned deployment comes first while its breaker admits traffic (see session-affinity.ts).
+    if (pinned !== undefined && tried.size === 0) {
+      const deployment = group.deployments.find((d) => d.id === pinned);
+      if (deployment && deployment.breaker.available() && deployment.breaker.tryAcquire()) return deployment;
+    }
     const untried = tried.size === 0 ? group.deployments : group.deployments.filter((d) => !tried.has(d));
     if (untried.length === 0) return undefined;
     let available = untried.filter((d) => d.breaker.available());

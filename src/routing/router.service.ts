@@ -3,7 +3,7 @@
  * then the configured fallback groups, all within one deadline and one attempt budget. Streams are held back
  * until their first content chunk so a failure before any output can still fall back invisibly.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { context as otelContext } from '@opentelemetry/api';
 import {
   ClientClosedError,
@@ -36,6 +36,7 @@ import {
 import { type Deployment, type ModelGroup, ModelRouter } from './model-router.js';
 import { CLOCK } from './routing.tokens.js';
 import { ewma } from './selection.js';
+import { SessionAffinity } from './session-affinity.js';
 
 export interface RouteRequestContext {
   /**
@@ -48,6 +49,8 @@ export interface RouteRequestContext {
   timeoutMs?: number;
   /** The API request's telemetry (absent for calls made through LlmClient). */
   telemetry?: RequestTelemetry;
+  /** The request's session, for affinity (see session-affinity.ts). */
+  session?: string;
 }
 
 export interface RouteInfo {
@@ -129,6 +132,8 @@ interface RequestPlan {
   telemetry: RequestTelemetry | undefined;
   /** A stream's successful attempt is measured until the stream ends, not when routing returns. */
   stream: boolean;
+  /** The request's session, when affinity pins it (see session-affinity.ts). */
+  session: string | undefined;
 }
 
 /** One embeddings attempt: a deployment whose provider cannot embed is a caller error (the model does not embed). */
@@ -173,6 +178,7 @@ export class RouterService {
     private readonly router: ModelRouter,
     @Inject(CLOCK) private readonly now: () => number,
     private readonly metrics: GatewayMetrics,
+    @Optional() private readonly affinity?: SessionAffinity,
   ) {
     metrics.watchBreakers(() => router.deployments());
   }
@@ -276,6 +282,7 @@ export class RouterService {
       requestId: context.requestId,
       telemetry,
       stream,
+      session: this.affinity?.enabled ? context.session : undefined,
     };
   }
 
@@ -299,8 +306,14 @@ export class RouterService {
       const from = via?.get(group);
       if (from) this.metrics.fallback(from.name, group.name)?.inc();
       const tried = new Set<Deployment>();
+      const session = plan.session;
+      let pinned: string | undefined;
+      if (session !== undefined) {
+        const found = this.affinity!.pinned(group.name, session);
+        pinned = found instanceof Promise ? await found : found;
+      }
       for (;;) {
-        const deployment = this.router.choose(group, tried);
+        const deployment = this.router.choose(group, tried, pinned);
         if (!deployment) break;
         if (!plan.budget.take()) {
           deployment.breaker.release();
@@ -338,6 +351,8 @@ export class RouterService {
           telemetry.trace?.attemptSucceeded(endedAt);
         }
         if (!plan.stream) this.metrics.model(group.name).latency.observe((endedAt - startedAt) / 1_000);
+        // A new session is pinned where it was served; a pinned one that had to move stays where it went.
+        if (session !== undefined && deployment.id !== pinned) this.affinity!.pin(group.name, session, deployment.id);
         return result;
       }
       for (const fallback of group.config.fallbacks) {

@@ -34,10 +34,21 @@ export function tokenUsage(usage: Partial<Usage> | undefined | null): TokenUsage
   return counted;
 }
 
-/** USD; undefined when the model has no pricing. */
+/**
+ * USD; undefined when the model has no pricing. Cached and cache-written input tokens are priced at their own rates
+ * when set (each provider reports them once, as part of the prompt tokens); reasoning is output.
+ */
 export function costUsd(pricing: ModelPricing | undefined, usage: TokenUsage): number | undefined {
   if (!pricing) return undefined;
-  return (usage.prompt * pricing.inputPerMillion + usage.completion * pricing.outputPerMillion) / 1_000_000;
+  const input = pricing.inputPerMillion;
+  const cached = usage.cached ?? 0;
+  const cacheWrite = usage.cacheWrite ?? 0;
+  const uncached = usage.prompt - cached - cacheWrite;
+  const inputCost =
+    uncached * input +
+    cached * (pricing.cachedInputPerMillion ?? input) +
+    cacheWrite * (pricing.cacheWritePerMillion ?? input);
+  return (inputCost + usage.completion * pricing.outputPerMillion) / 1_000_000;
 }
 
 /** Plain decimal with up to 8 places (no exponent): `0.000123`, `0`. */

@@ -80,6 +80,9 @@ export class UsageService implements OnApplicationShutdown {
       if (series) {
         series.promptTokens.inc(usage.prompt);
         series.completionTokens.inc(usage.completion);
+        if (usage.cached) series.cachedTokens.inc(usage.cached);
+        if (usage.cacheWrite) series.cacheWriteTokens.inc(usage.cacheWrite);
+        if (usage.reasoning) series.reasoningTokens.inc(usage.reasoning);
         if (cost) series.costUsd.inc(cost);
       }
     }

@@ -38,12 +38,19 @@ describe('npm run demo', () => {
       const curls = [
         ...demo.output().matchAll(/curl -sN? (\S+) -H 'content-type: application\/json' \\\n\s+-d '([^']+)'/g),
       ];
-      assert.ok(curls.length >= 3, demo.output());
+      const paths = curls.map(([, url]) => new URL(url).pathname);
+      for (const path of ['/v1/chat/completions', '/v1/messages', '/v1/responses'])
+        assert.ok(paths.includes(path), path);
+      // What each front answers with: a chat completion (or its stream), a Message, a Response.
+      const shapes: Record<string, RegExp> = {
+        '/v1/chat/completions': /"object":"chat\.completion|data: \[DONE\]/,
+        '/v1/messages': /"type":"message"/,
+        '/v1/responses': /"object":"response"/,
+      };
       for (const [, url, body] of curls) {
         const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         assert.equal(response.status, 200, `${url} ${body}: ${await response.clone().text()}`);
-        const text = await response.text();
-        assert.ok(text.includes('chat.completion') || text.includes('[DONE]'), text);
+        assert.match(await response.text(), shapes[new URL(url).pathname], url);
       }
     } finally {
       demo.stop();

@@ -8,14 +8,13 @@
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { callerOf } from '../../auth/gateway-key.js';
 import { toGatewayError } from '../../common/errors/to-gateway-error.js';
-import { callContextFor } from '../../common/request-context.js';
+import { GatewayCalls } from '../../pipeline/gateway-calls.js';
 import { GATEWAY_CONFIG } from '../../config/config.tokens.js';
 import type { GatewayRouteConfig } from '../../http/route-config.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
 import { RAW_JSON, type WithRawJson } from '../../providers/llm-provider.js';
-import { ChatCompletionsService, type GatewayCall } from './chat-completions.service.js';
+import { ChatCompletionsService } from './chat-completions.service.js';
 import { validateChatRequest } from './chat-request.validator.js';
 import { sseHeadersFor, writeSseStream } from './sse-writer.js';
 
@@ -28,6 +27,7 @@ export class ChatCompletionsRoute implements OnModuleInit {
 
   constructor(
     private readonly completions: ChatCompletionsService,
+    private readonly calls: GatewayCalls,
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
@@ -48,12 +48,7 @@ export class ChatCompletionsRoute implements OnModuleInit {
   async handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const chatRequest = validateChatRequest(request.body);
     const telemetry = request.telemetry ?? undefined;
-    const call: GatewayCall = {
-      key: callerOf(request),
-      context: callContextFor(request),
-      cacheControl: request.headers['cache-control'],
-      bodyBytes: Number(request.headers['content-length'] ?? 0),
-    };
+    const call = this.calls.of(request);
     telemetry?.enterHandler();
     try {
       if (chatRequest.stream === true) {

@@ -7,16 +7,14 @@
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { callerOf } from '../../auth/gateway-key.js';
 import { useErrorRenderer } from '../../common/errors/error-reply.js';
 import type { GatewayError } from '../../common/errors/gateway.error.js';
 import { toGatewayError } from '../../common/errors/to-gateway-error.js';
-import { callContextFor } from '../../common/request-context.js';
+import { GatewayCalls } from '../../pipeline/gateway-calls.js';
 import { GATEWAY_CONFIG } from '../../config/config.tokens.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
 import { sseHeadersFor, writeEventStream } from '../../http/event-stream-writer.js';
 import type { GatewayRouteConfig } from '../../http/route-config.js';
-import type { GatewayCall } from '../../pipeline/exchange.js';
 import { anthropicErrorOf } from './messages.errors.js';
 import { type MessagesClientFacts, type MessagesItem, MessagesService } from './messages.service.js';
 import { validateCountTokensRequest, validateMessagesRequest } from './messages.validator.js';
@@ -42,6 +40,7 @@ export class MessagesRoute implements OnModuleInit {
 
   constructor(
     private readonly messages: MessagesService,
+    private readonly calls: GatewayCalls,
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
@@ -73,19 +72,10 @@ export class MessagesRoute implements OnModuleInit {
     return { rawBody: request.rawBody ?? '', protocolHeaders };
   }
 
-  private call(request: FastifyRequest): GatewayCall {
-    return {
-      key: callerOf(request),
-      context: callContextFor(request),
-      cacheControl: request.headers['cache-control'],
-      bodyBytes: Number(request.headers['content-length'] ?? 0),
-    };
-  }
-
   async create(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const body = validateMessagesRequest(request.body);
     const telemetry = request.telemetry ?? undefined;
-    const call = this.call(request);
+    const call = this.calls.of(request);
     telemetry?.enterHandler();
     try {
       if (body.stream === true) {
@@ -112,7 +102,7 @@ export class MessagesRoute implements OnModuleInit {
 
   async countTokens(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const body = validateCountTokensRequest(request.body);
-    const { result, headers } = await this.messages.countTokens(body, this.client(request), this.call(request));
+    const { result, headers } = await this.messages.countTokens(body, this.client(request), this.calls.of(request));
     return reply.code(200).headers(headers).send(result);
   }
 }

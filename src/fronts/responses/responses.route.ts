@@ -7,14 +7,13 @@
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { callerOf } from '../../auth/gateway-key.js';
 import { toGatewayError } from '../../common/errors/to-gateway-error.js';
-import { callContextFor } from '../../common/request-context.js';
+import { callerOf } from '../../auth/gateway-key.js';
+import { GatewayCalls } from '../../pipeline/gateway-calls.js';
 import { GATEWAY_CONFIG } from '../../config/config.tokens.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
 import { sseHeadersFor, writeEventStream } from '../../http/event-stream-writer.js';
 import type { GatewayRouteConfig } from '../../http/route-config.js';
-import type { GatewayCall } from '../../pipeline/exchange.js';
 import { type ResponsesItem, ResponsesService } from './responses.service.js';
 import { validateResponsesRequest } from './responses.validator.js';
 
@@ -35,6 +34,7 @@ export class ResponsesRoute implements OnModuleInit {
 
   constructor(
     private readonly responses: ResponsesService,
+    private readonly calls: GatewayCalls,
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
@@ -55,19 +55,10 @@ export class ResponsesRoute implements OnModuleInit {
     );
   }
 
-  private call(request: FastifyRequest): GatewayCall {
-    return {
-      key: callerOf(request),
-      context: callContextFor(request),
-      cacheControl: request.headers['cache-control'],
-      bodyBytes: Number(request.headers['content-length'] ?? 0),
-    };
-  }
-
   async create(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const body = validateResponsesRequest(request.body);
     const telemetry = request.telemetry ?? undefined;
-    const call = this.call(request);
+    const call = this.calls.of(request);
     const rawBody = request.rawBody ?? '';
     telemetry?.enterHandler();
     try {

@@ -4,8 +4,15 @@ import { HttpException } from '@nestjs/common';
 import { GatewayError, RateLimitError } from '../../common/errors/gateway.error.js';
 import { retryHeaders } from '../../common/errors/error-reply.js';
 import { toGatewayError } from '../../common/errors/to-gateway-error.js';
-import type { ChatCompletionRequest } from '../../common/openai.types.js';
-import { isReasoningModel, toGatewayErrorFromOpenAi, toOpenAiRequest } from './openai.mapper.js';
+import type { ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
+import { RAW_JSON, type WithRawJson } from '../llm-provider.js';
+import {
+  isReasoningModel,
+  readOpenAiChunks,
+  reasoningAsContent,
+  toGatewayErrorFromOpenAi,
+  toOpenAiRequest,
+} from './openai.mapper.js';
 
 const map = (status: number, body: unknown, headers = {}) => toGatewayErrorFromOpenAi('openai', status, body, headers);
 
@@ -153,5 +160,35 @@ describe('isReasoningModel', () => {
     }
     for (const model of ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'llama-3.1-70b'])
       assert.ok(!isReasoningModel(model), model);
+  });
+});
+
+async function* bodyOf(frames: string[]): AsyncGenerator<string> {
+  for (const frame of frames) yield frame;
+}
+
+describe('reasoning named `reasoning` (OpenRouter)', () => {
+  it('becomes reasoning_content in streamed chunks, which are then re-serialised', async () => {
+    const chunk = {
+      id: 'c',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, delta: { reasoning: 'thinking…' }, finish_reason: null }],
+    };
+    const body = [`data: ${JSON.stringify(chunk)}\n\n`, 'data: [DONE]\n\n'];
+    const chunks: Array<WithRawJson<ChatCompletionChunk>> = [];
+    for await (const read of readOpenAiChunks(bodyOf(body), 'or')) chunks.push(read);
+    assert.deepEqual(chunks[0].choices[0].delta, { reasoning_content: 'thinking…' });
+    assert.equal(chunks[0][RAW_JSON], undefined);
+  });
+
+  it('leaves reasoning_content as the upstream sent it, and other chunks byte for byte', async () => {
+    const message = { role: 'assistant', reasoning_content: 'kept', reasoning: 'dropped' };
+    assert.equal(reasoningAsContent(message), true);
+    assert.deepEqual(message, { role: 'assistant', reasoning_content: 'kept' });
+    assert.equal(reasoningAsContent({ reasoning_content: 'only' }), false);
+    const plain = `data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n`;
+    for await (const read of readOpenAiChunks(bodyOf([plain, 'data: [DONE]\n\n']), 'or')) assert.ok(read[RAW_JSON]);
   });
 });

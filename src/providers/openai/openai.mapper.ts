@@ -193,8 +193,24 @@ function chunkOf(data: string, provider: string): WithRawJson<ChatCompletionChun
     throw upstreamErrors.invalidResponse(provider, 'the stream carried an event that is not valid JSON');
   }
   if (parsed.error !== undefined) throw upstreamErrors.streamInterrupted(provider, errorFields(parsed).message);
-  parsed[RAW_JSON] = data;
+  const choices = parsed.choices;
+  let renamed = false;
+  if (choices) for (const choice of choices) renamed = reasoningAsContent(choice.delta) || renamed;
+  if (!renamed) parsed[RAW_JSON] = data;
   return parsed;
+}
+
+/**
+ * OpenRouter (and servers copying it) name the reasoning text `reasoning`; the internal form and DeepSeek, vLLM and
+ * Qwen name it `reasoning_content`. Returns whether it renamed one (the upstream's bytes then no longer fit).
+ */
+export function reasoningAsContent(message: { reasoning_content?: string | null } | undefined): boolean {
+  const fields = message as { reasoning?: unknown; reasoning_content?: string | null } | undefined;
+  const reasoning = fields?.reasoning;
+  if (typeof reasoning !== 'string') return false;
+  if (fields!.reasoning_content == null) fields!.reasoning_content = reasoning;
+  delete fields!.reasoning;
+  return true;
 }
 
 /** Packs float embeddings as base64 of little-endian float32, which is what the OpenAI SDK decodes. */

@@ -33,6 +33,7 @@ import {
   encodeEmbeddingsBase64,
   isReasoningModel,
   readOpenAiChunks,
+  reasoningAsContent,
   toGatewayErrorFromOpenAi,
   toOpenAiRequest,
 } from './openai.mapper.js';
@@ -111,7 +112,9 @@ export class OpenAiCompatibleProvider implements ChatCompletionProvider, Embeddi
       budget: context.budget,
     });
     const completion = response.data;
-    completion[RAW_JSON] = response.text;
+    let renamed = false;
+    for (const choice of completion.choices ?? []) renamed = reasoningAsContent(choice.message) || renamed;
+    if (!renamed) completion[RAW_JSON] = response.text;
     return completion;
   }
 

@@ -205,7 +205,7 @@ function chunkOf(data: string, provider: string): WithRawJson<ChatCompletionChun
  * Qwen name it `reasoning_content`. Returns whether it renamed one (the upstream's bytes then no longer fit).
  */
 export function reasoningAsContent(message: { reasoning_content?: string | null } | undefined): boolean {
-  const fields = message as { reasoning?: unknown; reasoning_content?: string | null } | undefined;
+  const fields = message;
   const reasoning = fields?.reasoning;
   if (typeof reasoning !== 'string') return false;
   if (fields!.reasoning_content == null) fields!.reasoning_content = reasoning;

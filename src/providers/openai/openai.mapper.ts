@@ -205,11 +205,12 @@ function chunkOf(data: string, provider: string): WithRawJson<ChatCompletionChun
  * Qwen name it `reasoning_content`. Returns whether it renamed one (the upstream's bytes then no longer fit).
  */
 export function reasoningAsContent(message: { reasoning_content?: string | null } | undefined): boolean {
-  const fields = message;
-  const reasoning = fields?.reasoning;
+  if (message === undefined) return false;
+  const fields = message as { reasoning?: unknown; reasoning_content?: string | null };
+  const reasoning = fields.reasoning;
   if (typeof reasoning !== 'string') return false;
-  if (fields!.reasoning_content == null) fields!.reasoning_content = reasoning;
-  delete fields!.reasoning;
+  if (fields.reasoning_content == null) fields.reasoning_content = reasoning;
+  delete fields.reasoning;
   return true;
 }
 

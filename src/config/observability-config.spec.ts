@@ -27,10 +27,23 @@ describe('observability config', () => {
   it('accepts model prices in USD per million tokens', () => {
     const config = validateGatewayConfig({
       providers: [provider],
-      models: [{ ...model, pricing: { inputPerMillion: 0.15, outputPerMillion: 0.6 } }],
+      models: [
+        { ...model, pricing: { inputPerMillion: 0.15, outputPerMillion: 0.6 } },
+        {
+          ...model,
+          name: 'cached',
+          pricing: { inputPerMillion: 3, outputPerMillion: 15, cachedInputPerMillion: 0.3, cacheWritePerMillion: 3.75 },
+        },
+      ],
       observability: { tracing: { recordContent: true } },
     });
-    assert.deepEqual({ ...config.models[0].pricing }, { inputPerMillion: 0.15, outputPerMillion: 0.6 });
+    const [plain, cached] = config.models.map((entry) => entry.pricing);
+    assert.equal(plain?.inputPerMillion, 0.15);
+    assert.equal(plain?.outputPerMillion, 0.6);
+    assert.equal(plain?.cachedInputPerMillion, undefined);
+    assert.equal(plain?.cacheWritePerMillion, undefined);
+    assert.equal(cached?.cachedInputPerMillion, 0.3);
+    assert.equal(cached?.cacheWritePerMillion, 3.75);
     assert.equal(config.observability.tracing.recordContent, true);
   });
 

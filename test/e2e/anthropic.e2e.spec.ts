@@ -274,9 +274,9 @@ describe('anthropic provider through the gateway (official openai SDK)', () => {
       client.chat.completions.create({
         model: 'claude-test',
         messages: [{ role: 'user', content: 'x' }],
-        response_format: { type: 'json_object' },
+        logprobs: true,
       }),
-      (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'response_format',
+      (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'logprobs',
     );
     assert.equal(sim.received, 0, 'refused before any upstream call');
   });

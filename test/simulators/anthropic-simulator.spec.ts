@@ -99,7 +99,7 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
       prompt_tokens: 7,
       completion_tokens: 5,
       total_tokens: 12,
-      prompt_tokens_details: { cached_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: 0, cache_creation_tokens: 0 },
     });
     const [recorded] = sim.requests;
     assert.equal(recorded.path, '/v1/messages');
@@ -157,7 +157,7 @@ describe('AnthropicSimulator with AnthropicProvider', () => {
       prompt_tokens: 7,
       completion_tokens: 7,
       total_tokens: 14,
-      prompt_tokens_details: { cached_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: 0, cache_creation_tokens: 0 },
     });
     assert.equal(new Set(chunks.map((chunk) => chunk.id)).size, 1);
   });

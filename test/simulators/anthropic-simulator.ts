@@ -1239,7 +1239,8 @@ function plannedToolCalls(
   if (calls.length > 0) return calls;
   const forced = choice?.type === 'any' || choice?.type === 'tool';
   if (afterToolResults || (!forced && (directives.text !== undefined || directives.refusal))) return [];
-  return [{ name: forcedName ?? (tools[0].name as string), input: { ...TOOL_INPUT } }];
+  const tool = tools.find((entry) => entry.name === forcedName) ?? tools[0];
+  return [{ name: tool.name as string, input: defaultToolInput(tool.input_schema) }];
 }
 
 function directivesIn(text: string): Directives {
@@ -1272,6 +1273,16 @@ function defaultThinking(lastUser: Json, calls: Array<{ name: string }>, afterTo
         .trim()}".`;
   const plan = calls.length > 0 ? `I will call ${calls.map((call) => call.name).join(' and ')}.` : 'I will answer now.';
   return `${subject} ${plan}`;
+}
+
+/**
+ * A default call's input: `{"city":"Paris"}` plus a minimal value for each other required property, so a call of a
+ * tool that carries a structured answer fits its schema as the model's would.
+ */
+function defaultToolInput(schema: unknown): Json {
+  const instance = isObject(schema) ? minimalInstance(schema, schema) : undefined;
+  const required = isObject(instance) ? instance : {};
+  return { ...required, ...TOOL_INPUT };
 }
 
 /** A minimal instance of the requested JSON schema, serialized, or undefined when no format is asked for. */

@@ -48,6 +48,7 @@ import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/pr
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { abortedOf, parseJson, writeJson } from './sim-http.js';
+import { minimalJsonInstance } from './openai-sim-common.js';
 import { isArray, isObject, type Json, textOf } from './sim-json.js';
 
 export type BedrockOperation = 'converse' | 'converse-stream' | 'invoke';
@@ -819,6 +820,7 @@ export class BedrockSimulator {
         : undefined;
     const thinking = thinkingOf(request);
     const inference = isObject(request.inferenceConfig) ? request.inferenceConfig : {};
+    const schema = structuredSchemaOf(request);
 
     const content: OutputBlock[] = [];
     if (model.claude && model.thinking && thinking.enabled) {
@@ -852,6 +854,8 @@ export class BedrockSimulator {
       stopReason = 'tool_use';
     } else if (directives.text !== undefined) {
       text = directives.text;
+    } else if (schema !== undefined) {
+      text = JSON.stringify(minimalJsonInstance(schema));
     } else if (toolResults.length > 0) {
       text = `Tool said: ${toolResults.map((block) => toolResultText(block.toolResult as Json)).join('; ')}`.slice(
         0,
@@ -2262,4 +2266,21 @@ function splitEvery(text: string, size: number): string[] {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The JSON schema of structured output (`outputConfig.textFormat.structure.jsonSchema.schema`, a JSON string):
+ * the answer is then the smallest instance of it
+ * (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_OutputConfig.html).
+ */
+function structuredSchemaOf(request: Json): unknown {
+  const format = isObject(request.outputConfig) ? request.outputConfig.textFormat : undefined;
+  const structure = isObject(format) && format.type === 'json_schema' ? format.structure : undefined;
+  const definition = isObject(structure) ? structure.jsonSchema : undefined;
+  if (!isObject(definition) || typeof definition.schema !== 'string') return undefined;
+  try {
+    return JSON.parse(definition.schema) as unknown;
+  } catch {
+    return undefined;
+  }
 }

@@ -22,7 +22,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ParsedBody, parseJson, readBody, writeJson } from './sim-http.js';
-import { parseDirectives } from './openai-sim-common.js';
+import { minimalJsonInstance, parseDirectives } from './openai-sim-common.js';
 import { isArray, isObject, type Json, textOf } from './sim-json.js';
 
 export interface ErnieSimulatorOptions {
@@ -305,7 +305,7 @@ export class ErnieSimulator {
       return this.stream(exchange, [{ ...answer, sentence_id: 0, is_end: true }], fault);
     }
 
-    const sentences = [`Hello `, `from ${endpoint}: `, String(last.content)];
+    const sentences = jsonModeAnswer(request) ?? [`Hello `, `from ${endpoint}: `, String(last.content)];
     const completionTokens = countWords(sentences.join(''));
     if (!streaming) {
       return writeJson(res, 200, {
@@ -499,4 +499,24 @@ function usageOf(promptTokens: number, completionTokens: number) {
 
 function digest(text: string): string {
   return createHash('md5').update(text).digest('hex');
+}
+
+/**
+ * JSON mode (`response_format: "json_object"`) answers JSON, as ERNIE does: the smallest instance of the last JSON
+ * Schema the system prompt shows (where a gateway describes the format it wants), else an object with the answer.
+ */
+function jsonModeAnswer(request: Record<string, unknown>): string[] | undefined {
+  if (request.response_format !== 'json_object') return undefined;
+  const system = typeof request.system === 'string' ? request.system : '';
+  const start = system.lastIndexOf('\n{');
+  let schema: unknown;
+  try {
+    schema = start < 0 ? undefined : JSON.parse(system.slice(start + 1));
+  } catch {
+    schema = undefined;
+  }
+  const text = JSON.stringify(schema === undefined ? { answer: 'Hello' } : minimalJsonInstance(schema));
+  // Streamed in two pieces, like the prose answers.
+  const middle = Math.ceil(text.length / 2);
+  return [text.slice(0, middle), text.slice(middle)];
 }

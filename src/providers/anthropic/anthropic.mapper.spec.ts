@@ -26,7 +26,11 @@ const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).repl
 const fixtureText = (name: string): string => readFileSync(`${FIXTURES}${name}`, 'utf8');
 const fixture = <T>(name: string): T => JSON.parse(fixtureText(name)) as T;
 
-const DEFAULTS: AnthropicRequestDefaults = { defaultMaxTokens: 4096, version: '2023-06-01' };
+const DEFAULTS: AnthropicRequestDefaults = {
+  defaultMaxTokens: 4096,
+  version: '2023-06-01',
+  structuredOutput: 'native',
+};
 const NOW = 1_764_300_000_000;
 const MODEL = 'claude-sonnet-4-5';
 
@@ -179,8 +183,7 @@ describe('toAnthropicRequest', () => {
     expectInvalid(chatRequest({ audio: { voice: 'alloy', format: 'wav' } }), 'audio', 'unsupported_parameter');
     expectInvalid(
       chatRequest({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } }),
-      'response_format',
-      'unsupported_parameter',
+      'response_format.json_schema.schema',
     );
     expectInvalid(
       chatRequest({
@@ -257,7 +260,7 @@ describe('fromAnthropicResponse', () => {
         prompt_tokens: 171,
         completion_tokens: 14,
         total_tokens: 185,
-        prompt_tokens_details: { cached_tokens: 50 },
+        prompt_tokens_details: { cached_tokens: 50, cache_creation_tokens: 100 },
       },
     });
   });
@@ -390,7 +393,7 @@ describe('Anthropic stream translation', () => {
     assert.equal(apiError.error.message, 'anthropic: Internal server error');
   });
 
-  it('ignores unknown events, thinking deltas and anything after message_stop', () => {
+  it('ignores unknown events and anything after message_stop', () => {
     const state = createAnthropicStreamState({ provider: 'anthropic', model: MODEL, includeUsage: false, now: NOW });
     const start = fixture<AnthropicMessagesResponse>('response-text.json');
     assert.equal(
@@ -402,7 +405,7 @@ describe('Anthropic stream translation', () => {
       fromAnthropicStreamEvent(state, {
         type: 'content_block_delta',
         index: 0,
-        delta: { type: 'thinking_delta', thinking: 'hmm' },
+        delta: { type: 'citations_delta', citation: {} },
       }),
       [],
     );

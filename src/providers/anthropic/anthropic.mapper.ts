@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { echo, GatewayError, InvalidRequestError } from '../../common/errors/gateway.error.js';
 import type {
+  CacheControl,
   ChatCompletion,
   ChatCompletionChoice,
   ChatCompletionChunk,
@@ -14,12 +15,14 @@ import type {
   ContentPart,
   FinishReason,
   FunctionTool,
+  ThinkingBlock,
   ToolCall,
   ToolChoice,
   Usage,
 } from '../../common/openai.types.js';
 import { parseRetryAfterMs } from '../../upstream/backoff.js';
 import { readSseEvents } from '../../upstream/sse-parser.js';
+import { claudeThinkingOf, maxTokensAfterThinking, thinkingIsOn } from '../claude-thinking.js';
 import { upstreamErrors } from '../provider-errors.js';
 import type {
   AnthropicErrorBody,
@@ -31,6 +34,8 @@ import type {
   AnthropicRole,
   AnthropicStopReason,
   AnthropicStreamEvent,
+  AnthropicTextBlock,
+  AnthropicThinkingConfig,
   AnthropicTool,
   AnthropicToolChoice,
   AnthropicToolResultBlock,
@@ -43,7 +48,17 @@ export interface AnthropicRequestDefaults {
   defaultMaxTokens: number;
   /** The `anthropic-version` header sent; it decides which sampling parameters are accepted. */
   version: string;
+  /**
+   * How `response_format: json_schema` is asked for: `native` as `output_config.format` (structured outputs, the
+   * models that have it), `tool` as a forced call of a tool whose input schema is the schema (every model).
+   */
+  structuredOutput: 'native' | 'tool';
 }
+
+/** The forced tool that carries a `json_object` answer: a tool's input is always a JSON object. */
+const JSON_OBJECT_TOOL = 'json_object';
+/** The forced tool's name for a `json_schema` without a name. */
+const JSON_SCHEMA_TOOL = 'json_output';
 
 /** From this API version on, sampling parameters are gone except `temperature: 1` (spec §3.1, §4.4 rule 7). */
 const SAMPLING_FREE_VERSION = '2026-10-21';
@@ -64,18 +79,16 @@ export function toAnthropicRequest(
   defaults: AnthropicRequestDefaults,
 ): AnthropicMessagesRequest {
   rejectUnsupportedParameters(request);
-  const system: string[] = [];
+  const system: AnthropicTextBlock[] = [];
   const messages: AnthropicMessage[] = [];
   request.messages.forEach((message, i) => {
     switch (message.role) {
       case 'system':
-      case 'developer': {
-        const text = plainText(message.content, `messages[${i}].content`);
-        if (text !== '') system.push(text);
+      case 'developer':
+        system.push(...systemBlocks(message, i));
         return;
-      }
       case 'user':
-        appendMessage(messages, 'user', userContent(message.content, i));
+        appendMessage(messages, 'user', withCacheOnLast(userContent(message.content, i), message.cache_control));
         return;
       case 'assistant': {
         const blocks = assistantBlocks(message, i);
@@ -98,13 +111,11 @@ export function toAnthropicRequest(
   }
   if (messages[0].role !== 'user') messages.unshift({ role: 'user', content: LEADING_USER_PLACEHOLDER });
 
-  const body: AnthropicMessagesRequest = {
-    model: request.model,
-    max_tokens: request.max_completion_tokens ?? request.max_tokens ?? defaults.defaultMaxTokens,
-    messages,
-  };
-  if (system.length > 0) body.system = system.join('\n\n');
-  applySampling(body, request, defaults.version);
+  const requestedMaxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  const body: AnthropicMessagesRequest = { model: request.model, max_tokens: 0, messages };
+  if (system.length > 0) {
+    body.system = system.some((block) => block.cache_control) ? system : system.map((block) => block.text).join('\n\n');
+  }
   const stop = typeof request.stop === 'string' ? [request.stop] : (request.stop ?? []);
   if (stop.length > 0) body.stop_sequences = stop;
   if (request.user) body.metadata = { user_id: request.user };
@@ -113,7 +124,86 @@ export function toAnthropicRequest(
     const toolChoice = toAnthropicToolChoice(request.tool_choice, request.parallel_tool_calls);
     if (toolChoice) body.tool_choice = toolChoice;
   }
+  applyStructuredOutput(body, request, defaults);
+  const thinking = thinkingFor(body, request, requestedMaxTokens);
+  if (thinking) body.thinking = thinking;
+  body.max_tokens = requestedMaxTokens ?? maxTokensAfterThinking(thinking) ?? defaults.defaultMaxTokens;
+  applySampling(body, request, defaults.version, thinkingIsOn(thinking));
   return body;
+}
+
+/**
+ * The `thinking` to send (see claude-thinking.ts). Claude cannot think while tool use is forced: an explicit
+ * `thinking` then is a 400, one derived from `reasoning_effort` is left out.
+ */
+function thinkingFor(
+  body: AnthropicMessagesRequest,
+  request: ChatCompletionRequest,
+  maxTokens: number | undefined,
+): AnthropicThinkingConfig | undefined {
+  const thinking = claudeThinkingOf(request, maxTokens) ?? undefined;
+  const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
+  if (!forced || thinking?.type !== 'enabled') return thinking;
+  if (request.thinking === undefined) return undefined;
+  throw unsupported(
+    request.response_format && request.response_format.type !== 'text'
+      ? 'Anthropic cannot think while it answers in a forced tool call; this response_format needs one here (or turn thinking off).'
+      : 'Anthropic cannot think while tool_choice forces a tool call; use tool_choice auto or turn thinking off.',
+    'thinking',
+  );
+}
+
+/** The forced tool that carries the structured answer (json_object, or json_schema in `tool` mode), else undefined. */
+export function structuredOutputTool(
+  request: ChatCompletionRequest,
+  defaults: AnthropicRequestDefaults,
+): string | undefined {
+  const format = request.response_format;
+  if (format?.type === 'json_object') return JSON_OBJECT_TOOL;
+  if (format?.type !== 'json_schema' || defaults.structuredOutput !== 'tool') return undefined;
+  return format.json_schema?.name ?? JSON_SCHEMA_TOOL;
+}
+
+/**
+ * json_schema → `output_config.format` (native) or a forced tool with the schema as its input schema (tool mode);
+ * json_object → a forced tool taking any object. The tool's call comes back as the answer's text.
+ * https://platform.claude.com/docs/en/build-with-claude/structured-outputs
+ */
+function applyStructuredOutput(
+  body: AnthropicMessagesRequest,
+  request: ChatCompletionRequest,
+  defaults: AnthropicRequestDefaults,
+): void {
+  const format = request.response_format;
+  if (format?.type !== 'json_object' && format?.type !== 'json_schema') return;
+  let schema: Record<string, unknown> = { type: 'object' };
+  if (format.type === 'json_schema') {
+    if (!format.json_schema?.schema) {
+      throw new InvalidRequestError(
+        'response_format json_schema needs a schema.',
+        'response_format.json_schema.schema',
+      );
+    }
+    schema = format.json_schema.schema;
+  }
+  const name = structuredOutputTool(request, defaults);
+  if (name === undefined) {
+    body.output_config = { format: { type: 'json_schema', schema } };
+    return;
+  }
+  if (body.tools?.some((tool) => tool.name === name)) {
+    throw new InvalidRequestError(
+      `A tool is already named '${echo(name)}'; give the response_format's schema another name.`,
+      'response_format.json_schema.name',
+    );
+  }
+  const tool: AnthropicTool = {
+    name,
+    description: format.json_schema?.description ?? 'Answer with a JSON object as the input of this tool.',
+    input_schema: schema,
+  };
+  body.tools = [...(body.tools ?? []), tool];
+  body.tool_choice = { type: 'tool', name };
 }
 
 function unsupported(message: string, param: string): InvalidRequestError {
@@ -130,24 +220,73 @@ function rejectUnsupportedParameters(request: ChatCompletionRequest): void {
     throw unsupported('Anthropic does not support logit_bias.', 'logit_bias');
   }
   if (request.audio != null) throw unsupported('Anthropic does not produce audio output.', 'audio');
-  const format = request.response_format?.type;
-  if (format === 'json_object' || format === 'json_schema') {
-    throw unsupported(`response_format '${echo(format)}' is not supported for Anthropic models.`, 'response_format');
-  }
 }
+
+/** With thinking on, Claude takes top_p only from 0.95 to 1 (extended-thinking "Feature compatibility"). */
+const MIN_TOP_P_WHILE_THINKING = 0.95;
 
 /**
  * Temperature is clamped, not rejected: OpenAI's 0–2 maps onto Anthropic's 0–1 as min(t, 1) (spec §4.4 rule 7).
- * From API version 2026-10-21 only `temperature: 1` is accepted and `top_p` is gone, so they are omitted.
+ * From API version 2026-10-21 only `temperature: 1` is accepted and `top_p` is gone, so they are omitted; while
+ * thinking, temperature must be 1 and top_k is refused, so what does not fit is left out too.
  */
-function applySampling(body: AnthropicMessagesRequest, request: ChatCompletionRequest, version: string): void {
+function applySampling(
+  body: AnthropicMessagesRequest,
+  request: ChatCompletionRequest,
+  version: string,
+  thinking: boolean,
+): void {
   const temperature = request.temperature;
-  if (version >= SAMPLING_FREE_VERSION) {
+  if (version >= SAMPLING_FREE_VERSION || thinking) {
     if (temperature === 1) body.temperature = 1;
+    if (version < SAMPLING_FREE_VERSION && request.top_p != null && request.top_p >= MIN_TOP_P_WHILE_THINKING) {
+      body.top_p = Math.min(request.top_p, 1);
+    }
     return;
   }
   if (temperature != null) body.temperature = Math.min(Math.max(temperature, 0), 1);
   if (request.top_p != null) body.top_p = request.top_p;
+  if (typeof request.top_k === 'number') body.top_k = request.top_k;
+}
+
+/**
+ * A system or developer entry as text blocks: one per entry, or one per part when a part carries a cache
+ * breakpoint; the entry's own `cache_control` marks its last block. Empty text is left out (the API refuses it).
+ */
+function systemBlocks(message: ChatMessage, i: number): AnthropicTextBlock[] {
+  const content = message.content;
+  const param = `messages[${i}].content`;
+  let blocks: AnthropicTextBlock[];
+  if (Array.isArray(content) && content.some((part) => part.type === 'text' && part.cache_control)) {
+    blocks = content.map((part, j) => {
+      if (part.type !== 'text') {
+        throw new InvalidRequestError(`Only text parts are allowed here, got '${echo(part.type)}'.`, `${param}[${j}]`);
+      }
+      return textBlock(part.text, part.cache_control);
+    });
+  } else {
+    blocks = [textBlock(plainText(content, param))];
+  }
+  blocks = blocks.filter((block) => block.text !== '');
+  const last = blocks.at(-1);
+  if (last && message.cache_control) last.cache_control = message.cache_control;
+  return blocks;
+}
+
+function textBlock(text: string, cacheControl?: CacheControl): AnthropicTextBlock {
+  return cacheControl ? { type: 'text', text, cache_control: cacheControl } : { type: 'text', text };
+}
+
+/** Puts a message-level cache breakpoint on its last block (a string becomes one text block to carry it). */
+function withCacheOnLast<T extends string | AnthropicRequestBlock[]>(
+  content: T,
+  cacheControl: CacheControl | undefined,
+): T | AnthropicRequestBlock[] {
+  if (!cacheControl) return content;
+  const blocks = asBlocks(content);
+  const last = blocks.at(-1);
+  if (last && last.type !== 'thinking' && last.type !== 'redacted_thinking') last.cache_control = cacheControl;
+  return blocks;
 }
 
 /** Joins text-only content (system, developer and tool messages); any other part is a 400. */
@@ -173,9 +312,12 @@ function userContent(content: ChatMessage['content'], i: number): string | Anthr
 function userBlock(part: ContentPart, param: string): AnthropicRequestBlock {
   switch (part.type) {
     case 'text':
-      return { type: 'text', text: part.text };
-    case 'image_url':
-      return imageBlock(part.image_url.url, `${param}.image_url.url`);
+      return textBlock(part.text, part.cache_control);
+    case 'image_url': {
+      const block = imageBlock(part.image_url.url, `${param}.image_url.url`);
+      if (part.cache_control) block.cache_control = part.cache_control;
+      return block;
+    }
     case 'input_audio':
       throw new InvalidRequestError('Anthropic models do not accept audio input.', param, 'unsupported_value');
     default:
@@ -205,8 +347,13 @@ function imageBlock(url: string, param: string): AnthropicImageBlock {
   throw new InvalidRequestError('Image URLs must be http(s) or base64 data URLs.', param);
 }
 
+/**
+ * Thinking blocks first, exactly as Claude produced them (it refuses changed or missing ones while thinking:
+ * extended-thinking "Preserving thinking blocks"), then text, then tool uses; `reasoning_content` without signed
+ * blocks has nothing Claude can verify and is left out.
+ */
 function assistantBlocks(message: ChatMessage, i: number): AnthropicRequestBlock[] {
-  const blocks: AnthropicRequestBlock[] = [];
+  const blocks = toThinkingBlocks(message.thinking_blocks);
   const content = message.content;
   if (typeof content === 'string') {
     if (content !== '') blocks.push({ type: 'text', text: content });
@@ -214,7 +361,7 @@ function assistantBlocks(message: ChatMessage, i: number): AnthropicRequestBlock
     content.forEach((part, j) => {
       if (part.type === 'text' || part.type === 'refusal') {
         const text = part.type === 'text' ? part.text : part.refusal;
-        if (text !== '') blocks.push({ type: 'text', text });
+        if (text !== '') blocks.push(textBlock(text, part.type === 'text' ? part.cache_control : undefined));
       } else {
         throw new InvalidRequestError(
           `Assistant content parts must be text, got '${part.type}'.`,
@@ -224,7 +371,17 @@ function assistantBlocks(message: ChatMessage, i: number): AnthropicRequestBlock
     });
   }
   message.tool_calls?.forEach((call, j) => blocks.push(toolUseBlock(call, `messages[${i}].tool_calls[${j}]`)));
-  return blocks;
+  return withCacheOnLast(blocks, message.cache_control);
+}
+
+function toThinkingBlocks(blocks: ThinkingBlock[] | undefined): AnthropicRequestBlock[] {
+  const result: AnthropicRequestBlock[] = [];
+  for (const block of blocks ?? []) {
+    if (block.type === 'redacted_thinking') result.push({ type: 'redacted_thinking', data: block.data });
+    // An unsigned block (another provider's reasoning) cannot be verified by Claude and would be refused.
+    else if (block.signature) result.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+  }
+  return result;
 }
 
 function toolUseBlock(call: ToolCall, param: string): AnthropicToolUseBlock {
@@ -255,11 +412,17 @@ function toolResultBlock(message: ChatMessage, i: number): AnthropicToolResultBl
   if (!message.tool_call_id) {
     throw new InvalidRequestError('Tool messages need a tool_call_id.', `messages[${i}].tool_call_id`);
   }
-  return {
+  const result: AnthropicToolResultBlock = {
     type: 'tool_result',
     tool_use_id: message.tool_call_id,
     content: plainText(message.content, `messages[${i}].content`),
   };
+  const partMarker = Array.isArray(message.content)
+    ? message.content.findLast((part) => part.type === 'text')?.cache_control
+    : undefined;
+  const marker = message.cache_control ?? partMarker;
+  if (marker) result.cache_control = marker;
+  return result;
 }
 
 function asBlocks(content: string | AnthropicRequestBlock[]): AnthropicRequestBlock[] {
@@ -303,6 +466,7 @@ function toAnthropicTool(tool: FunctionTool, i: number): AnthropicTool {
     input_schema: tool.function.parameters ?? { type: 'object', properties: {} },
   };
   if (tool.function.description !== undefined) result.description = tool.function.description;
+  if (tool.cache_control) result.cache_control = tool.cache_control;
   return result;
 }
 
@@ -350,6 +514,8 @@ interface UsageCounts {
   cacheCreation: number;
   cacheRead: number;
   output: number;
+  /** Part of `output`, when the model reports it apart. */
+  thinking: number | undefined;
 }
 
 function usageCounts(usage: Partial<AnthropicUsage> | undefined): UsageCounts {
@@ -358,50 +524,75 @@ function usageCounts(usage: Partial<AnthropicUsage> | undefined): UsageCounts {
     cacheCreation: usage?.cache_creation_input_tokens ?? 0,
     cacheRead: usage?.cache_read_input_tokens ?? 0,
     output: usage?.output_tokens ?? 0,
+    thinking: usage?.output_tokens_details?.thinking_tokens,
   };
 }
 
-/** Anthropic's `input_tokens` leaves out cached tokens; OpenAI's `prompt_tokens` counts everything read. */
+/**
+ * Anthropic's `input_tokens` leaves out cache reads and writes; OpenAI's `prompt_tokens` counts all input, with
+ * the reads as `cached_tokens` and the writes as `cache_creation_tokens`.
+ */
 function toUsage(counts: UsageCounts): Usage {
   const prompt = counts.input + counts.cacheCreation + counts.cacheRead;
-  return {
+  const usage: Usage = {
     prompt_tokens: prompt,
     completion_tokens: counts.output,
     total_tokens: prompt + counts.output,
-    prompt_tokens_details: { cached_tokens: counts.cacheRead },
+    prompt_tokens_details: { cached_tokens: counts.cacheRead, cache_creation_tokens: counts.cacheCreation },
   };
+  if (counts.thinking !== undefined) usage.completion_tokens_details = { reasoning_tokens: counts.thinking };
+  return usage;
 }
 
-/** Text blocks become `content`, tool_use blocks `tool_calls`; thinking and server-tool blocks are dropped. */
+/**
+ * Text blocks become `content`, tool_use blocks `tool_calls` (the structured-output tool's input becomes the
+ * content instead), thinking and redacted_thinking blocks `thinking_blocks` exactly as they came with their text
+ * also in `reasoning_content`; server-tool blocks are dropped.
+ */
 export function fromAnthropicResponse(
   response: AnthropicMessagesResponse,
   requestedModel: string,
   provider: string,
   now: number = Date.now(),
+  structuredTool?: string,
 ): ChatCompletion {
   if (!response || !Array.isArray(response.content)) {
     throw upstreamErrors.invalidResponse(provider, 'the response has no content array');
   }
   let text: string | null = null;
+  let reasoning: string | null = null;
+  let structured = false;
   const toolCalls: ToolCall[] = [];
+  const thinkingBlocks: ThinkingBlock[] = [];
   for (const block of response.content) {
     if (block.type === 'text') text = (text ?? '') + block.text;
-    else if (block.type === 'tool_use') {
+    else if (block.type === 'tool_use' && block.name === structuredTool) {
+      text = (text ?? '') + JSON.stringify(block.input ?? {});
+      structured = true;
+    } else if (block.type === 'tool_use') {
       toolCalls.push({
         id: block.id,
         type: 'function',
         function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) },
       });
+    } else if (block.type === 'thinking') {
+      reasoning = (reasoning ?? '') + block.thinking;
+      thinkingBlocks.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+    } else if (block.type === 'redacted_thinking') {
+      thinkingBlocks.push({ type: 'redacted_thinking', data: block.data });
     }
   }
   const message: ChatCompletionChoice['message'] = { role: 'assistant', content: text, refusal: null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  if (reasoning !== null) message.reasoning_content = reasoning;
+  if (thinkingBlocks.length > 0) message.thinking_blocks = thinkingBlocks;
+  const finish = structured && toolCalls.length === 0 ? 'stop' : toFinishReason(response.stop_reason);
   return {
     id: `chatcmpl-${response.id}`,
     object: 'chat.completion',
     created: Math.floor(now / 1000),
     model: requestedModel,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: toFinishReason(response.stop_reason) }],
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
     usage: toUsage(usageCounts(response.usage)),
   };
 }
@@ -420,6 +611,10 @@ export interface AnthropicStreamState {
   finished: boolean;
   /** OpenAI numbers tool calls 0, 1, …; Anthropic numbers all content blocks. */
   toolCallIndexByBlock: Map<number, number>;
+  /** The tool whose call carries a structured answer (its input streams as content), if one was forced. */
+  readonly structuredTool: string | undefined;
+  /** Content blocks of the structured-output tool. */
+  structuredBlocks: Set<number>;
   finishReason: FinishReason | null;
   usage: UsageCounts;
 }
@@ -428,6 +623,7 @@ export function createAnthropicStreamState(options: {
   provider: string;
   model: string;
   includeUsage: boolean;
+  structuredTool?: string;
   now?: number;
 }): AnthropicStreamState {
   return {
@@ -439,6 +635,8 @@ export function createAnthropicStreamState(options: {
     started: false,
     finished: false,
     toolCallIndexByBlock: new Map(),
+    structuredTool: options.structuredTool,
+    structuredBlocks: new Set(),
     finishReason: null,
     usage: usageCounts(undefined),
   };
@@ -458,6 +656,11 @@ function chunk(
   };
   if (state.includeUsage) result.usage = null;
   return result;
+}
+
+/** Reasoning text as it streams: in `reasoning_content`, and as a fragment of the block being built. */
+function thinkingChunk(state: AnthropicStreamState, thinking: string): ChatCompletionChunk {
+  return chunk(state, { reasoning_content: thinking, thinking_blocks: [{ type: 'thinking', thinking }] });
 }
 
 /**
@@ -485,7 +688,15 @@ export function fromAnthropicStreamEvent(
     case 'content_block_start': {
       const block = event.content_block;
       if (block.type === 'text') return block.text ? [chunk(state, { content: block.text })] : [];
+      if (block.type === 'thinking') return block.thinking ? [thinkingChunk(state, block.thinking)] : [];
+      if (block.type === 'redacted_thinking') {
+        return [chunk(state, { thinking_blocks: [{ type: 'redacted_thinking', data: block.data }] })];
+      }
       if (block.type !== 'tool_use') return [];
+      if (block.name === state.structuredTool) {
+        state.structuredBlocks.add(event.index);
+        return [];
+      }
       const index = state.toolCallIndexByBlock.size;
       state.toolCallIndexByBlock.set(event.index, index);
       return [
@@ -497,13 +708,22 @@ export function fromAnthropicStreamEvent(
     case 'content_block_delta': {
       const delta = event.delta;
       if (delta.type === 'text_delta') return delta.text ? [chunk(state, { content: delta.text })] : [];
+      if (delta.type === 'thinking_delta') return delta.thinking ? [thinkingChunk(state, delta.thinking)] : [];
+      if (delta.type === 'signature_delta') {
+        return [chunk(state, { thinking_blocks: [{ type: 'thinking', thinking: '', signature: delta.signature }] })];
+      }
       if (delta.type !== 'input_json_delta' || !delta.partial_json) return [];
+      if (state.structuredBlocks.has(event.index)) return [chunk(state, { content: delta.partial_json })];
       const index = state.toolCallIndexByBlock.get(event.index);
       if (index === undefined) return [];
       return [chunk(state, { tool_calls: [{ index, function: { arguments: delta.partial_json } }] })];
     }
     case 'message_delta': {
-      if (event.delta?.stop_reason) state.finishReason = toFinishReason(event.delta.stop_reason);
+      const stopReason = event.delta?.stop_reason;
+      if (stopReason) {
+        const onlyStructured = state.structuredBlocks.size > 0 && state.toolCallIndexByBlock.size === 0;
+        state.finishReason = onlyStructured && stopReason === 'tool_use' ? 'stop' : toFinishReason(stopReason);
+      }
       const usage = event.usage;
       if (usage) {
         // Counts here are cumulative and nullable: a present value replaces the one from message_start.
@@ -514,6 +734,8 @@ export function fromAnthropicStreamEvent(
           counts.cacheCreation = usage.cache_creation_input_tokens;
         }
         if (typeof usage.cache_read_input_tokens === 'number') counts.cacheRead = usage.cache_read_input_tokens;
+        const thinking = usage.output_tokens_details?.thinking_tokens;
+        if (typeof thinking === 'number') counts.thinking = thinking;
       }
       return [];
     }

@@ -3,7 +3,7 @@
  * translated to and from the gateway's OpenAI format by anthropic.mapper.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Min } from 'class-validator';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../common/openai.types.js';
 import type { ProviderConfig } from '../../config/gateway-config.js';
 import { credentialHeaders, SSE_ACCEPT, type UpstreamClient } from '../../upstream/upstream-client.js';
@@ -25,6 +25,7 @@ import {
   fromAnthropicResponse,
   readAnthropicChunks,
   anthropicStreamError,
+  structuredOutputTool,
   toAnthropicRequest,
   toGatewayErrorFromAnthropic,
 } from './anthropic.mapper.js';
@@ -43,6 +44,11 @@ export class AnthropicOptions {
   version?: string;
   /** `max_tokens` when the request sets none (Anthropic requires it); default 4096. */
   @IsOptional() @IsInt() @Min(1) defaultMaxTokens?: number;
+  /**
+   * How `response_format: json_schema` reaches the model: `native` (default) as structured outputs'
+   * `output_config.format`, `tool` as a forced tool call, for models or API versions without structured outputs.
+   */
+  @IsOptional() @IsIn(['native', 'tool']) structuredOutput?: 'native' | 'tool';
 }
 
 /** Events of a native Messages stream after which it is complete; an `error` event is a failure. */
@@ -66,6 +72,7 @@ export class AnthropicProvider implements ChatCompletionProvider, NativeProvider
     this.defaults = {
       version: options.version ?? DEFAULT_ANTHROPIC_VERSION,
       defaultMaxTokens: options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS,
+      structuredOutput: options.structuredOutput ?? 'native',
     };
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -93,7 +100,13 @@ export class AnthropicProvider implements ChatCompletionProvider, NativeProvider
       deadlineAt: context.deadlineAt,
       budget: context.budget,
     });
-    return fromAnthropicResponse(response.data, request.model, this.name);
+    return fromAnthropicResponse(
+      response.data,
+      request.model,
+      this.name,
+      Date.now(),
+      structuredOutputTool(request, this.defaults),
+    );
   }
 
   async chatStream(
@@ -113,6 +126,7 @@ export class AnthropicProvider implements ChatCompletionProvider, NativeProvider
       provider: this.name,
       model: request.model,
       includeUsage: request.stream_options?.include_usage === true,
+      structuredTool: structuredOutputTool(request, this.defaults),
     });
     return readAnthropicChunks(response.body, state);
   }

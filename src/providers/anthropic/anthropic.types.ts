@@ -2,14 +2,22 @@
  * Anthropic Messages API wire types (spec §3): only the fields the gateway sends or reads.
  */
 
+/** A prompt-cache breakpoint: the prefix up to and including this block is cached. */
+export interface AnthropicCacheControl {
+  type: 'ephemeral';
+  ttl?: '5m' | '1h';
+}
+
 export interface AnthropicTextBlock {
   type: 'text';
   text: string;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicImageBlock {
   type: 'image';
   source: { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolUseBlock {
@@ -17,6 +25,7 @@ export interface AnthropicToolUseBlock {
   id: string;
   name: string;
   input: Record<string, unknown>;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolResultBlock {
@@ -24,6 +33,7 @@ export interface AnthropicToolResultBlock {
   tool_use_id: string;
   content?: string | AnthropicTextBlock[];
   is_error?: boolean;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicThinkingBlock {
@@ -37,8 +47,14 @@ export interface AnthropicRedactedThinkingBlock {
   data: string;
 }
 
+/** Thinking blocks go back in assistant turns exactly as they came (signature and redacted data included). */
 export type AnthropicRequestBlock =
-  AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
+  | AnthropicTextBlock
+  | AnthropicImageBlock
+  | AnthropicToolUseBlock
+  | AnthropicToolResultBlock
+  | AnthropicThinkingBlock
+  | AnthropicRedactedThinkingBlock;
 
 /** Server-tool blocks and future types may also arrive; readers skip types they do not know. */
 export type AnthropicResponseBlock =
@@ -55,6 +71,7 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: Record<string, unknown>;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicToolChoice =
@@ -66,15 +83,23 @@ export interface AnthropicMessagesRequest {
   model: string;
   max_tokens: number;
   messages: AnthropicMessage[];
-  system?: string;
+  /** Blocks when a system entry carries a cache breakpoint, else the joined text. */
+  system?: string | AnthropicTextBlock[];
   stop_sequences?: string[];
   stream?: boolean;
   temperature?: number;
   top_p?: number;
+  top_k?: number;
+  thinking?: AnthropicThinkingConfig;
+  /** Structured outputs: the answer's text is an instance of the schema. */
+  output_config?: { format: { type: 'json_schema'; schema: Record<string, unknown> } };
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id?: string };
 }
+
+export type AnthropicThinkingConfig =
+  { type: 'enabled'; budget_tokens: number } | { type: 'adaptive' } | { type: 'disabled' };
 
 export type AnthropicStopReason =
   'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
@@ -85,6 +110,8 @@ export interface AnthropicUsage {
   output_tokens: number;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  /** Reported by models that count their thinking apart; it is part of `output_tokens`. */
+  output_tokens_details?: { thinking_tokens?: number } | null;
 }
 
 export interface AnthropicMessagesResponse {

@@ -17,13 +17,13 @@ import type {
   ContentPart,
   FinishReason,
   FunctionTool,
-  ReasoningEffort,
   ThinkingBlock,
   ToolCall,
   ToolChoice,
   Usage,
 } from '../../common/openai.types.js';
 import { parseRetryAfterMs } from '../../upstream/backoff.js';
+import { claudeThinkingOf, maxTokensAfterThinking } from '../claude-thinking.js';
 import { upstreamErrors } from '../provider-errors.js';
 import { EventStreamFormatError, type EventStreamMessage } from './bedrock-event-stream.js';
 import type {
@@ -80,21 +80,6 @@ const DOCUMENT_FORMATS: Readonly<Record<string, string>> = {
 const CACHE_POINT: { cachePoint: BedrockCachePoint } = Object.freeze({
   cachePoint: Object.freeze({ type: 'default' }),
 });
-
-/**
- * Claude's thinking budget for each `reasoning_effort`, as LiteLLM maps them; 1 024 is Claude's minimum
- * (https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-extended-thinking.html).
- */
-const THINKING_BUDGETS: Readonly<Record<Exclude<ReasoningEffort, 'none'>, number>> = {
-  minimal: 1024,
-  low: 1024,
-  medium: 2048,
-  high: 4096,
-  xhigh: 8192,
-};
-const MIN_THINKING_BUDGET = 1024;
-/** Room for the answer after the thinking budget when the request sets no limit (Claude wants max > budget). */
-const ANSWER_TOKENS_AFTER_THINKING = 4096;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Request
@@ -517,27 +502,14 @@ function applyInferenceAndModelFields(
   const fields: Record<string, unknown> = { ...defaults.additionalModelRequestFields };
   if (isAnthropicModel(request.model)) {
     if (typeof request.top_k === 'number') fields.top_k = request.top_k;
-    if (request.thinking) {
-      fields.thinking = request.thinking;
-    } else if (request.reasoning_effort === 'none') {
-      delete fields.thinking;
-    } else if (request.reasoning_effort) {
-      let budget = THINKING_BUDGETS[request.reasoning_effort];
-      if (maxTokens !== undefined && maxTokens <= budget) budget = maxTokens - 1;
-      if (budget >= MIN_THINKING_BUDGET) fields.thinking = { type: 'enabled', budget_tokens: budget };
-    }
-    const budget = thinkingBudget(fields.thinking);
-    if (maxTokens === undefined && budget !== undefined) maxTokens = budget + ANSWER_TOKENS_AFTER_THINKING;
+    const thinking = claudeThinkingOf(request, maxTokens);
+    if (thinking === null) delete fields.thinking;
+    else if (thinking) fields.thinking = thinking;
+    maxTokens ??= maxTokensAfterThinking(fields.thinking);
   }
   if (maxTokens !== undefined) inference.maxTokens = maxTokens;
   if (Object.keys(inference).length > 0) body.inferenceConfig = inference;
   if (Object.keys(fields).length > 0) body.additionalModelRequestFields = fields;
-}
-
-function thinkingBudget(thinking: unknown): number | undefined {
-  if (thinking === null || typeof thinking !== 'object') return undefined;
-  const { type, budget_tokens: budget } = thinking as { type?: unknown; budget_tokens?: unknown };
-  return type === 'enabled' && typeof budget === 'number' ? budget : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -145,7 +145,29 @@ describe('toErnieRequest', () => {
       }),
       'messages[0].content[1]',
     );
-    rejects400(request({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } }), 'response_format');
+  });
+
+  it('takes json_schema as JSON mode with the schema in system, the closest ERNIE v1 has', () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const body = toErnieRequest(
+      request({
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Where?' },
+        ],
+        response_format: { type: 'json_schema', json_schema: { name: 'place', description: 'a place', schema } },
+      }),
+      { endpoint: 'completions' },
+    );
+    assert.equal(body.response_format, 'json_object');
+    assert.equal(
+      body.system,
+      `Be brief.\n\nAnswer with one JSON object only, "place" (a place), valid against this JSON Schema:\n${JSON.stringify(schema)}`,
+    );
+    assert.equal(
+      toErnieRequest(request({ response_format: { type: 'json_object' } }), { endpoint: 'completions' }).system,
+      undefined,
+    );
   });
 
   it('rejects conversations v1 cannot express', () => {

@@ -130,7 +130,10 @@ export function toErnieRequest(request: ChatCompletionRequest, model: ResolvedEr
   rejectUnsupported(request);
   const { system, messages } = toErnieMessages(request.messages);
   const body: ErnieChatRequest = { messages };
-  if (system !== undefined) body.system = system;
+  const schemaHint = schemaInstruction(request.response_format);
+  const instructions =
+    schemaHint === undefined ? system : system === undefined ? schemaHint : `${system}\n\n${schemaHint}`;
+  if (instructions !== undefined) body.system = instructions;
 
   const temperature = numberInRange(request.temperature, 'temperature', 0, 2);
   if (temperature !== undefined) body.temperature = clamp(temperature, MIN_TEMPERATURE, 1);
@@ -341,13 +344,21 @@ function stopSequences(stop: ChatCompletionRequest['stop']): string[] | undefine
   return list;
 }
 
-/** json_schema is refused: v1 only has a JSON mode, and silently weakening a schema contract is worse [design]. */
+/**
+ * ERNIE v1 has a JSON mode (`response_format: "json_object"`) and no schemas: `json_schema` is the closest it has,
+ * JSON mode with the schema given to the model in `system` (schemaInstruction). The answer is JSON, but ERNIE does not
+ * enforce the schema as OpenAI's strict mode does; clients that validate (LangChain, the AI SDK) still do.
+ */
 function responseFormat(type: string): 'text' | 'json_object' {
-  if (type === 'text' || type === 'json_object') return type;
-  throw new InvalidRequestError(
-    `ERNIE v1 supports response_format 'text' and 'json_object', not '${type}'.`,
-    'response_format',
-  );
+  return type === 'text' ? 'text' : 'json_object';
+}
+
+/** The instruction that carries a json_schema response format to ERNIE (appended to `system`). */
+function schemaInstruction(format: ChatCompletionRequest['response_format']): string | undefined {
+  if (format?.type !== 'json_schema') return undefined;
+  const { name, description, schema } = format.json_schema ?? { name: 'answer' };
+  const about = description ? ` (${description})` : '';
+  return `Answer with one JSON object only, "${name}"${about}, valid against this JSON Schema:\n${JSON.stringify(schema ?? {})}`;
 }
 
 function functionsOf(request: ChatCompletionRequest): Pick<ErnieChatRequest, 'functions' | 'tool_choice'> {

@@ -2,9 +2,10 @@
 # `npm run bench`: measures the built gateway with the shared harness (../shared/bench) next to the mock upstream
 # itself (direct), on every front: chat (also against a bare Node proxy (floor) and Portkey's gateway), then
 # /v1/messages passthrough to Anthropic, /v1/responses passthrough to a native Responses upstream, and /v1/responses
-# translated to chat, each against a direct call to the mock upstream of that protocol. Traffic stays on 127.0.0.1.
-#   npm run bench                                   # full run, ~12 min
-#   BENCH_FRONTS=chat npm run bench                 # chat only (also: messages, responses-native, responses-translated)
+# translated to chat, each against a direct call to the mock upstream of that protocol; last the gateway's CPU per
+# request on each provider against its simulator (bench/providers.mjs). Traffic stays on 127.0.0.1.
+#   npm run bench                                   # full run, ~15 min
+#   BENCH_FRONTS=chat npm run bench                 # chat only (also: messages, responses-native, responses-translated, providers)
 #   BENCH_TARGETS=direct,ours npm run bench         # chat without floor and Portkey
 #   npm run bench -- --quick                        # extra args go to compare.sh (its own flags, e.g. --quick)
 #   npm run bench:stack                             # the stack's own floor (bench/stack-floor.mjs) instead of ours
@@ -20,7 +21,7 @@ PORT=${BENCH_PORT:-3000}
 START=$(cd "$ROOT" && node -p "require('./package.json').scripts.start")
 NAME=ours
 CMD="cd '$ROOT' && GATEWAY_CONFIG=config/bench.yaml exec $START"
-FRONTS=${BENCH_FRONTS:-chat,messages,responses-native,responses-translated}
+FRONTS=${BENCH_FRONTS:-chat,messages,responses-native,responses-translated,providers}
 if [ "${1:-}" = stack ]; then
   shift
   NAME=stack-floor
@@ -52,7 +53,8 @@ for front in ${FRONTS//,/ }; do
     messages) measure messages messages "direct,$NAME" --model claude-bench "${FRONT_RUN[@]}" ;;
     responses-native) measure responses-native responses "direct,$NAME" --model gpt-responses "${FRONT_RUN[@]}" ;;
     responses-translated) measure responses-translated responses "direct,$NAME" --model gpt-4o-mini "${FRONT_RUN[@]}" ;;
-    *) echo "unknown front '$front' (chat, messages, responses-native, responses-translated)" >&2; exit 2 ;;
+    providers) node "$ROOT/bench/providers.mjs" "$OUT" ;;
+    *) echo "unknown front '$front' (chat, messages, responses-native, responses-translated, providers)" >&2; exit 2 ;;
   esac
 done
 node "$ROOT/bench/fronts-summary.mjs" "$OUT"

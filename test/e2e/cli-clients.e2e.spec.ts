@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CliSandbox } from './cli-runner.js';
+import { CliSandbox, runClaudeCode } from './cli-runner.js';
 import { type RunningGateway, startGateway } from './harness.js';
 import { type FleetModel, ProviderFleet } from './provider-fleet.js';
 
@@ -16,44 +16,7 @@ const SUITE = { timeout: 300_000 };
 const MODELS: FleetModel[] = ['gpt', 'claude', 'ernie'];
 const PROOF_COMMAND = 'echo gateway-ok > proof.txt && cat proof.txt';
 
-function claudeEnv(gateway: RunningGateway, model: string): Record<string, string> {
-  return {
-    ANTHROPIC_BASE_URL: gateway.url,
-    ANTHROPIC_API_KEY: 'gateway-key',
-    ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
-    ANTHROPIC_DEFAULT_SONNET_MODEL: model,
-    ANTHROPIC_DEFAULT_OPUS_MODEL: model,
-    ANTHROPIC_SMALL_FAST_MODEL: model,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-  };
-}
-
-interface ClaudeResult {
-  is_error: boolean;
-  result: string;
-  num_turns: number;
-}
-
-async function claude(gateway: RunningGateway, model: string, prompt: string) {
-  const sandbox = new CliSandbox();
-  try {
-    const run = await sandbox.run(
-      'claude',
-      ['-p', prompt, '--model', model, '--output-format', 'json', '--allowedTools', 'Bash'],
-      claudeEnv(gateway, model),
-    );
-    assert.ok(!run.timedOut, 'claude ran past its time');
-    assert.equal(run.code, 0, run.stderr || run.stdout);
-    const proof = join(sandbox.cwd, 'proof.txt');
-    return {
-      output: JSON.parse(run.stdout) as ClaudeResult,
-      proof: existsSync(proof) ? readFileSync(proof, 'utf8') : undefined,
-    };
-  } finally {
-    sandbox.remove();
-  }
-}
+const claude = (gateway: RunningGateway, model: string, prompt: string) => runClaudeCode(gateway.url, model, prompt);
 
 async function codex(gateway: RunningGateway, model: string, prompt: string) {
   const sandbox = new CliSandbox();

@@ -2,8 +2,9 @@
  * Runs a real client's CLI (Claude Code, Codex) from node_modules in a temp HOME and working directory of its own,
  * stdin closed, bounded in time (killed by PID when it overruns), and removes both directories afterwards.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -52,5 +53,51 @@ export class CliSandbox {
   remove(): void {
     rmSync(this.home, { recursive: true, force: true });
     rmSync(this.cwd, { recursive: true, force: true });
+  }
+}
+
+/** What `claude -p --output-format json` prints. */
+export interface ClaudeResult {
+  is_error: boolean;
+  result: string;
+  num_turns: number;
+}
+
+/**
+ * Runs Claude Code once against the gateway at `baseUrl` with every model alias set to `model` (so each call names
+ * a configured model), Bash allowed; returns its JSON result and the `proof.txt` its tool wrote, if any.
+ */
+export async function runClaudeCode(
+  baseUrl: string,
+  model: string,
+  prompt: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ output: ClaudeResult; proof: string | undefined }> {
+  const sandbox = new CliSandbox();
+  try {
+    const run = await sandbox.run(
+      'claude',
+      ['-p', prompt, '--model', model, '--output-format', 'json', '--allowedTools', 'Bash'],
+      {
+        ANTHROPIC_BASE_URL: baseUrl,
+        ANTHROPIC_API_KEY: 'gateway-key',
+        ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
+        ANTHROPIC_DEFAULT_SONNET_MODEL: model,
+        ANTHROPIC_DEFAULT_OPUS_MODEL: model,
+        ANTHROPIC_SMALL_FAST_MODEL: model,
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_AUTOUPDATER: '1',
+        ...extraEnv,
+      },
+    );
+    assert.ok(!run.timedOut, 'claude ran past its time');
+    assert.equal(run.code, 0, run.stderr || run.stdout);
+    const proof = join(sandbox.cwd, 'proof.txt');
+    return {
+      output: JSON.parse(run.stdout) as ClaudeResult,
+      proof: existsSync(proof) ? readFileSync(proof, 'utf8') : undefined,
+    };
+  } finally {
+    sandbox.remove();
   }
 }

@@ -7,12 +7,10 @@
  *   requires in thinking mode (its simulator refuses the turn otherwise).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AnthropicSimulator } from '../simulators/anthropic-simulator.js';
 import { OpenAiSimulator } from '../simulators/openai-simulator.js';
-import { CliSandbox } from './cli-runner.js';
+import { runClaudeCode } from './cli-runner.js';
 import { type RunningGateway, startGateway } from './harness.js';
 
 const SUITE = { timeout: 300_000 };
@@ -22,39 +20,9 @@ const PROMPT = `write the proof\nSIM_TOOL Bash ${JSON.stringify({ command: PROOF
 
 type Json = Record<string, unknown>;
 
-function claudeEnv(gateway: RunningGateway, model: string): Record<string, string> {
-  return {
-    ANTHROPIC_BASE_URL: gateway.url,
-    ANTHROPIC_API_KEY: 'gateway-key',
-    ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
-    ANTHROPIC_DEFAULT_SONNET_MODEL: model,
-    ANTHROPIC_DEFAULT_OPUS_MODEL: model,
-    ANTHROPIC_SMALL_FAST_MODEL: model,
-    MAX_THINKING_TOKENS: '2048',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-  };
-}
-
-async function runClaudeCode(gateway: RunningGateway, model: string) {
-  const sandbox = new CliSandbox();
-  try {
-    const run = await sandbox.run(
-      'claude',
-      ['-p', PROMPT, '--model', model, '--output-format', 'json', '--allowedTools', 'Bash'],
-      claudeEnv(gateway, model),
-    );
-    assert.ok(!run.timedOut, 'claude ran past its time');
-    assert.equal(run.code, 0, run.stderr || run.stdout);
-    const proof = join(sandbox.cwd, 'proof.txt');
-    return {
-      output: JSON.parse(run.stdout) as { is_error: boolean; result: string; num_turns: number },
-      proof: existsSync(proof) ? readFileSync(proof, 'utf8') : undefined,
-    };
-  } finally {
-    sandbox.remove();
-  }
-}
+/** Claude Code thinks when given a thinking budget. */
+const runThinkingClaudeCode = (gateway: RunningGateway, model: string) =>
+  runClaudeCode(gateway.url, model, PROMPT, { MAX_THINKING_TOKENS: '2048' });
 
 /** The request bodies that carry a tool result back (the continuation of the loop). */
 function continuations(bodies: unknown[], isToolResult: (message: Json) => boolean): Json[] {
@@ -98,7 +66,7 @@ describe("Claude Code's interleaved-thinking tool loop keeps its thinking", SUIT
 
   it('on Anthropic: the signed thinking block comes back first in the tool-use turn', async () => {
     anthropic.reset();
-    const { output, proof } = await runClaudeCode(gateway, 'claude-thinker');
+    const { output, proof } = await runThinkingClaudeCode(gateway, 'claude-thinker');
     assert.equal(output.is_error, false, output.result);
     assert.equal(proof, 'thought-ok\n');
     assert.match(output.result, /thought-ok/);
@@ -125,7 +93,7 @@ describe("Claude Code's interleaved-thinking tool loop keeps its thinking", SUIT
 
   it('on an OpenAI-compatible reasoning model: reasoning_content comes back on the tool-call turn', async () => {
     deepseek.reset();
-    const { output, proof } = await runClaudeCode(gateway, 'deepseek-thinker');
+    const { output, proof } = await runThinkingClaudeCode(gateway, 'deepseek-thinker');
     assert.equal(output.is_error, false, output.result);
     assert.equal(proof, 'thought-ok\n');
     const bodies = deepseek.requests.map((request) => request.body);

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { GatewayError } from '../../common/errors/gateway.error.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../../common/openai.types.js';
@@ -12,12 +10,10 @@ import { MessagesStreamTranslator } from './messages.stream.js';
 import { type MessageMeta, toChatRequest, toMessage } from './messages.translator.js';
 import type { AnthropicMessage, MessagesContentBlockParam, MessagesStreamEvent } from './messages.types.js';
 import { validateMessagesRequest } from './messages.validator.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(`${FIXTURES}${name}`, 'utf8')) as T;
 const chunks = (name: string): ChatCompletionChunk[] => fixture<ChatCompletionChunk[]>(`${name}.chunks.json`);
 

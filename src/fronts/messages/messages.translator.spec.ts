@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type Anthropic from '@anthropic-ai/sdk';
 import { MessageStream } from '@anthropic-ai/sdk/lib/MessageStream';
 import { GatewayError } from '../../common/errors/gateway.error.js';
@@ -22,12 +20,10 @@ import type {
   MessagesStreamEvent,
 } from './messages.types.js';
 import { validateMessagesRequest } from './messages.validator.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(`${FIXTURES}${name}`, 'utf8')) as T;
 
 const META: MessageMeta = { id: 'msg_gw_0001', model: 'claude-sonnet-4-6' };

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { schemaErrors } from '../../../test/simulators/openai-schemas.js';
 import type {
@@ -22,12 +20,10 @@ import {
 } from './responses.translator.js';
 import type { ReasoningItem, ResponseObject, ResponsesRequest, ResponseStreamEvent } from './responses.types.js';
 import { validateResponsesRequest } from './responses.validator.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const fixtureText = (name: string): string => readFileSync(`${FIXTURES}${name}`, 'utf8');
 
 const META: ResponseMeta = { id: 'resp_s1', createdAt: 1_796_600_100, model: 'public-model' };

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { schemaErrors } from '../../../test/simulators/openai-schemas.js';
 import { GatewayError } from '../../common/errors/gateway.error.js';
@@ -25,12 +23,10 @@ import type {
   ResponseStreamEvent,
 } from './responses.types.js';
 import { validateResponsesRequest } from './responses.validator.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const fixture = (name: string): ResponsesRequest =>
   validateResponsesRequest(JSON.parse(readFileSync(`${FIXTURES}${name}`, 'utf8')));
 

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../../common/errors/gateway.error.js';
 import { validateResponsesRequest } from './responses.validator.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(`${FIXTURES}${name}`, 'utf8')) as Record<string, unknown>;
 

@@ -6,10 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../../common/errors/gateway.error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatMessage } from '../../common/openai.types.js';
 import {
@@ -22,11 +20,9 @@ import {
   toAnthropicRequest,
 } from './anthropic.mapper.js';
 import type { AnthropicMessagesResponse } from './anthropic.types.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const fixtureText = (name: string): string => readFileSync(`${FIXTURES}${name}`, 'utf8');
 const fixture = <T>(name: string): T => JSON.parse(fixtureText(name)) as T;
 

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { GatewayError, InvalidRequestError } from '../../common/errors/gateway.error.js';
 import {
   bedrockEmbeddingFamily,
@@ -14,12 +12,10 @@ import {
   toTitanEmbeddingRequest,
 } from './bedrock-embeddings.mapper.js';
 import type { CohereEmbeddingResponse, TitanEmbeddingResponse } from './bedrock.types.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 
 function rejectsWith(call: () => unknown, param: string): void {
   assert.throws(call, (error: unknown) => error instanceof InvalidRequestError && error.param === param);

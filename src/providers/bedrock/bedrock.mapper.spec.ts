@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
-import { sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { GatewayError, InvalidRequestError } from '../../common/errors/gateway.error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatMessage } from '../../common/openai.types.js';
 import { readEventStreamMessages } from './bedrock-event-stream.js';
@@ -16,12 +14,10 @@ import {
   toGatewayErrorFromBedrock,
 } from './bedrock.mapper.js';
 import type { BedrockConverseRequest, BedrockConverseResponse } from './bedrock.types.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const CLAUDE = 'us.anthropic.claude-sonnet-4-20250514-v1:0';
 const NOVA = 'amazon.nova-lite-v1:0';
 

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../../common/errors/gateway.error.js';
 import type {
   AssistantMessage,
@@ -29,12 +27,10 @@ import {
   toUsage,
 } from './gemini.mapper.js';
 import type { GeminiFinishReason, GeminiGenerateContentResponse } from './gemini.types.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const fixtureText = (name: string): string => readFileSync(`${FIXTURES}${name}`, 'utf8');
 const fixture = <T>(name: string): T => JSON.parse(fixtureText(name)) as T;
 const response = (name: string) => fixture<GeminiGenerateContentResponse>(name);

@@ -110,6 +110,11 @@ export interface OpenAiSimulatorOptions {
   vendor?: Vendor;
   /** Prompt prefixes shorter than this are not cached (OpenAI caches from 1024 tokens). Default 0. */
   promptCacheMinTokens?: number;
+  /**
+   * Chat streams end after the finish (and usage) chunk without `data: [DONE]`, as some OpenAI-compatible servers'
+   * streams do; the connection closes cleanly. Default false.
+   */
+  omitDone?: boolean;
 }
 
 export interface RecordedRequest {
@@ -219,6 +224,7 @@ export class OpenAiSimulator {
   protected readonly promptCache: PromptPrefixCache;
   protected readonly responsesEngine: ResponsesEngine;
   private readonly chunkDelayMs: number;
+  private readonly omitDone: boolean;
   private readonly faults: QueuedFault[] = [];
   private readonly hangUpWaiters = new Set<HangUpWaiter>();
   private server?: Server;
@@ -232,6 +238,7 @@ export class OpenAiSimulator {
   constructor(options: OpenAiSimulatorOptions = {}) {
     this.apiKey = options.apiKey;
     this.chunkDelayMs = options.chunkDelayMs ?? 0;
+    this.omitDone = options.omitDone ?? false;
     this.name = options.name ?? 'openai';
     this.vendor = options.vendor ?? 'openai';
     this.promptCache = new PromptPrefixCache(options.promptCacheMinTokens ?? 0);
@@ -566,7 +573,7 @@ export class OpenAiSimulator {
       const chunks = this.toStreamChunks(meta, answer, request.stream_options?.include_usage === true, filtered);
       return this.stream(exchange, {
         frames: chunks.map(sseEvent),
-        terminal: DONE_FRAME,
+        ...(!this.omitDone && { terminal: DONE_FRAME }),
         errorFrame: () =>
           sseEvent(
             this.refusal(

@@ -10,17 +10,19 @@ import type {
   FunctionTool,
   ReasoningEffort,
   ThinkingConfig,
+  Usage,
 } from '../../common/openai.types.js';
 import { parseRetryAfterMs } from '../../upstream/backoff.js';
 import { SseParser } from '../../upstream/sse-parser.js';
 import { RAW_JSON, type WithRawJson } from '../llm-provider.js';
 import { upstreamErrors } from '../provider-errors.js';
+import { groqStreamUsage, type StreamAdaptations, type UsageFields, usageWithVendorFields } from './openai.vendors.js';
 
 /**
  * OpenAI's reasoning models by name (o1, o3, o4-mini, gpt-5…, gpt-oss, codex-mini) and the open ones served by
  * OpenAI-compatible servers (DeepSeek-R1, QwQ, *-reasoner, *-thinking).
  */
-const REASONING_MODEL = /^(o\d|gpt-5|gpt-oss|codex)|reason|think|qwq|-r1\b/i;
+export const REASONING_MODEL = /^(o\d|gpt-5|gpt-oss|codex)|reason|think|qwq|-r1\b/i;
 
 export function isReasoningModel(model: string): boolean {
   return REASONING_MODEL.test(model);
@@ -116,16 +118,78 @@ export function toOpenAiRequest(request: ChatCompletionRequest): ChatCompletionR
 }
 
 interface OpenAiErrorPayload {
-  error?: { message?: string; type?: string; param?: string | null; code?: string | null } | string;
-  message?: string;
+  error?: unknown;
+  message?: unknown;
+  detail?: unknown;
+  type?: unknown;
+  param?: unknown;
+  code?: unknown;
 }
 
-function errorFields(body: unknown): { message?: string; type?: string; param?: string | null; code?: string | null } {
+interface ErrorFields {
+  message?: string;
+  type?: string;
+  param?: string | null;
+  code?: string | null;
+}
+
+/**
+ * The fields of an error body in any of the shapes OpenAI-compatible vendors send: OpenAI's `{error:{…}}` (also
+ * DeepSeek, Qwen, Ollama, Fireworks); OpenRouter's numeric `error.code`; vLLM's, SGLang's and Mistral's top-level
+ * `{object:"error", message, type, param, code}`; Mistral's and FastAPI's validation `detail` list (only its
+ * locations and messages: never the `input` it echoes); xAI's `{code, error}` with a sentence as code. A code is
+ * kept only when it is an identifier (`invalid_request_error`), not a number or a sentence.
+ */
+function errorFields(body: unknown): ErrorFields {
   if (typeof body === 'string') return { message: body.slice(0, 200) };
-  const payload = body as OpenAiErrorPayload | null;
-  if (!payload || typeof payload !== 'object') return {};
-  if (typeof payload.error === 'string') return { message: payload.error };
-  return payload.error ?? { message: payload.message };
+  if (!body || typeof body !== 'object') return {};
+  const payload = body as OpenAiErrorPayload;
+  const error = payload.error;
+  if (typeof error === 'string') return { message: error, code: identifier(payload.code) };
+  if (error && typeof error === 'object') return fieldsOf(error);
+  return fieldsOf(payload);
+}
+
+function fieldsOf(payload: OpenAiErrorPayload): ErrorFields {
+  const message = payload.message;
+  const detail = validationDetail(isObjectLike(message) ? message.detail : payload.detail);
+  const fields: ErrorFields = {
+    message: typeof message === 'string' ? message : detail?.message,
+    type: typeof payload.type === 'string' ? payload.type : undefined,
+    param: typeof payload.param === 'string' ? payload.param : (detail?.param ?? null),
+    code: identifier(payload.code) ?? detail?.code,
+  };
+  return fields;
+}
+
+function isObjectLike(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+const IDENTIFIER = /^[a-z][a-z0-9_]*$/;
+
+function identifier(value: unknown): string | undefined {
+  return typeof value === 'string' && IDENTIFIER.test(value) ? value : undefined;
+}
+
+/** Pydantic's `[{type, loc, msg, input}]`: `body.max_completion_tokens: Extra inputs are not permitted`. */
+function validationDetail(detail: unknown): { message: string; param: string | null; code?: string } | undefined {
+  if (typeof detail === 'string') return { message: detail, param: null };
+  if (!Array.isArray(detail) || detail.length === 0) return undefined;
+  const entries = detail.filter(isObjectLike);
+  const paramOf = (entry: Record<string, unknown>) =>
+    Array.isArray(entry.loc)
+      ? entry.loc
+          .filter((part, i) => !(i === 0 && part === 'body'))
+          .map((part) => (typeof part === 'number' ? `[${part}]` : String(part)))
+          .join('.')
+          .replace(/\.\[/g, '[')
+      : null;
+  const message = entries
+    .map((entry) => `${paramOf(entry) ?? 'request'}: ${typeof entry.msg === 'string' ? entry.msg : 'invalid'}`)
+    .join('; ');
+  const first = entries[0] as Record<string, unknown> | undefined;
+  return { message, param: first ? paramOf(first) : null, code: first ? identifier(first.type) : undefined };
 }
 
 const CONTEXT_LENGTH_CODES = new Set(['context_length_exceeded', 'tokens_too_long', 'characters_too_long']);
@@ -158,8 +222,17 @@ export function toGatewayErrorFromOpenAi(
 /**
  * Reads an OpenAI-format SSE body into chunks, keeping each chunk's original JSON text so it can be forwarded
  * without re-serialising. An `error` payload or an end without `[DONE]` is thrown, never passed as success.
+ * A vendor's stream format (`adapt`, see openai.vendors.ts) goes through readVendorChunks instead.
  */
-export async function* readOpenAiChunks(
+export function readOpenAiChunks(
+  body: AsyncIterable<Buffer | string>,
+  provider: string,
+  adapt?: StreamAdaptations,
+): AsyncGenerator<WithRawJson<ChatCompletionChunk>> {
+  return adapt ? readVendorChunks(body, provider, adapt) : readPlainChunks(body, provider);
+}
+
+async function* readPlainChunks(
   body: AsyncIterable<Buffer | string>,
   provider: string,
 ): AsyncGenerator<WithRawJson<ChatCompletionChunk>> {
@@ -183,6 +256,89 @@ export async function* readOpenAiChunks(
     throw upstreamErrors.streamInterrupted(provider, 'the connection to the provider was lost mid-stream');
   }
   throw upstreamErrors.streamInterrupted(provider);
+}
+
+/**
+ * The same with a vendor's differences: DeepSeek's cache hits as cached_tokens, Groq's `x_groq.usage` as a usage
+ * chunk before the end (when no usage chunk came), and, with `streamEnd: finish`, a clean end without `[DONE]`
+ * taken as complete once every choice that started has a finish_reason.
+ */
+async function* readVendorChunks(
+  body: AsyncIterable<Buffer | string>,
+  provider: string,
+  adapt: StreamAdaptations,
+): AsyncGenerator<WithRawJson<ChatCompletionChunk>> {
+  const state = new VendorStreamState(adapt.usageFields);
+  const parser = new SseParser();
+  try {
+    for await (const bytes of body) {
+      for (const event of parser.push(bytes)) {
+        if (event.data === '[DONE]') {
+          yield* state.end();
+          return;
+        }
+        yield state.add(chunkOf(event.data, provider));
+      }
+    }
+    for (const event of parser.end()) {
+      if (event.data === '[DONE]') {
+        yield* state.end();
+        return;
+      }
+      yield state.add(chunkOf(event.data, provider));
+    }
+  } catch (error) {
+    if ((error as { status?: unknown }).status !== undefined) throw error;
+    throw upstreamErrors.streamInterrupted(provider, 'the connection to the provider was lost mid-stream');
+  }
+  if (adapt.streamEnd !== 'finish' || !state.finished) throw upstreamErrors.streamInterrupted(provider);
+  yield* state.end();
+}
+
+class VendorStreamState {
+  private readonly started = new Set<number>();
+  private readonly done = new Set<number>();
+  private sawUsage = false;
+  private pendingUsage?: Usage;
+  private last?: ChatCompletionChunk;
+
+  constructor(private readonly usageFields: UsageFields) {}
+
+  add(chunk: WithRawJson<ChatCompletionChunk>): WithRawJson<ChatCompletionChunk> {
+    this.last = chunk;
+    for (const choice of chunk.choices ?? []) {
+      this.started.add(choice.index);
+      if (choice.finish_reason != null) this.done.add(choice.index);
+    }
+    if (chunk.usage) {
+      this.sawUsage = true;
+      if (usageWithVendorFields(chunk.usage, this.usageFields)) delete chunk[RAW_JSON];
+    } else if (this.usageFields === 'groq') {
+      this.pendingUsage = groqStreamUsage(chunk) ?? this.pendingUsage;
+    }
+    return chunk;
+  }
+
+  get finished(): boolean {
+    if (this.started.size === 0) return false;
+    for (const index of this.started) if (!this.done.has(index)) return false;
+    return true;
+  }
+
+  /** Groq's usage as OpenAI's usage-only chunk, when the stream carried no usage chunk of its own. */
+  *end(): Generator<ChatCompletionChunk> {
+    const usage = this.pendingUsage;
+    const last = this.last;
+    if (this.sawUsage || !usage || !last) return;
+    yield {
+      id: last.id,
+      object: 'chat.completion.chunk',
+      created: last.created,
+      model: last.model,
+      choices: [],
+      usage,
+    };
+  }
 }
 
 function chunkOf(data: string, provider: string): WithRawJson<ChatCompletionChunk> {

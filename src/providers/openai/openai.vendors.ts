@@ -69,7 +69,8 @@ type Preset = Partial<Omit<VendorAdaptations, 'vendor'>> & { readonly reasoningM
 /**
  * Mistral refuses any field it does not know with 422 `extra_forbidden` (Gage-Technologies/mistral-go#2,
  * BerriAI/litellm#30835); these are OpenAI's that it does not take. `seed` is its `random_seed` and
- * `max_completion_tokens` its `max_tokens` (https://docs.mistral.ai/api/#tag/chat).
+ * `max_completion_tokens` its `max_tokens` (its OpenAPI chat request, e.g. docs.rs mistral-rouille
+ * docs/ChatCompletionRequest.md).
  */
 const MISTRAL_DROPS = [
   'user',
@@ -89,7 +90,7 @@ const MISTRAL_DROPS = [
 const PRESETS: Readonly<Record<OpenAiVendor, Readonly<Preset>>> = Object.freeze({
   // https://api-docs.deepseek.com/guides/thinking_mode: `thinking: {type: enabled|disabled}` switches thinking,
   // `reasoning_effort` sets its effort; https://api-docs.deepseek.com/guides/reasoning_model: logprobs and
-  // top_logprobs are refused in thinking mode; https://api-docs.deepseek.com/guides/kv_cache: prompt_cache_hit_tokens.
+  // top_logprobs are refused in thinking mode; usage carries prompt_cache_hit_tokens / prompt_cache_miss_tokens.
   deepseek: {
     dropParams: ['logprobs', 'top_logprobs'],
     reasoningParam: 'thinking',
@@ -116,7 +117,8 @@ const PRESETS: Readonly<Record<OpenAiVendor, Readonly<Preset>>> = Object.freeze(
     singleChoice: true,
     usageFields: 'groq',
   },
-  // https://docs.x.ai/docs/guides/reasoning: only grok-3-mini takes reasoning_effort; grok-4 reasons by itself.
+  // Only grok-3-mini takes reasoning_effort; grok-4 reasons by itself
+  // (https://docs.cloud.google.com/vertex-ai/generative-ai/docs/partner-models/grok/capabilities/reasoning).
   xai: { reasoningModels: /^grok-3-mini/ },
   // https://openrouter.ai/docs/use-cases/reasoning-tokens: `reasoning: {effort | max_tokens, exclude, enabled}`;
   // the text comes back as `reasoning` (read as reasoning_content for every vendor).

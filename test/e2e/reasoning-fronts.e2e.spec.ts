@@ -5,7 +5,7 @@
  * tool result answered. Each simulator refuses a continuation that lost its reasoning as its vendor does: Anthropic
  * and Bedrock check the thinking block's signature, Gemini the function call's thought signature, DeepSeek the
  * turn's `reasoning_content`. Then usage: per front × provider, the streamed answer reports exactly the usage of the
- * same request answered whole (cache reads and writes included), once.
+ * same request answered whole (cache reads and writes included), once; and OpenAI's `prompt_cache_key` gets through.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -157,6 +157,18 @@ describe('reasoning round trip and usage on every front × provider', SUITE, () 
         AUTH,
       );
       assert.equal(response.status, 400, `${model}: ${await response.text()}`);
+    }
+  });
+
+  it('prompt_cache_key reaches OpenAI from chat and from Responses, passed through or translated', async () => {
+    for (const [path, body] of [
+      ['/v1/chat/completions', { model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }],
+      ['/v1/responses', { model: 'gpt', input: 'hi', store: false }],
+      ['/v1/responses', { model: 'gpt-native', input: 'hi', store: false }],
+    ] as const) {
+      await post(`${base}${path}`, { ...body, prompt_cache_key: 'session-42' });
+      const sent = fleet.openai.requests.at(-1)?.body as Json;
+      assert.equal(sent.prompt_cache_key, 'session-42', `${path} ${body.model}`);
     }
   });
 

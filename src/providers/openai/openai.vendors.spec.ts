@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../../common/errors/gateway.error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../common/openai.types.js';
 import { RAW_JSON, type WithRawJson } from '../llm-provider.js';
@@ -17,12 +15,10 @@ import {
   type AdaptationOverrides,
   type VendorAdaptations,
 } from './openai.vendors.js';
+import { fixturesDir } from '../../../test/support/fixtures.js';
 
 /** Fixtures stay in the source tree; compiled specs run from dist/src. */
-const FIXTURES = fileURLToPath(new URL('./__fixtures__/', import.meta.url)).replace(
-  `${sep}dist${sep}src${sep}`,
-  `${sep}src${sep}`,
-);
+const FIXTURES = fixturesDir(import.meta.url);
 const fixtureText = (name: string): string => readFileSync(`${FIXTURES}${name}`, 'utf8');
 const fixture = <T>(name: string): T => JSON.parse(fixtureText(name)) as T;
 

@@ -18,6 +18,7 @@ import { HealthModule } from './health/health.module.js';
 import { HttpModule } from './http/http.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { LlmClientModule } from './llm-client/llm-client.module.js';
+import { ManagementModule } from './management/management.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
@@ -47,6 +48,8 @@ export class AppModule {
         HealthModule,
         AdminThrottleModule,
         LlmClientModule,
+        // Without a database section the gateway runs on the YAML file alone, as before: no tables, no admin key API.
+        ...(config.database ? [ManagementModule] : []),
       ],
       providers: [
         { provide: APP_PIPE, useClass: OpenAiValidationPipe },

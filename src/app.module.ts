@@ -5,6 +5,7 @@
  */
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AdminDocsModule } from './admin-docs/admin-docs.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { OpenAiErrorFilter } from './common/errors/openai-error.filter.js';
 import { OpenAiValidationPipe } from './common/validation/validation.pipe.js';
@@ -47,6 +48,7 @@ export class AppModule {
         UsageModule,
         HealthModule,
         AdminThrottleModule,
+        AdminDocsModule,
         LlmClientModule,
         // Without a database section the gateway runs on the YAML file alone, as before: no tables, no admin key API.
         ...(config.database ? [ManagementModule] : []),

@@ -8,26 +8,31 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { CommandHealth } from '../common/command-health.js';
+import { GatewayError, ServiceUnavailableError } from '../common/errors/gateway.error.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { type DependencyState, GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { ConflictError } from './admin/admin-input.js';
 import type { DatabaseConfig } from './database.config.js';
 import type { ManagementDatabase } from './database.types.js';
 import { migrate } from './migrations.js';
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
+const DATE_OID = 1082;
+const UNIQUE_VIOLATION = '23505';
 
 /**
- * bigint and numeric columns as JS numbers: token counts stay far below 2^53 and USD amounts carry 9 decimals, which
- * a double holds exactly enough for sums and comparisons. Per pool, so other users of `pg` in the process keep
- * the default string parsing.
+ * bigint and numeric columns as JS numbers (token counts stay far below 2^53, and USD amounts carry 9 decimals, which
+ * a double holds well enough for sums and comparisons), dates as `YYYY-MM-DD` (pg's default turns a day into a Date
+ * at local midnight). Per pool, so other users of `pg` in the process keep the default parsing.
  */
 const TYPES: pg.CustomTypesConfig = {
-  getTypeParser: (oid: number, format?: 'text' | 'binary'): ((value: string) => unknown) =>
-    oid === INT8_OID || oid === NUMERIC_OID
-      ? Number
-      : (pg.types.getTypeParser(oid, format) as (value: string) => unknown),
+  getTypeParser: (oid: number, format?: 'text' | 'binary'): ((value: string) => unknown) => {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return Number;
+    if (oid === DATE_OID) return (value) => value;
+    return pg.types.getTypeParser(oid, format) as (value: string) => unknown;
+  },
 };
 
 /** The pool options of `config`; LISTEN connections (key-cache.ts) are made from the same settings. */
@@ -105,8 +110,25 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
       this.outcomes.succeeded();
       return result;
     } catch (error) {
-      this.outcomes.failed();
+      // A refusal the operation decided (404, 409) is no sign of an unhealthy database.
+      if (!(error instanceof GatewayError)) this.outcomes.failed();
       throw error;
+    }
+  }
+
+  /**
+   * An admin API operation: its GatewayErrors pass as they are; a database failure is a 503 (the message of a pg
+   * error can quote values, so it is logged here and not sent).
+   */
+  async admin<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await this.run(operation);
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      const code = (error as { code?: unknown }).code;
+      if (code === UNIQUE_VIOLATION) throw new ConflictError('That id is already taken.', 'already_exists', 'id');
+      this.logger.warn(`admin operation failed: ${describeDatabaseError(error)}`);
+      throw new ServiceUnavailableError('The management database is unavailable.', 1_000, 'database_unavailable');
     }
   }
 

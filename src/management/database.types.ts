@@ -47,7 +47,7 @@ export interface KeysTable extends BudgetColumns {
 }
 
 export interface RequestLogTable {
-  id: Generated<string>;
+  id: Generated<number>;
   at: Date;
   request_id: string;
   trace_id: string | null;
@@ -95,7 +95,7 @@ export interface UsageDailyTable {
 }
 
 export interface AuditLogTable {
-  id: Generated<string>;
+  id: Generated<number>;
   at: CreatedAt;
   /** The admin key that made the change. */
   actor: string;

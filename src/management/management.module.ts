@@ -1,12 +1,19 @@
 /**
  * The management plane on PostgreSQL, imported only when the config has a `database` section (see app.module.ts):
- * the database and its migrations.
+ * the database and its migrations, and the admin API for keys, teams, usage, the request log and the audit log.
  */
 import { Module } from '@nestjs/common';
+import { KeysController } from './admin/keys.controller.js';
+import { KeysService } from './admin/keys.service.js';
+import { ReportsController } from './admin/reports.controller.js';
+import { ReportsService } from './admin/reports.service.js';
+import { TeamsController } from './admin/teams.controller.js';
+import { TeamsService } from './admin/teams.service.js';
 import { DatabaseService } from './database.js';
 
 @Module({
-  providers: [DatabaseService],
+  controllers: [KeysController, TeamsController, ReportsController],
+  providers: [DatabaseService, KeysService, TeamsService, ReportsService],
   exports: [DatabaseService],
 })
 export class ManagementModule {}

@@ -80,7 +80,19 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
     metrics.watchDependency('database', () => this.health());
   }
 
-  async onModuleInit(): Promise<void> {
+  private migration: Promise<void> | undefined;
+
+  onModuleInit(): Promise<void> {
+    return this.migrated();
+  }
+
+  /** Connects and migrates, once: whoever needs the tables first (this, or the key cache) starts it. */
+  migrated(): Promise<void> {
+    this.migration ??= this.migrate();
+    return this.migration;
+  }
+
+  private async migrate(): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();

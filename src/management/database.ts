@@ -144,7 +144,15 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  private readonly closers: Array<() => Promise<void>> = [];
+
+  /** Runs before the pool closes at shutdown (the request log's last writes need it). */
+  beforeClose(closer: () => Promise<void>): void {
+    this.closers.push(closer);
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.closers.map((close) => close()));
     await this.db.destroy();
   }
 }

@@ -1,12 +1,14 @@
 /**
  * PostgreSQL down or hanging, on a server this test starts, kills, freezes and starts again (never the shared one):
  * requests keep being served with the cached keys, a revoked key stays revoked, readiness says `database: degraded`
- * (and stays ready), the admin API answers 503, and once the server is back the cache is reloaded whole.
+ * (and stays ready), the admin API answers 503, and once the server is back the cache is reloaded whole; the request
+ * log buffers up to its bound, drops (and counts) the oldest rows past it, and writes the rest when the server is back.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyCache } from '../../src/management/key-cache.js';
+import { RequestLogWriter } from '../../src/management/request-log.writer.js';
 import { OpenAiSimulator } from '../simulators/openai-simulator.js';
 import { PostgresInstance } from '../support/postgres-instance.js';
 import { postJson, type RunningGateway, startGateway } from './harness.js';
@@ -108,5 +110,88 @@ describe('database outage: keys from memory (own PostgreSQL)', () => {
       postgres.thaw();
     }
     await until(async () => (await databaseState()).state === 'up', 15_000);
+  });
+});
+
+describe('database outage: the request log buffers, drops the oldest past its bound, and catches up (own PostgreSQL)', () => {
+  const sim = new OpenAiSimulator();
+  let postgres: PostgresInstance;
+  let gateway: RunningGateway;
+  let rows: (ids: string[]) => Promise<string[]>;
+
+  before(async () => {
+    postgres = await PostgresInstance.start();
+    gateway = await startGateway({
+      auth: { enabled: true, keys: [{ id: 'ops', key: ADMIN_KEY, admin: true }] },
+      providers: [{ name: 'sim', type: 'openai', baseUrl: await sim.start() }],
+      models: [{ name: 'gpt-test', deployments: [{ provider: 'sim', model: 'sim-model' }] }],
+      database: {
+        url: postgres.url,
+        statementTimeoutMs: 300,
+        connectTimeoutMs: 300,
+        requestLog: { batchRows: 2, flushIntervalMs: 20, maxQueueRows: 5 },
+      },
+    });
+    const { default: pg } = await import('pg');
+    rows = async (ids) => {
+      const client = new pg.Client({ connectionString: postgres.url });
+      await client.connect();
+      try {
+        const found = await client.query<{ request_id: string }>(
+          'SELECT request_id FROM request_log WHERE request_id = ANY($1) ORDER BY id',
+          [ids],
+        );
+        return found.rows.map((row) => row.request_id);
+      } finally {
+        await client.end();
+      }
+    };
+  });
+  after(async () => {
+    await gateway?.close();
+    await sim.stop();
+    await postgres?.destroy();
+  });
+
+  const request = async () => {
+    const response = await postJson(
+      `${gateway.url}/v1/chat/completions`,
+      { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] },
+      admin,
+    );
+    assert.equal(response.status, 200, 'requests are served whatever the database does');
+    await response.json();
+    return response.headers.get('x-request-id')!;
+  };
+  const droppedMetric = async () => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    return Number(/^llm_request_log_dropped_rows_total (\d+)/m.exec(text)?.[1] ?? 'NaN');
+  };
+
+  it('down: keeps the newest maxQueueRows rows, counts the dropped ones, writes the rest once the server is back', async () => {
+    const writer = gateway.app.get(RequestLogWriter);
+    await postgres.kill();
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push(await request());
+    await until(() => writer.queued === 5);
+    assert.equal(await droppedMetric(), 3);
+    await postgres.restart();
+    await until(() => writer.queued === 0);
+    assert.deepEqual(await rows(ids), ids.slice(3), 'the three oldest were dropped, the newest five written');
+  });
+
+  it('hanging (SIGSTOP): rows wait in the queue and are written after the server thaws', async () => {
+    const writer = gateway.app.get(RequestLogWriter);
+    postgres.freeze();
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 3; i++) ids.push(await request());
+      // Nothing can be written to a frozen server: the rows wait (a batch in flight counts as queued until written).
+      assert.equal(writer.queued, 3);
+    } finally {
+      postgres.thaw();
+    }
+    await until(() => writer.queued === 0, 20_000);
+    assert.deepEqual(await rows(ids), ids);
   });
 });

@@ -14,6 +14,20 @@ export interface GatewayKey {
   readonly teamId?: string;
   /** Database keys: refused from this time on (epoch ms), an expiry or the end of a rotated secret's grace. */
   readonly expiresAtMs?: number;
+  /** Database keys: the USD budgets of the key and its team, the team's token budgets (see spend.service.ts). */
+  readonly spend?: readonly SpendLimit[];
+}
+
+/** One spend counter a request is subject to. */
+export interface SpendLimit {
+  /** `key:<id>` or `team:<id>`. */
+  readonly owner: string;
+  /** The Redis hash tag of every counter of the key (its team's id, or its own). */
+  readonly tag: string;
+  readonly unit: 'usd' | 'tokens';
+  readonly period: 'day' | 'month';
+  /** USD or tokens. */
+  readonly limit: number;
 }
 
 /**

@@ -67,6 +67,7 @@ export class HealthController {
       () => this.indicators.check('vault').up({ state: this.secrets.status().vault }),
       // The management plane's PostgreSQL: degraded keeps the replica ready (it serves its cached keys).
       () => this.indicators.check('database').up({ state: this.metrics.dependencyState('database') }),
+      () => this.indicators.check('spendRedis').up({ state: this.metrics.dependencyState('spend_redis') }),
     ]);
   }
 }

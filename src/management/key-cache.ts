@@ -11,7 +11,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import pg from 'pg';
 import { ApiKeyService } from '../auth/api-key.service.js';
-import type { GatewayKey, KeySource } from '../auth/gateway-key.js';
+import type { GatewayKey, KeySource, SpendLimit } from '../auth/gateway-key.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { changeChannel, type ChangeNotice, parseChangeNotice } from './changes.js';
@@ -47,7 +47,26 @@ export function toGatewayKey(row: KeyRow, team: TeamRow | undefined, expiresAtMs
     admin: false,
     teamId: row.team_id ?? undefined,
     expiresAtMs,
+    spend: spendLimits(row, team),
   };
+}
+
+/** The key's USD budgets and its team's USD and token budgets (the key's own token budget is `budget`). */
+function spendLimits(row: KeyRow, team: TeamRow | undefined): SpendLimit[] | undefined {
+  const tag = team ? `team:${team.id}` : `key:${row.id}`;
+  const limits: SpendLimit[] = [];
+  const add = (owner: string, unit: SpendLimit['unit'], period: SpendLimit['period'], limit: number | null) => {
+    if (limit !== null) limits.push({ owner, tag, unit, period, limit });
+  };
+  add(`key:${row.id}`, 'usd', 'day', row.usd_per_day);
+  add(`key:${row.id}`, 'usd', 'month', row.usd_per_month);
+  if (team) {
+    add(`team:${team.id}`, 'usd', 'day', team.usd_per_day);
+    add(`team:${team.id}`, 'usd', 'month', team.usd_per_month);
+    add(`team:${team.id}`, 'tokens', 'day', team.tokens_per_day);
+    add(`team:${team.id}`, 'tokens', 'month', team.tokens_per_month);
+  }
+  return limits.length > 0 ? limits : undefined;
 }
 
 @Injectable()

@@ -65,7 +65,7 @@ export class ApiKeyService implements OnModuleInit {
       this.logger.warn(
         'auth.enabled is false: API routes accept every caller without a key. Use this only on a trusted network.',
       );
-    } else if (this.byHash.size === 0) {
+    } else if (this.byHash.size === 0 && this.source === undefined) {
       this.logger.warn('auth is enabled but no keys are configured: every API call gets 401');
     }
     if (this.byHash.size === 0) this.logger.warn('no gateway keys are configured: admin routes answer loopback only');

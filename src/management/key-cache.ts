@@ -210,6 +210,8 @@ export class KeyCache implements KeySource, OnModuleInit, OnApplicationShutdown 
       );
       if (team) this.teams.set(team.id, team);
       else this.teams.delete(notice.id);
+    } else if (notice.revoked) {
+      this.rows.delete(notice.id);
     } else {
       const row = await this.database.run(() =>
         db.selectFrom('keys').selectAll().where('id', '=', notice.id).executeTakeFirst(),

@@ -12,6 +12,7 @@ import { SpendService } from '../../src/auth/spend.service.js';
 import { budgetPeriods } from '../../src/auth/budget.service.js';
 import { OpenAiSimulator } from '../simulators/openai-simulator.js';
 import { testSchema, type TestSchema } from '../support/postgres.js';
+import { RedisInstance } from '../support/redis-instance.js';
 import { postJson, type RunningGateway, sseData, startGateway } from './harness.js';
 
 const ADMIN_KEY = 'gk-admin-0123456789abcdef';
@@ -156,5 +157,59 @@ describe('USD budgets: reserve before, settle after, shared by replicas (Postgre
       assert.ok(tries < 100, `given back (status ${failing.status})`);
       await sleep(10);
     }
+  });
+});
+
+describe('USD budgets with Redis down: fail closed (own redis-server)', () => {
+  const sim = new OpenAiSimulator();
+  let schema: TestSchema;
+  let redis: RedisInstance;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    schema = await testSchema('spend_down');
+    redis = await RedisInstance.start();
+    gateway = await startGateway({
+      auth: { enabled: true, keys: [{ id: 'ops', key: ADMIN_KEY, admin: true }] },
+      providers: [{ name: 'sim', type: 'openai', baseUrl: await sim.start() }],
+      models: [
+        {
+          name: 'gpt-test',
+          deployments: [{ provider: 'sim', model: 'sim-model' }],
+          pricing: { inputPerMillion: 1, outputPerMillion: 1 },
+        },
+      ],
+      rateLimit: { redis: { url: redis.url, commandTimeoutMs: 200, connectTimeoutMs: 200 } },
+      database: schema.section(),
+    });
+  });
+  after(async () => {
+    await gateway?.close();
+    await sim.stop();
+    await redis?.kill();
+    await schema?.drop();
+  });
+
+  it('refuses requests subject to a spend budget with 503 budget_unavailable, serves the others', async () => {
+    const issue = async (input: Record<string, unknown>) => {
+      const created = await postJson(`${gateway.url}/admin/keys`, input, admin);
+      return ((await created.json()) as { secret: string }).secret;
+    };
+    const budgeted = await issue({ id: 'budgeted', budget: { usdPerDay: 10 } });
+    const free = await issue({ id: 'unbudgeted' });
+    const chat = async (secret: string) => {
+      const response = await postJson(`${gateway.url}/v1/chat/completions`, body, {
+        authorization: `Bearer ${secret}`,
+      });
+      const payload = (await response.json()) as { error?: { code: string } };
+      return [response.status, payload.error?.code];
+    };
+    for (let tries = 0; (await chat(budgeted))[0] !== 200; tries++) {
+      assert.ok(tries < 100, 'the key reached the cache');
+      await sleep(10);
+    }
+    await redis.kill();
+    assert.deepEqual(await chat(budgeted), [503, 'budget_unavailable']);
+    assert.deepEqual((await chat(free))[0], 200);
   });
 });

@@ -7,10 +7,11 @@
  * While the database is down or hangs (every query is bounded by the statement timeout), rows stay queued and the
  * write is retried with backoff. The queue holds at most `maxQueueRows`: past that the oldest rows are dropped,
  * counted in `llm_request_log_dropped_rows_total`, with one warning a minute. At shutdown, after the drain, what is
- * queued is written within `server.drainTimeoutMs`.
+ * queued is written within `server.drainTimeoutMs`. Bodies are kept only for keys created with `logBodies`.
  */
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { Counter } from 'prom-client';
+import { redact } from '../common/redaction.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -27,7 +28,14 @@ function roundMs(ms: number | undefined): number | null {
   return ms === undefined ? null : Math.round(ms * MS_DECIMALS) / MS_DECIMALS;
 }
 
-export function toRequestLogRow(record: RequestRecord): NewRequestLogRow {
+/** A body as the log keeps it: redacted of every credential first (so no half secret survives the cut), then cut. */
+export function loggedBody(body: string | undefined, maxChars: number): string | null {
+  if (body === undefined) return null;
+  const redacted = redact(body);
+  return redacted.length > maxChars ? `${redacted.slice(0, maxChars)}…[truncated]` : redacted;
+}
+
+export function toRequestLogRow(record: RequestRecord, maxBodyChars: number): NewRequestLogRow {
   const usage = record.usage;
   return {
     at: new Date(record.at),
@@ -58,6 +66,8 @@ export function toRequestLogRow(record: RequestRecord): NewRequestLogRow {
     ttft_ms: roundMs(record.ttftMs),
     upstream_ms: roundMs(record.upstreamMs)!,
     cache: record.cache ?? null,
+    request_body: loggedBody(record.requestBody, maxBodyChars),
+    response_body: loggedBody(record.responseBody, maxBodyChars),
   };
 }
 
@@ -140,7 +150,8 @@ export class RequestLogWriter implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    if (this.config.enabled) this.observer.sink = (record) => this.push(toRequestLogRow(record));
+    const maxBodyChars = this.config.maxBodyChars;
+    if (this.config.enabled) this.observer.sink = (record) => this.push(toRequestLogRow(record, maxBodyChars));
   }
 
   /** Rows waiting, the batch being written included. */

@@ -128,7 +128,6 @@ export interface ManagementDatabase {
 
 export type TeamRow = Selectable<TeamsTable>;
 export type KeyRow = Selectable<KeysTable>;
-export type NewKeyRow = Insertable<KeysTable>;
 export type KeyUpdate = Updateable<KeysTable>;
 export type NewRequestLogRow = Insertable<RequestLogTable>;
 export type AuditRow = Selectable<AuditLogTable>;

@@ -132,7 +132,7 @@ export interface MigrationResult {
 }
 
 /** The advisory lock's key: one per schema, so gateways sharing a database on different schemas do not wait. */
-export function migrationLockKey(schema: string): string {
+function migrationLockKey(schema: string): string {
   return `llmgw:migrate:${schema}`;
 }
 

@@ -5,7 +5,7 @@
 # translated to chat, each against a direct call to the mock upstream of that protocol; last the gateway's CPU per
 # request on each provider against its simulator (bench/providers.mjs). Traffic stays on 127.0.0.1.
 #   npm run bench                                   # full run, ~15 min
-#   BENCH_FRONTS=chat npm run bench                 # chat only (also: messages, responses-native, responses-translated, providers)
+#   BENCH_FRONTS=chat npm run bench                 # chat only (also: chat-db, messages, responses-native, responses-translated, providers)
 #   BENCH_TARGETS=direct,ours npm run bench         # chat without floor and Portkey
 #   npm run bench -- --quick                        # extra args go to compare.sh (its own flags, e.g. --quick)
 #   npm run bench:stack                             # the stack's own floor (bench/stack-floor.mjs) instead of ours
@@ -20,8 +20,11 @@ PORT=${BENCH_PORT:-3000}
 # What `npm start` runs (node flags included), without npm's own process.
 START=$(cd "$ROOT" && node -p "require('./package.json').scripts.start")
 NAME=ours
-CMD="cd '$ROOT' && GATEWAY_CONFIG=config/bench.yaml exec $START"
-FRONTS=${BENCH_FRONTS:-chat,messages,responses-native,responses-translated,providers}
+# BENCH_CONFIG chooses the gateway's config; the `chat-db` front runs chat again with database keys and the request log
+# on (config/bench-db.yaml, PostgreSQL at 127.0.0.1:5432) in the same run, next to the same targets.
+CONFIG=${BENCH_CONFIG:-config/bench.yaml}
+CMD="cd '$ROOT' && GATEWAY_CONFIG=$CONFIG exec $START"
+FRONTS=${BENCH_FRONTS:-chat,chat-db,messages,responses-native,responses-translated,providers}
 if [ "${1:-}" = stack ]; then
   shift
   NAME=stack-floor
@@ -50,11 +53,15 @@ FRONT_RUN=(--scenarios nonstream,stream)
 for front in ${FRONTS//,/ }; do
   case "$front" in
     chat) measure chat chat "${BENCH_TARGETS:-direct,floor,portkey,$NAME}" --model gpt-4o-mini ;;
+    chat-db)
+      bash "$ROOT/bench/prepare-db.sh"
+      CMD="cd '$ROOT' && GATEWAY_CONFIG=config/bench-db.yaml exec $START" measure chat-db chat "direct,$NAME" --model gpt-4o-mini
+      ;;
     messages) measure messages messages "direct,$NAME" --model claude-bench "${FRONT_RUN[@]}" ;;
     responses-native) measure responses-native responses "direct,$NAME" --model gpt-responses "${FRONT_RUN[@]}" ;;
     responses-translated) measure responses-translated responses "direct,$NAME" --model gpt-4o-mini "${FRONT_RUN[@]}" ;;
     providers) node "$ROOT/bench/providers.mjs" "$OUT" ;;
-    *) echo "unknown front '$front' (chat, messages, responses-native, responses-translated, providers)" >&2; exit 2 ;;
+    *) echo "unknown front '$front' (chat, chat-db, messages, responses-native, responses-translated, providers)" >&2; exit 2 ;;
   esac
 done
 node "$ROOT/bench/fronts-summary.mjs" "$OUT"

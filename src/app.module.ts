@@ -5,6 +5,7 @@
  */
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AdminDocsModule } from './admin-docs/admin-docs.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { OpenAiErrorFilter } from './common/errors/openai-error.filter.js';
 import { OpenAiValidationPipe } from './common/validation/validation.pipe.js';
@@ -18,6 +19,7 @@ import { HealthModule } from './health/health.module.js';
 import { HttpModule } from './http/http.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { LlmClientModule } from './llm-client/llm-client.module.js';
+import { ManagementModule } from './management/management.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
@@ -46,7 +48,10 @@ export class AppModule {
         UsageModule,
         HealthModule,
         AdminThrottleModule,
+        AdminDocsModule,
         LlmClientModule,
+        // Without a database section the gateway runs on the YAML file alone, as before: no tables, no admin key API.
+        ...(config.database ? [ManagementModule] : []),
       ],
       providers: [
         { provide: APP_PIPE, useClass: OpenAiValidationPipe },

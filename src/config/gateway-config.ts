@@ -5,6 +5,7 @@ import { Nested, NestedArray } from './config-schema.js';
 import 'reflect-metadata';
 import { AuthConfig } from '../auth/auth.config.js';
 import { CacheConfig } from '../cache/cache.config.js';
+import { DatabaseConfig } from '../management/database.config.js';
 import { RateLimitConfig } from '../rate-limit/rate-limit.config.js';
 import { SecretsConfig } from '../secrets/secrets.config.js';
 import {
@@ -334,4 +335,6 @@ export class GatewayConfig {
   @Nested(() => ObservabilityConfig) observability: ObservabilityConfig = new ObservabilityConfig();
 
   @Nested(() => FrontsConfig) fronts: FrontsConfig = new FrontsConfig();
+  /** The management plane (keys, teams, budgets, request log) on PostgreSQL; absent: the YAML file only. */
+  @IsOptional() @Nested(() => DatabaseConfig) database?: DatabaseConfig;
 }

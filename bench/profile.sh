@@ -11,7 +11,7 @@ OUT=$ROOT/bench/results/profile-$(date +%Y%m%d-%H%M%S); mkdir -p "$OUT"
 START_FLAGS=$(cd "$ROOT" && node -p "require('./package.json').scripts.start.split(' ').slice(1, -1).join(' ')")
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
 node "$HARNESS/upstream.mjs" --port 18080 >"$OUT/upstream.log" 2>&1 & UP=$!
-(cd "$ROOT" && GATEWAY_CONFIG=config/bench.yaml PORT=3000 exec node --cpu-prof --cpu-prof-dir="$OUT" $START_FLAGS dist/src/main.js) >"$OUT/gateway.log" 2>&1 & GW=$!
+(cd "$ROOT" && GATEWAY_CONFIG=${BENCH_CONFIG:-config/bench.yaml} PORT=3000 exec node --cpu-prof --cpu-prof-dir="$OUT" $START_FLAGS dist/src/main.js) >"$OUT/gateway.log" 2>&1 & GW=$!
 trap 'kill $UP 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -s -o /dev/null localhost:3000/health/live && break; sleep 0.1; done
 cat >"$OUT/body.json" <<JSON

@@ -21,7 +21,7 @@ PORT=${BENCH_PORT:-3000}
 START=$(cd "$ROOT" && node -p "require('./package.json').scripts.start")
 NAME=ours
 # BENCH_CONFIG chooses the gateway's config; the `chat-db` front runs chat again with database keys and the request log
-# on (config/bench-db.yaml, PostgreSQL at 127.0.0.1:5432) in the same run, next to the same targets.
+# on (config/bench-db.yaml, on a private PostgreSQL pinned to the load generator's core: bench/bench-db.sh) in the same run.
 CONFIG=${BENCH_CONFIG:-config/bench.yaml}
 CMD="cd '$ROOT' && GATEWAY_CONFIG=$CONFIG exec $START"
 FRONTS=${BENCH_FRONTS:-chat,chat-db,messages,responses-native,responses-translated,providers}
@@ -54,8 +54,11 @@ for front in ${FRONTS//,/ }; do
   case "$front" in
     chat) measure chat chat "${BENCH_TARGETS:-direct,floor,portkey,$NAME}" --model gpt-4o-mini ;;
     chat-db)
-      bash "$ROOT/bench/prepare-db.sh"
-      CMD="cd '$ROOT' && GATEWAY_CONFIG=config/bench-db.yaml exec $START" measure chat-db chat "direct,$NAME" --model gpt-4o-mini
+      DB_DIR=$(mktemp -d)
+      DB_URL=$(bash "$ROOT/bench/bench-db.sh" start "$DB_DIR")
+      CMD="cd '$ROOT' && DATABASE_URL=$DB_URL GATEWAY_CONFIG=config/bench-db.yaml exec $START" \
+        measure chat-db chat "direct,$NAME" --model gpt-4o-mini
+      bash "$ROOT/bench/bench-db.sh" stop "$DB_DIR"
       ;;
     messages) measure messages messages "direct,$NAME" --model claude-bench "${FRONT_RUN[@]}" ;;
     responses-native) measure responses-native responses "direct,$NAME" --model gpt-responses "${FRONT_RUN[@]}" ;;

@@ -1,6 +1,8 @@
 /**
  * The request log, written without slowing a request: the telemetry of each finished API request is queued in memory
- * (a synchronous push, see RequestObserver.sink), and a batch is written as one multi-row INSERT into request_log —
+ * (a synchronous push, see RequestObserver.sink), and a batch is written as one INSERT into request_log of the rows
+ * sent as a single JSON parameter (`json_populate_recordset`: one JSON.stringify here, the parsing in PostgreSQL,
+ * instead of a query with a placeholder per value built and serialized in the gateway's process) —
  * with the day's aggregates upserted into usage_daily in the same transaction — when `batchRows` rows wait or
  * `flushIntervalMs` after the first of them, one batch at a time.
  *
@@ -10,6 +12,7 @@
  * drain at shutdown; what is left then gets one last second (see close()). Bodies are kept only for keys created with `logBodies`.
  */
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { sql, type Transaction } from 'kysely';
 import { Counter } from 'prom-client';
 import { redact } from '../common/redaction.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
@@ -18,7 +21,7 @@ import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { type RequestRecord, RequestObserver } from '../observability/request-telemetry.js';
 import type { RequestLogConfig } from './database.config.js';
 import { DatabaseService, describeDatabaseError } from './database.js';
-import type { NewRequestLogRow, UsageDailyTable } from './database.types.js';
+import type { ManagementDatabase, NewRequestLogRow, UsageDailyTable } from './database.types.js';
 
 const RETRY_MAX_MS = 10_000;
 const WARN_EVERY_MS = 60_000;
@@ -71,6 +74,17 @@ export function toRequestLogRow(record: RequestRecord, maxBodyChars: number): Ne
     request_body: loggedBody(record.requestBody, maxBodyChars),
     response_body: loggedBody(record.responseBody, maxBodyChars),
   };
+}
+
+/** The columns a row sets, as toRequestLogRow builds it (`id` takes its default). */
+const COLUMN_LIST = sql.join(Object.keys(toRequestLogRow({} as RequestRecord, 0)).map((column) => sql.ref(column)));
+
+/** One INSERT of the whole batch, its rows as one JSON array that PostgreSQL turns into request_log records. */
+function insertRows(trx: Transaction<ManagementDatabase>, rows: readonly NewRequestLogRow[]): Promise<unknown> {
+  const json = JSON.stringify(rows);
+  return sql`INSERT INTO request_log (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM json_populate_recordset(NULL::request_log, ${json}::json)`.execute(
+    trx,
+  );
 }
 
 /** The batch's sums per (day, key, team, model): one upsert row each. Requests without a key (401s) are not usage. */
@@ -184,19 +198,30 @@ export class RequestLogWriter implements OnModuleInit {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush().then(() => this.afterFlush());
+      void this.writeOne().then(() => this.afterFlush());
     }, delayMs);
     this.timer.unref();
   }
 
-  /** After a failed write: retry with backoff; after rows arrived meanwhile: the next batch. */
+  /**
+   * One batch on the timer's schedule. Draining until empty here would, under steady load, turn into a stream of
+   * tiny transactions (rows keep arriving during each write); the next batch waits for its own rule instead.
+   */
+  private async writeOne(): Promise<void> {
+    if (this.queue.length - this.head === 0) return;
+    this.flushing ??= this.writeBatch().finally(() => (this.flushing = undefined));
+    await this.flushing;
+  }
+
+  /** After a failed write: retry with backoff; rows waiting: the next batch, now if a full one waits. */
   private afterFlush(): void {
-    if (this.stopped || this.queue.length - this.head === 0) return;
+    const waiting = this.queue.length - this.head;
+    if (this.stopped || waiting === 0) return;
     if (this.failing) {
       this.flushSoon(this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     } else {
-      this.flushSoon(this.config.flushIntervalMs);
+      this.flushSoon(waiting >= this.config.batchRows ? 0 : this.config.flushIntervalMs);
     }
   }
 
@@ -210,7 +235,7 @@ export class RequestLogWriter implements OnModuleInit {
     try {
       await this.database.run(() =>
         this.database.db.transaction().execute(async (trx) => {
-          await trx.insertInto('request_log').values(batch).execute();
+          await insertRows(trx, batch);
           const aggregates = dailyAggregates(batch);
           if (aggregates.length === 0) return;
           await trx

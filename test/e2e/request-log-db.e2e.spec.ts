@@ -36,6 +36,40 @@ function documentFor(simUrl: string, schema: TestSchema, requestLog: Record<stri
   };
 }
 
+/** A request log row as the writer queues it (a refused request: no key, no usage). */
+const LOG_ROW = {
+  at: new Date(),
+  request_id: 'batch',
+  trace_id: null,
+  key_id: null,
+  team_id: null,
+  front: 'chat',
+  operation: 'chat',
+  model: 'gpt-test',
+  served_model: null,
+  deployment: null,
+  provider: null,
+  attempts: 0,
+  fallbacks: 0,
+  stream: false,
+  status: 401,
+  error_code: 'invalid_api_key',
+  prompt_tokens: null,
+  completion_tokens: null,
+  cached_tokens: null,
+  cache_write_tokens: null,
+  reasoning_tokens: null,
+  tokens_estimated: false,
+  cost_usd: null,
+  latency_ms: 1,
+  overhead_ms: null,
+  ttft_ms: null,
+  upstream_ms: 0,
+  cache: null,
+  request_body: null,
+  response_body: null,
+};
+
 describe('request log in PostgreSQL', () => {
   const sim = new OpenAiSimulator();
   let simUrl: string;
@@ -207,44 +241,32 @@ describe('request log in PostgreSQL', () => {
     await writer.flush();
     const before = writer.batches;
     const [{ count: rowsBefore }] = await schema.query<{ count: string }>('SELECT count(*) FROM request_log');
-    const row = {
-      at: new Date(),
-      request_id: 'batch',
-      trace_id: null,
-      key_id: null,
-      team_id: null,
-      front: 'chat',
-      operation: 'chat',
-      model: 'gpt-test',
-      served_model: null,
-      deployment: null,
-      provider: null,
-      attempts: 0,
-      fallbacks: 0,
-      stream: false,
-      status: 401,
-      error_code: 'invalid_api_key',
-      prompt_tokens: null,
-      completion_tokens: null,
-      cached_tokens: null,
-      cache_write_tokens: null,
-      reasoning_tokens: null,
-      tokens_estimated: false,
-      cost_usd: null,
-      latency_ms: 1,
-      overhead_ms: null,
-      ttft_ms: null,
-      upstream_ms: 0,
-      cache: null,
-      request_body: null,
-      response_body: null,
-    };
-    for (let i = 0; i < 10; i++) writer.push({ ...row, request_id: `batch-${i}` });
+    for (let i = 0; i < 10; i++) writer.push({ ...LOG_ROW, request_id: `batch-${i}` });
     await until(async () => writer.queued === 0);
     await writer.flush();
     const [{ count }] = await schema.query<{ count: string }>('SELECT count(*) FROM request_log');
     assert.equal(Number(count) - Number(rowsBefore), 10);
     assert.equal(writer.batches - before, 2, 'ten rows, batches of five');
+  });
+
+  it('under steady traffic writes one batch per flushIntervalMs, not a transaction per write’s worth of arrivals', async () => {
+    const steady = await startGateway(documentFor(simUrl, schema, { batchRows: 1_000, flushIntervalMs: 200 }));
+    try {
+      const writer = steady.app.get(RequestLogWriter);
+      const before = writer.batches;
+      const started = Date.now();
+      let sent = 0;
+      // A request every 2 ms for a second: rows keep arriving while each batch is written.
+      while (Date.now() - started < 1_000) {
+        writer.push({ ...LOG_ROW, request_id: `steady-${sent++}` });
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await until(async () => writer.queued === 0);
+      const batches = writer.batches - before;
+      assert.ok(batches >= 1 && batches <= 8, `${batches} batches for ${sent} rows over one second`);
+    } finally {
+      await steady.close();
+    }
   });
 
   it('writes what is queued when the gateway shuts down', async () => {

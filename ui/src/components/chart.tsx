@@ -1,7 +1,6 @@
 /** A uPlot time-series chart that follows its container's width and the colour scheme. */
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 
 export interface ChartSeries {
   label: string;

@@ -19,7 +19,8 @@ PORT=${BENCH_PORT:-3000}
 # What `npm start` runs (node flags included), without npm's own process.
 START=$(cd "$ROOT" && node -p "require('./package.json').scripts.start")
 NAME=ours
-CMD="cd '$ROOT' && GATEWAY_CONFIG=config/bench.yaml exec $START"
+# BENCH_CONFIG=config/bench-db.yaml measures the gateway with database keys and the request log on.
+CMD="cd '$ROOT' && GATEWAY_CONFIG=${BENCH_CONFIG:-config/bench.yaml} exec $START"
 FRONTS=${BENCH_FRONTS:-chat,messages,responses-native,responses-translated}
 if [ "${1:-}" = stack ]; then
   shift

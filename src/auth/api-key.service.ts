@@ -11,7 +11,7 @@ import { AuthenticationError, echo, PermissionDeniedError } from '../common/erro
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { SecretsService } from '../secrets/secrets.service.js';
-import { ANONYMOUS_KEY, type GatewayKey } from './gateway-key.js';
+import { ANONYMOUS_KEY, type GatewayKey, type KeySource } from './gateway-key.js';
 
 /** One-shot `crypto.hash` (Node >= 20.12): no Hash object per request. */
 export function hashApiKey(key: string): string {
@@ -38,6 +38,8 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 export class ApiKeyService implements OnModuleInit {
   private readonly logger = new Logger(ApiKeyService.name);
   private readonly byHash = new Map<string, GatewayKey>();
+  /** Keys from the database, when the management plane is on; config keys win over them (checked first). */
+  private source: KeySource | undefined;
   readonly enabled: boolean;
 
   constructor(
@@ -63,10 +65,15 @@ export class ApiKeyService implements OnModuleInit {
       this.logger.warn(
         'auth.enabled is false: API routes accept every caller without a key. Use this only on a trusted network.',
       );
-    } else if (this.byHash.size === 0) {
+    } else if (this.byHash.size === 0 && this.source === undefined) {
       this.logger.warn('auth is enabled but no keys are configured: every API call gets 401');
     }
     if (this.byHash.size === 0) this.logger.warn('no gateway keys are configured: admin routes answer loopback only');
+  }
+
+  /** Adds the database's keys (the management plane registers its cache at start-up). */
+  useSource(source: KeySource): void {
+    this.source = source;
   }
 
   /** The caller of an API route (a `key` route), or throws 401. With auth off, the anonymous key. */
@@ -100,8 +107,12 @@ export class ApiKeyService implements OnModuleInit {
         'missing_api_key',
       );
     }
-    const key = this.byHash.get(hashApiKey(presented));
+    const hash = hashApiKey(presented);
+    const key = this.byHash.get(hash) ?? this.source?.byHash(hash);
     if (!key) throw new AuthenticationError('Incorrect API key provided.');
+    if (key.expiresAtMs !== undefined && Date.now() >= key.expiresAtMs) {
+      throw new AuthenticationError('This API key has expired.', 'expired_api_key');
+    }
     return key;
   }
 }

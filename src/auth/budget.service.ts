@@ -61,7 +61,10 @@ export class BudgetService implements OnModuleInit, OnApplicationShutdown {
     metrics: GatewayMetrics,
   ) {
     const redisConfig = config.rateLimit.redis;
-    const anyBudget = config.auth.keys.some((key) => key.budget?.tokensPerDay || key.budget?.tokensPerMonth);
+    // Database keys may be given a budget at any time: with a database, budgets are always ready to count.
+    const anyBudget =
+      config.database !== undefined ||
+      config.auth.keys.some((key) => key.budget?.tokensPerDay || key.budget?.tokensPerMonth);
     this.redis = anyBudget && redisConfig ? createRateLimitRedisClient(redisConfig) : undefined;
     this.prefix = `${redisConfig?.keyPrefix ?? 'llmgw:'}budget:`;
     if (this.redis) metrics.watchDependency('budget_redis', () => this.health());

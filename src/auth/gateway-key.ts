@@ -10,6 +10,33 @@ export interface GatewayKey {
   readonly limits: Limits | undefined;
   readonly budget: TokenBudgetConfig | undefined;
   readonly admin: boolean;
+  /** Database keys (see src/management/key-cache.ts): the team whose models and budgets cap the key. */
+  readonly teamId?: string;
+  /** Database keys: refused from this time on (epoch ms), an expiry or the end of a rotated secret's grace. */
+  readonly expiresAtMs?: number;
+  /** Database keys: the USD budgets of the key and its team, the team's token budgets (see spend.service.ts). */
+  readonly spend?: readonly SpendLimit[];
+}
+
+/** One spend counter a request is subject to. */
+export interface SpendLimit {
+  /** `key:<id>` or `team:<id>`. */
+  readonly owner: string;
+  /** The Redis hash tag of every counter of the key (its team's id, or its own). */
+  readonly tag: string;
+  readonly unit: 'usd' | 'tokens';
+  readonly period: 'day' | 'month';
+  /** USD or tokens. */
+  readonly limit: number;
+}
+
+/**
+ * Where keys that are not in the config file come from (the management plane's in-memory cache). They are never
+ * admin keys: admin keys live in the config file only, so the admin API cannot lock itself out or mint admins.
+ */
+export interface KeySource {
+  /** The key with this SHA-256 (hex), from memory: called on every request. */
+  byHash(hash: string): GatewayKey | undefined;
 }
 
 /** Calls made by other Nest modules through LlmClient. */

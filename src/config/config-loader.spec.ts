@@ -239,7 +239,7 @@ describe('a config that could mean two things stops start-up, naming the field',
 });
 
 describe('shipped config files (the example and the minimal one: example-config.spec.ts)', () => {
-  for (const file of ['config/demo.yaml', 'config/bench.yaml']) {
+  for (const file of ['config/demo.yaml', 'config/bench.yaml', 'config/bench-db.yaml']) {
     it(`${file} is valid`, () => {
       const config = loadGatewayConfig({ GATEWAY_CONFIG: file });
       assert.ok(config.models.length > 0);

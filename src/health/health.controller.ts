@@ -1,6 +1,6 @@
 /**
  * Kubernetes probes. Liveness checks only the process. Readiness checks that the gateway can serve: config
- * loaded, providers built, not draining. Redis and Vault outages are reported as `degraded` but keep the
+ * loaded, providers built, not draining. Redis, Vault and PostgreSQL outages are reported as `degraded` but keep the
  * instance ready — it still serves (cache on L1, limits per replica or fail-closed, last good secrets), and
  * taking every replica out of rotation because a shared dependency hiccups would turn a partial outage into
  * a total one. Probes never call a model.
@@ -14,6 +14,7 @@ import type { TieredCache } from '../cache/tiered-cache.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { TrafficService } from '../lifecycle/traffic.service.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import { RATE_LIMIT_HEALTH, type RateLimitHealth } from '../rate-limit/rate-limit.tokens.js';
 import { SecretsService } from '../secrets/secrets.service.js';
@@ -30,6 +31,7 @@ export class HealthController {
     @Inject(TIERED_CACHE) private readonly cache: TieredCache,
     @Inject(RATE_LIMIT_HEALTH) private readonly rateLimitHealth: RateLimitHealth,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   @Get('live')
@@ -63,6 +65,9 @@ export class HealthController {
       () => this.indicators.check('rateLimitRedis').up({ state: this.rateLimitHealth() }),
       () => this.indicators.check('budgetRedis').up({ state: this.budgets.health() }),
       () => this.indicators.check('vault').up({ state: this.secrets.status().vault }),
+      // The management plane's PostgreSQL: degraded keeps the replica ready (it serves its cached keys).
+      () => this.indicators.check('database').up({ state: this.metrics.dependencyState('database') }),
+      () => this.indicators.check('spendRedis').up({ state: this.metrics.dependencyState('spend_redis') }),
     ]);
   }
 }

@@ -9,6 +9,8 @@ import type { ManagementDatabase } from './database.types.js';
 export interface ChangeNotice {
   kind: 'key' | 'team';
   id: string;
+  /** A revocation: applied from the notice alone, so it holds even if the database is gone before the row is read. */
+  revoked?: true;
 }
 
 /** One channel per schema: gateways sharing a database on different schemas do not reload each other's keys. */
@@ -28,7 +30,9 @@ export function parseChangeNotice(payload: string | undefined): ChangeNotice | u
   try {
     const notice = JSON.parse(payload ?? '') as Partial<ChangeNotice>;
     if ((notice.kind === 'key' || notice.kind === 'team') && typeof notice.id === 'string') {
-      return { kind: notice.kind, id: notice.id };
+      return notice.revoked === true
+        ? { kind: notice.kind, id: notice.id, revoked: true }
+        : { kind: notice.kind, id: notice.id };
     }
   } catch {
     // A payload from something else on the channel: ignored (the periodic resync covers any gap).

@@ -9,8 +9,9 @@ import { Nested } from '../config/config-schema.js';
 export class RequestLogConfig {
   /** One row per API request; off leaves the table empty (daily usage aggregates are written from the same rows). */
   @IsBoolean() enabled: boolean = true;
-  /** A batch is written when this many rows wait… */
-  @IsInt() @Min(1) @Max(10_000) batchRows: number = 500;
+  /** A batch is written when this many rows wait… (at most 2000: an INSERT carries 28
+   * parameters a row, and PostgreSQL takes 65535 a statement) */
+  @IsInt() @Min(1) @Max(2_000) batchRows: number = 500;
   /** …or this long after the first of them arrived. */
   @IsInt() @Min(10) flushIntervalMs: number = 1_000;
   /** Rows kept while the database cannot take them; past this the oldest are dropped and counted. */

@@ -8,6 +8,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { CommandHealth } from '../common/command-health.js';
+import { secretRedactor } from '../common/redaction.js';
 import { GatewayError, ServiceUnavailableError } from '../common/errors/gateway.error.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
@@ -71,6 +72,8 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
   constructor(@Inject(GATEWAY_CONFIG) gateway: GatewayConfig, metrics: GatewayMetrics) {
     if (!gateway.database) throw new Error('DatabaseService needs the database section of the config');
     this.config = gateway.database;
+    // The URL's password, if it has one, never reaches a log line or an error answer.
+    secretRedactor.add(decodeURIComponent(new URL(this.config.url).password));
     this.pool = new pg.Pool({ ...connectionOptions(this.config), max: this.config.poolSize });
     // An idle connection that breaks emits here; without a listener the process would crash.
     this.pool.on('error', (error) =>
@@ -80,7 +83,19 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
     metrics.watchDependency('database', () => this.health());
   }
 
-  async onModuleInit(): Promise<void> {
+  private migration: Promise<void> | undefined;
+
+  onModuleInit(): Promise<void> {
+    return this.migrated();
+  }
+
+  /** Connects and migrates, once: whoever needs the tables first (this, or the key cache) starts it. */
+  migrated(): Promise<void> {
+    this.migration ??= this.migrate();
+    return this.migration;
+  }
+
+  private async migrate(): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -132,7 +147,15 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  private readonly closers: Array<() => Promise<void>> = [];
+
+  /** Runs before the pool closes at shutdown (the request log's last writes need it). */
+  beforeClose(closer: () => Promise<void>): void {
+    this.closers.push(closer);
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.closers.map((close) => close()));
     await this.db.destroy();
   }
 }

@@ -372,6 +372,11 @@ export class GatewayMetrics {
     this.dependencies.set(name, probe);
   }
 
+  /** A watched dependency's state now (readiness); `disabled` when nothing registered it. */
+  dependencyState(name: string): DependencyState {
+    return this.dependencies.get(name)?.() ?? 'disabled';
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }

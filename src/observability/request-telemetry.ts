@@ -10,6 +10,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import type { GatewayKey } from '../auth/gateway-key.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { tracingEnabled } from '../instrumentation.js';
@@ -31,11 +32,42 @@ declare module 'fastify' {
   }
 }
 
+/** What one finished API request did, for a request log store (the management plane's request_log table). */
+export interface RequestRecord {
+  /** When it started (epoch ms). */
+  at: number;
+  requestId: string;
+  traceId: string | null;
+  key: GatewayKey | null;
+  operation: GenAiOperation;
+  front: MetricFront;
+  /** The public model asked for (`unknown` when not configured). */
+  model: string;
+  route: RouteInfo | undefined;
+  attempts: number;
+  fallbacks: number;
+  stream: boolean;
+  status: number;
+  errorCode: string | undefined;
+  usage: TokenUsage | undefined;
+  costUsd: number | undefined;
+  latencyMs: number;
+  overheadMs: number | undefined;
+  ttftMs: number | undefined;
+  upstreamMs: number;
+  cache: CacheResult | undefined;
+}
+
+/** Takes each finished request synchronously; it must not block (the request log writer only queues it). */
+export type RequestSink = (record: RequestRecord) => void;
+
 @Injectable()
 export class RequestObserver {
   readonly logRequests: boolean;
   readonly recordContent: boolean;
   readonly logLines = stdoutLines();
+  /** Set by the management plane when its request log is on; undefined costs the request nothing. */
+  sink: RequestSink | undefined;
 
   constructor(
     readonly metrics: GatewayMetrics,
@@ -81,6 +113,8 @@ export class RequestTelemetry {
   costUsd: number | undefined;
   /** The `code` of the error the request ended with. */
   errorCode: string | undefined;
+  /** Fallback model groups the router moved to. */
+  fallbacks = 0;
   /** The request's spans; undefined while tracing is off. */
   readonly trace: RequestTrace | undefined;
   private attempted = false;
@@ -173,6 +207,7 @@ export class RequestTelemetry {
     const ttftMs = this.firstByteAt && this.cache !== 'hit' ? this.firstByteAt - this.startedAt : undefined;
     if (ttftMs !== undefined) model.ttft.observe(ttftMs / 1_000);
     if (this.observer.logRequests) this.log(latencyMs, overheadMs, ttftMs);
+    if (this.observer.sink) this.observer.sink(this.record(latencyMs, overheadMs, ttftMs));
     this.trace?.end(this.status, this.errorCode, this.spanAttributes(), this.closedAt);
   }
 
@@ -209,6 +244,31 @@ export class RequestTelemetry {
       error: this.errorCode ?? null,
     };
     this.observer.logLines.writeLine(JSON.stringify(line));
+  }
+
+  private record(latencyMs: number, overheadMs: number | undefined, ttftMs: number | undefined): RequestRecord {
+    return {
+      at: Date.now() - latencyMs,
+      requestId: this.request.id,
+      traceId: this.trace?.traceId ?? null,
+      key: this.request.gatewayKey,
+      operation: this.operation,
+      front: this.front,
+      model: this.model.name,
+      route: this.route,
+      attempts: this.budget?.attempts ?? 0,
+      fallbacks: this.fallbacks,
+      stream: this.stream,
+      status: this.status,
+      errorCode: this.errorCode,
+      usage: this.usage,
+      costUsd: this.costUsd,
+      latencyMs,
+      overheadMs,
+      ttftMs,
+      upstreamMs: this.upstreamMs,
+      cache: this.cache,
+    };
   }
 
   private spanAttributes(): Record<string, string | number | boolean> {

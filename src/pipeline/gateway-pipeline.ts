@@ -5,9 +5,10 @@
  * metering (tokens and cost, see UsageService) and the request's telemetry. A front describes its request as a
  * FrontExchange (exchange.ts); nothing here knows a protocol.
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { assertModelAllowed } from '../auth/api-key.service.js';
 import { BudgetService } from '../auth/budget.service.js';
+import { type SpendReservation, SpendService } from '../auth/spend.service.js';
 import { cacheKeyFor } from '../cache/cache-key.js';
 import { CACHE_CONFIG, TIERED_CACHE } from '../cache/cache.module.js';
 import { cacheNamespace, cacheTtlMs, type CacheConfig } from '../cache/cache.config.js';
@@ -45,6 +46,8 @@ const DEFAULT_RESERVED_COMPLETION_TOKENS = 1_024;
 interface Admission {
   headers: Record<string, string>;
   reservation: RateLimitReservation | undefined;
+  /** The spend budgets' reservation (database keys with USD or team budgets), settled when the request is accounted. */
+  spend?: SpendReservation;
 }
 
 @Injectable()
@@ -63,6 +66,9 @@ export class GatewayPipeline {
     @Inject(CACHE_CONFIG) private readonly cacheConfig: CacheConfig,
     private readonly usage: UsageService,
     private readonly metrics: GatewayMetrics,
+    // Last and optional so the pipeline can still be built by hand without spend budgets (unit specs); Nest always
+    // injects it (AuthModule).
+    @Optional() private readonly spend?: SpendService,
   ) {}
 
   async complete<Answer>(exchange: FrontExchange<Answer>, call: GatewayCall): Promise<PipelineAnswer<Answer>> {
@@ -183,18 +189,29 @@ export class GatewayPipeline {
       telemetry.trace?.recordInput(exchange.traceInput);
     }
     assertModelAllowed(call.key, exchange.model);
-    if (this.budgets.applies(call.key)) return this.admitWithBudget(exchange, call);
+    if (this.budgets.applies(call.key) || call.key.spend !== undefined) return this.admitWithBudget(exchange, call);
     return this.limit(exchange, call);
   }
 
   private async admitWithBudget<Answer>(exchange: FrontExchange<Answer>, call: GatewayCall): Promise<Admission> {
+    let spend: SpendReservation | undefined;
     try {
       await this.budgets.assertWithinBudget(call.key);
+      spend = await this.spend?.reserve(call.key, exchange.model, call.bodyBytes ?? 0, exchange.maxOutputTokens);
     } catch (error) {
       if ((error as GatewayError).code === 'insufficient_quota') this.metrics.rateLimited.budget.inc();
       throw error;
     }
-    return this.limit(exchange, call);
+    try {
+      const limited = this.limit(exchange, call);
+      const admission = limited instanceof Promise ? await limited : limited;
+      admission.spend = spend;
+      return admission;
+    } catch (error) {
+      // Refused by a rate limit after all: the reservation goes back.
+      this.spend?.settle(spend, 0, 0);
+      throw error;
+    }
   }
 
   private limit<Answer>(exchange: FrontExchange<Answer>, call: GatewayCall): Admission | Promise<Admission> {
@@ -251,7 +268,7 @@ export class GatewayPipeline {
     return routed;
   }
 
-  /** A request that got no answer gives its reserved tokens back (it used none). */
+  /** A request that got no answer gives its reserved tokens and spend back (it used none). */
   private async failed<T>(pending: Promise<T>, admission: Admission): Promise<T> {
     try {
       return await pending;
@@ -262,6 +279,7 @@ export class GatewayPipeline {
           .reconcile(reservation, 0)
           .catch((failure: unknown) => this.logger.warn(`reconcile failed: ${String(failure)}`));
       }
+      this.spend?.settle(admission.spend, 0, 0);
       throw error;
     }
   }
@@ -327,6 +345,7 @@ export class GatewayPipeline {
     }
     if (key.budget && budgetTokens > 0) void this.budgets.record(key, budgetTokens);
     const cost = this.usage.record(key.id, model, provider, usage);
+    this.spend?.settle(admission.spend, cost ?? 0, budgetTokens);
     call.context.telemetry?.accounted(usage, cost);
     if (cost !== undefined) admission.headers['x-gateway-cost'] = formatUsd(cost);
   }

@@ -304,7 +304,10 @@ export class RouterService {
     for (let g = 0; g < queue.length; g++) {
       const group = queue[g];
       const from = via?.get(group);
-      if (from) this.metrics.fallback(from.name, group.name)?.inc();
+      if (from) {
+        this.metrics.fallback(from.name, group.name)?.inc();
+        if (telemetry) telemetry.fallbacks++;
+      }
       const tried = new Set<Deployment>();
       const session = plan.session;
       let pinned: string | undefined;

@@ -268,6 +268,8 @@ describe('admin API (PostgreSQL)', () => {
       (await call<ErrorBody>('GET', '/admin/daily-usage?from=2026-03-05&to=2026-03-01')).body.error.param,
       'from',
     );
+    const notADay = await call<ErrorBody>('GET', '/admin/daily-usage?from=2026-02-30&to=2026-03-01');
+    assert.deepEqual([notADay.status, notADay.body.error.param], [400, 'from']);
   });
 
   it('describes every admin route it serves in /admin/openapi.json', async () => {

@@ -195,7 +195,11 @@ export class KeysService {
       .executeTakeFirstOrThrow();
     const view = keyView(row);
     await writeAudit(trx, who, { action, targetType: 'key', targetId: row.id, before: keyView(before), after: view });
-    await notifyChange(trx, this.schema, { kind: 'key', id: row.id });
+    await notifyChange(trx, this.schema, {
+      kind: 'key',
+      id: row.id,
+      ...(row.revoked_at !== null && { revoked: true }),
+    });
     return view;
   }
 

@@ -116,6 +116,16 @@ export class ReportsService {
     const to = query.to ?? now.toISOString().slice(0, 10);
     const from =
       query.from ?? new Date(now.getTime() - (DEFAULT_USAGE_DAYS - 1) * 86_400_000).toISOString().slice(0, 10);
+    for (const [name, day] of [
+      ['from', from],
+      ['to', to],
+    ]) {
+      const parsed = Date.parse(`${day}T00:00:00Z`);
+      // Date.parse rolls 2026-02-30 over to March: a real day reads back as itself.
+      if (Number.isNaN(parsed) || new Date(parsed).toISOString().slice(0, 10) !== day) {
+        throw invalidField(`${name}: not a day of the calendar`);
+      }
+    }
     if (from > to) throw invalidField('from: must not be after to');
     const column = query.groupBy === 'key' ? 'key_id' : query.groupBy === 'team' ? 'team_id' : 'model';
     return this.database.admin(async () => {

@@ -67,6 +67,12 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/ui/',
   plugins: [precompress()],
+  // `npm run dev:ui`: the page from Vite, the API from a gateway on :8080 (`npm run demo`).
+  server: {
+    proxy: Object.fromEntries(
+      ['/admin', '/ui/api', '/v1'].map((path) => [path, { target: 'http://127.0.0.1:8080', changeOrigin: false }]),
+    ),
+  },
   build: {
     outDir: OUT_DIR,
     emptyOutDir: true,

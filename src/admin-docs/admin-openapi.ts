@@ -90,7 +90,7 @@ export const ADMIN_OPENAPI = {
       "Admin keys only (Authorization: Bearer <admin key>). Errors have OpenAI's shape; a 400 names the field in `param`.",
   },
   servers: [{ url: '/' }],
-  security: [{ adminKey: [] }],
+  security: [{ adminKey: [] }, { uiSession: [] }],
   paths: {
     '/admin/keys': {
       post: {
@@ -367,6 +367,30 @@ export const ADMIN_OPENAPI = {
         },
       },
     },
+    '/ui/api/session': {
+      post: {
+        summary:
+          'Signs in to the web UI: the admin key (Authorization: Bearer) is exchanged for the llmgw_ui_session ' +
+          'cookie (HttpOnly, SameSite=Strict) and a CSRF token that changes made with the cookie must carry in ' +
+          'x-csrf-token. GET answers the current session (public), DELETE signs out. Served while ui.enabled.',
+        operationId: 'uiSignIn',
+        responses: {
+          '201': ok('Signed in; Set-Cookie carries the session.', {
+            type: 'object',
+            required: ['signedIn', 'keyId', 'csrfToken', 'expiresAt', 'database', 'auth'],
+            properties: {
+              signedIn: { const: true },
+              keyId: { type: 'string' },
+              csrfToken: { type: 'string' },
+              expiresAt: { type: 'string', format: 'date-time' },
+              database: { type: 'boolean', description: 'Whether the gateway has a database section.' },
+              auth: { type: 'boolean', description: 'Whether API routes need a key.' },
+            },
+          }),
+          ...errors,
+        },
+      },
+    },
     '/admin/openapi.json': {
       get: {
         summary: 'This document.',
@@ -378,6 +402,12 @@ export const ADMIN_OPENAPI = {
   components: {
     securitySchemes: {
       adminKey: { type: 'http', scheme: 'bearer', description: 'A key with admin: true in the config file.' },
+      uiSession: {
+        type: 'apiKey',
+        in: 'cookie',
+        name: 'llmgw_ui_session',
+        description: 'The web UI session (POST /ui/api/session); changes also need the x-csrf-token header.',
+      },
     },
     responses: {
       InvalidRequest: { description: 'A field is invalid; `param` names it.', content: json(ref('Error')) },

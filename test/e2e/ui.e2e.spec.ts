@@ -43,7 +43,7 @@ async function chat(url: string, key: string, content: string): Promise<Response
   return fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content }] }),
+    body: JSON.stringify({ model: 'gpt-test', temperature: 0, messages: [{ role: 'user', content }] }),
   });
 }
 
@@ -104,6 +104,7 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
           ],
         },
         database: schema.section({ requestLog: { flushIntervalMs: 50 } }),
+        cache: { enabled: true },
       }),
     );
     await seedHistory(schema);
@@ -164,12 +165,38 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
   });
 
   it('shows live figures on the Overview', async () => {
-    for (let i = 0; i < 3; i++) assert.equal((await chat(gateway.url, USER_KEY, `warm up ${i}`)).status, 200);
+    // Traffic across two sampling intervals: answers, a repeat the cache serves, streams (for TTFT), a 404.
+    const traffic = async (round: number) => {
+      for (let i = 0; i < 4; i++)
+        assert.equal((await chat(gateway.url, USER_KEY, `warm up ${round} ${i}`)).status, 200);
+      assert.equal((await chat(gateway.url, USER_KEY, 'warm up 0 0')).status, 200);
+      for (let i = 0; i < 2; i++) {
+        const stream = await fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'gpt-test',
+            stream: true,
+            messages: [{ role: 'user', content: `s ${round} ${i}` }],
+          }),
+        });
+        await stream.text();
+      }
+      await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${USER_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }),
+      });
+    };
+    await traffic(0);
     await open(page, 'Overview');
+    await page.waitForTimeout(5_500);
+    await traffic(1);
     await page.getByText('Requests/s', { exact: true }).waitFor();
     await page.locator('.chart canvas').first().waitFor();
     assert.ok((await page.locator('.chart').count()) >= 4);
-    await page.waitForTimeout(3_500); // one refresh
+    await page.waitForTimeout(5_500); // another sample, and a refresh
+    await page.getByText('TTFT p50 / p95').waitFor();
     await screenshot(page, 'overview');
   });
 
@@ -213,13 +240,8 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
     await page.getByText('old secret until').waitFor();
   });
 
-  it('uses the new key through the API, then sees the request in Logs and its cost in Usage', async (t) => {
+  it('uses the new key through the API, then sees the request in Logs and its cost in Usage', async () => {
     const response = await chat(gateway.url, secret, 'hello from the UI test');
-    if (response.status === 401) {
-      // Database keys authenticate API calls once the management branch's key cache is in (see docs/ui.md).
-      t.skip('this build does not yet authenticate database keys on API routes');
-      return;
-    }
     assert.equal(response.status, 200, await response.clone().text());
     const requestId = response.headers.get('x-request-id')!;
     await open(page, 'Logs');
@@ -241,11 +263,15 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
 
   it('filters the request log and shows one request in detail', async () => {
     await open(page, 'Logs');
+    // The rows of yesterday the test wrote (today's are live traffic).
+    const today = `${new Date().toISOString().slice(0, 10)}T00:00`;
+    await page.getByLabel('To (UTC)').fill(today);
     await page.getByLabel('Model').fill('gpt-test');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.getByRole('cell', { name: 'sim/sim-model' }).first().waitFor();
     assert.equal(await page.getByRole('cell', { name: 'sim/sim-small' }).count(), 0);
-    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByLabel('Model').fill('');
+    await page.getByRole('button', { name: 'Apply' }).click();
     await page.getByRole('cell', { name: 'sim/sim-small' }).first().waitFor();
     await page
       .getByRole('row', { name: /gpt-test/ })
@@ -260,10 +286,11 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
 
   it('charts usage by key and model over a date range and exports CSV', async () => {
     await open(page, 'Usage');
-    const from = new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10);
-    await page.getByLabel('From').fill(from);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    await page.getByLabel('From').fill(yesterday);
+    await page.getByLabel('To', { exact: true }).fill(yesterday);
     await page.getByRole('cell', { name: 'yaml-user' }).first().waitFor();
-    assert.equal(await page.getByTestId('usage-cost').textContent(), '$18.00');
+    assert.equal(await page.getByTestId('usage-cost').textContent(), '$18.00', 'the day the test wrote');
     await page.getByLabel('Group by').selectOption('model');
     await page.getByRole('cell', { name: 'gpt-small' }).first().waitFor();
     const download = page.waitForEvent('download');
@@ -273,6 +300,9 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
     const csv = readFileSync(await file.path(), 'utf8');
     assert.match(csv, /^day,group,requests,errors,prompt_tokens,cached_tokens/);
     assert.match(csv, /,gpt-small,12,1,8000,0,0,0,3000,3\r\n/);
+    await page.getByLabel('To', { exact: true }).fill(new Date().toISOString().slice(0, 10));
+    await page.getByLabel('From').fill(new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10));
+    await page.getByRole('cell', { name: 'gpt-test' }).nth(1).waitFor();
     await screenshot(page, 'usage');
   });
 
@@ -312,6 +342,7 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
       .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap, nav'))
       .map((e) => e.tagName + '.' + e.className)`);
     assert.deepEqual(wide, [], 'elements wider than a 390 px screen');
+    assert.equal(await page.evaluate<number>('document.documentElement.scrollWidth'), 390, 'no sideways scrolling');
     await screenshot(page, 'keys-phone');
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.emulateMedia({ colorScheme: 'dark' });

@@ -3,13 +3,9 @@ import { type Session, query, request } from '../api.js';
 import { Chart } from '../components/chart.js';
 import { ErrorNote, SpendBar, Tile, useAsync } from '../components/common.js';
 import { count, day, ms, percent, usd } from '../format.js';
-import type { DailyUsage, Key, ListPage, Stats } from '../types.js';
+import type { DailyUsage, Key, ListPage, Stats, StatsPoint } from '../types.js';
 
 export const OVERVIEW_REFRESH_MS = 3_000;
-
-function last<T>(values: T[]): T | undefined {
-  return values[values.length - 1];
-}
 
 function SpendToday({ stats }: { stats: Stats }) {
   const today = day(new Date());
@@ -78,8 +74,22 @@ export function Overview({ session }: { session: Session }) {
   const x = series.map((p) => p.t / 1000);
   const end = Date.parse(data.now) / 1000;
   const xRange: [number, number] = [end - 600, end];
-  const now = last(series);
-  const errorsTotal = now ? now.errors.client_error + now.errors.rate_limited + now.errors.server_error : 0;
+  // The tiles: the last minute (the newest interval alone is often still empty).
+  const recent = series.filter((p) => p.t >= (end - 60) * 1000);
+  const span = recent.length > 0 ? Math.max(end - (recent[0].t / 1000 - data.intervalMs / 1000), 1) : 1;
+  const answered = recent.reduce((n, p) => n + p.requestsPerSecond * (data.intervalMs / 1000), 0);
+  const errorsTotal = recent.reduce(
+    (n, p) => n + p.errors.client_error + p.errors.rate_limited + p.errors.server_error,
+    0,
+  );
+  const closed = recent.reduce((n, p) => n + p.errors.client_closed, 0);
+  const latest = (pick: (p: StatsPoint) => number | null) => {
+    for (let i = recent.length - 1; i >= 0; i--) {
+      const value = pick(recent[i]);
+      if (value !== null) return value;
+    }
+    return null;
+  };
   return (
     <section aria-labelledby="overview-title">
       <h1 id="overview-title">Overview</h1>
@@ -89,11 +99,18 @@ export function Overview({ session }: { session: Session }) {
       </p>
       <ErrorNote error={stats.error} />
       <div class="tiles">
-        <Tile label="Requests/s" value={count(now?.requestsPerSecond ?? 0)} />
-        <Tile label="Error rate" value={percent(now?.errorRate ?? 0)} hint={`${errorsTotal} in the last interval`} />
-        <Tile label="Overhead p50 / p95" value={`${ms(now?.overheadP50Ms)} / ${ms(now?.overheadP95Ms)}`} />
-        <Tile label="TTFT p50 / p95" value={`${ms(now?.ttftP50Ms)} / ${ms(now?.ttftP95Ms)}`} />
-        <Tile label="Cache hit ratio" value={percent(now?.cacheHitRatio)} />
+        <Tile label="Requests/s" value={count(answered / span)} hint="last minute" />
+        <Tile
+          label="Error rate"
+          value={percent(answered - closed > 0 ? errorsTotal / (answered - closed) : 0)}
+          hint={`${Math.round(errorsTotal)} errors in the last minute`}
+        />
+        <Tile
+          label="Overhead p50 / p95"
+          value={`${ms(latest((p) => p.overheadP50Ms))} / ${ms(latest((p) => p.overheadP95Ms))}`}
+        />
+        <Tile label="TTFT p50 / p95" value={`${ms(latest((p) => p.ttftP50Ms))} / ${ms(latest((p) => p.ttftP95Ms))}`} />
+        <Tile label="Cache hit ratio" value={percent(latest((p) => p.cacheHitRatio))} />
         <Tile label="Open streams" value={String(data.openStreams)} hint={`${data.inFlight} requests in flight`} />
         <Tile label="Spend today" value={usd(data.today.costUsd)} hint={`${count(data.today.requests)} requests`} />
       </div>

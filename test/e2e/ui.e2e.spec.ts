@@ -47,6 +47,17 @@ async function chat(url: string, key: string, content: string): Promise<Response
   });
 }
 
+/** Waits until `read` gives `expected` (screens reload after a filter changes), then asserts it. */
+async function eventually<T>(read: () => Promise<T>, expected: T, message: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let value = await read();
+  while (value !== expected && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    value = await read();
+  }
+  assert.equal(value, expected, message);
+}
+
 async function signIn(page: Page, url: string, key: string): Promise<void> {
   await page.goto(`${url}/ui/`);
   await page.getByLabel('Admin key').fill(key);
@@ -105,6 +116,11 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
         },
         database: schema.section({ requestLog: { flushIntervalMs: 50 } }),
         cache: { enabled: true },
+        // The shared state of a real deployment: limits, token and USD budgets and usage totals in Redis.
+        rateLimit: {
+          enabled: true,
+          redis: { url: 'redis://127.0.0.1:6379', keyPrefix: `llmgw:ui-e2e:${process.pid}:` },
+        },
       }),
     );
     await seedHistory(schema);
@@ -268,8 +284,8 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
     await page.getByLabel('To (UTC)').fill(today);
     await page.getByLabel('Model').fill('gpt-test');
     await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByRole('cell', { name: 'sim/sim-small' }).first().waitFor({ state: 'detached' });
     await page.getByRole('cell', { name: 'sim/sim-model' }).first().waitFor();
-    assert.equal(await page.getByRole('cell', { name: 'sim/sim-small' }).count(), 0);
     await page.getByLabel('Model').fill('');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.getByRole('cell', { name: 'sim/sim-small' }).first().waitFor();
@@ -290,7 +306,7 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
     await page.getByLabel('From').fill(yesterday);
     await page.getByLabel('To', { exact: true }).fill(yesterday);
     await page.getByRole('cell', { name: 'yaml-user' }).first().waitFor();
-    assert.equal(await page.getByTestId('usage-cost').textContent(), '$18.00', 'the day the test wrote');
+    await eventually(() => page.getByTestId('usage-cost').textContent(), '$18.00', 'the day the test wrote');
     await page.getByLabel('Group by').selectOption('model');
     await page.getByRole('cell', { name: 'gpt-small' }).first().waitFor();
     const download = page.waitForEvent('download');
@@ -324,6 +340,14 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
     await page.getByRole('rowheader', { name: 'x-request-id' }).waitFor();
     await page.getByText(/\d+ prompt/).waitFor();
     await screenshot(page, 'playground');
+    // A playground key minted through the admin API (an hour, this model only) streams too.
+    await page.getByLabel('Front').selectOption('responses');
+    await page.getByRole('button', { name: 'Mint a 1-hour playground key' }).click();
+    await page.getByText(/Using playground key \S+, which expires in an hour/).waitFor();
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByRole('button', { name: 'Send' }).waitFor();
+    await page.getByTestId('answer').filter({ hasText: /\w+/ }).waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0, (await page.locator('main').textContent()) ?? '');
     await page.getByLabel('Front').selectOption('messages');
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByRole('button', { name: 'Send' }).waitFor();

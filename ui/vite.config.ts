@@ -2,7 +2,7 @@
  * Builds the admin UI into dist/ui (served by the gateway at /ui, see src/ui/). After the bundle is written, every
  * file gets a .br and a .gz beside it (the gateway serves those as they are), and build-report.json records the
  * gzipped size of the JavaScript the first screen loads (the entry chunk and its static imports), which must stay
- * within the 200 KB budget (test/e2e/ui.e2e.spec.ts and src/ui/ui-build.spec.ts read it).
+ * within the 200 KB budget (the build fails past it, and test/e2e/ui.e2e.spec.ts reads the report).
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -48,7 +48,7 @@ export function SpendBar({ used, limit, label }: { used: number; limit: number |
       >
         <span style={{ width }} />
       </span>
-      <span class="spend-text">{Math.round(ratio * 100)}%</span>
+      <span class="spend-text">{ratio > 0 && ratio < 0.01 ? '<1' : Math.round(ratio * 100)}%</span>
     </span>
   );
 }

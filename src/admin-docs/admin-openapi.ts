@@ -73,6 +73,10 @@ const keyFields: Record<string, Schema> = {
   budget: { oneOf: [ref('Budget'), { type: 'null' }] },
   expiresAt: nullable('string', { format: 'date-time' }),
   metadata: { type: ['object', 'null'] },
+  logBodies: {
+    type: ['boolean', 'null'],
+    description: 'Keep request and response bodies in the request log (redacted, capped). Off by default.',
+  },
 };
 const teamFields: Record<string, Schema> = {
   models: { type: ['array', 'null'], items: { type: 'string' } },
@@ -463,6 +467,7 @@ export const ADMIN_OPENAPI = {
           expiresAt: nullable('string', { format: 'date-time' }),
           revokedAt: nullable('string', { format: 'date-time' }),
           previousSecretValidUntil: nullable('string', { format: 'date-time' }),
+          logBodies: { type: 'boolean' },
           metadata: { type: 'object' },
           createdAt: dateTime,
           updatedAt: dateTime,
@@ -556,6 +561,8 @@ export const ADMIN_OPENAPI = {
           ttftMs: nullable('number'),
           upstreamMs: { type: 'number' },
           cache: nullable('string'),
+          requestBody: nullable('string', { description: 'Only for keys with logBodies: redacted, capped.' }),
+          responseBody: nullable('string'),
         },
       },
       AuditEntry: {

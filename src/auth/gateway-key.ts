@@ -14,6 +14,8 @@ export interface GatewayKey {
   readonly teamId?: string;
   /** Database keys: refused from this time on (epoch ms), an expiry or the end of a rotated secret's grace. */
   readonly expiresAtMs?: number;
+  /** Database keys: request and response bodies go to the request log (redacted, capped). */
+  readonly logBodies?: boolean;
   /** Database keys: the USD budgets of the key and its team, the team's token budgets (see spend.service.ts). */
   readonly spend?: readonly SpendLimit[];
 }

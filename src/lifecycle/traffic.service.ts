@@ -37,7 +37,8 @@ const CANCELLED_ANSWER_GRACE_MS = 500;
 
 /**
  * The most the process takes to exit past the drain deadline: the cancelled answers' grace, then the shutdown hooks
- * (the last usage writes, bounded by the Redis command timeout) and the last spans' export (bounded to 1 s). The Helm
+ * (the last usage writes, bounded by the Redis command timeout; the request log's last batch, bounded to 1 s) and the
+ * last spans' export (bounded to 1 s). The Helm
  * chart's grace period leaves at least this much after preStop + drain.
  */
 export const SHUTDOWN_TAIL_MS = 2_000;

@@ -9,11 +9,16 @@ import { Nested } from '../config/config-schema.js';
 export class RequestLogConfig {
   /** One row per API request; off leaves the table empty (daily usage aggregates are written from the same rows). */
   @IsBoolean() enabled: boolean = true;
-  /** A batch is written when this many rows wait… (at most 2000: an INSERT carries 28
+  /** A batch is written when this many rows wait… (at most 2000: an INSERT carries 30
    * parameters a row, and PostgreSQL takes 65535 a statement) */
   @IsInt() @Min(1) @Max(2_000) batchRows: number = 500;
   /** …or this long after the first of them arrived. */
   @IsInt() @Min(10) flushIntervalMs: number = 1_000;
+  /**
+   * Keys created with `logBodies: true` have their request and response bodies kept, redacted of credentials and cut
+   * to this many characters each. Other keys' bodies are never kept.
+   */
+  @IsInt() @Min(0) maxBodyChars: number = 16_384;
   /** Rows kept while the database cannot take them; past this the oldest are dropped and counted. */
   @IsInt() @Min(1) maxQueueRows: number = 50_000;
 }

@@ -41,6 +41,8 @@ export interface KeysTable extends BudgetColumns {
   /** After a rotation: the old secret's hash, valid until previous_expires_at. */
   previous_key_hash: string | null;
   previous_expires_at: Date | null;
+  /** Whether this key's requests and answers are kept in request_log (redacted, capped). */
+  log_bodies: ColumnType<boolean, boolean | undefined, boolean>;
   metadata: Json;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
@@ -76,6 +78,8 @@ export interface RequestLogTable {
   ttft_ms: number | null;
   upstream_ms: number;
   cache: string | null;
+  request_body: string | null;
+  response_body: string | null;
 }
 
 export interface UsageDailyTable {
@@ -124,7 +128,6 @@ export interface ManagementDatabase {
 
 export type TeamRow = Selectable<TeamsTable>;
 export type KeyRow = Selectable<KeysTable>;
-export type NewKeyRow = Insertable<KeysTable>;
 export type KeyUpdate = Updateable<KeysTable>;
 export type NewRequestLogRow = Insertable<RequestLogTable>;
 export type AuditRow = Selectable<AuditLogTable>;

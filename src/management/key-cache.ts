@@ -48,6 +48,7 @@ export function toGatewayKey(row: KeyRow, team: TeamRow | undefined, expiresAtMs
     teamId: row.team_id ?? undefined,
     expiresAtMs,
     spend: spendLimits(row, team),
+    logBodies: row.log_bodies || undefined,
   };
 }
 

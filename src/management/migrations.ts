@@ -115,6 +115,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_log_target ON audit_log (target_type, target_id, id);
     `,
   },
+  {
+    version: 2,
+    name: 'request and response bodies in the request log, opt-in per key',
+    sql: `
+      ALTER TABLE keys ADD COLUMN log_bodies boolean NOT NULL DEFAULT false;
+      ALTER TABLE request_log ADD COLUMN request_body text, ADD COLUMN response_body text;
+    `,
+  },
 ];
 
 export interface MigrationResult {
@@ -124,7 +132,7 @@ export interface MigrationResult {
 }
 
 /** The advisory lock's key: one per schema, so gateways sharing a database on different schemas do not wait. */
-export function migrationLockKey(schema: string): string {
+function migrationLockKey(schema: string): string {
   return `llmgw:migrate:${schema}`;
 }
 

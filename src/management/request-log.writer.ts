@@ -6,11 +6,12 @@
  *
  * While the database is down or hangs (every query is bounded by the statement timeout), rows stay queued and the
  * write is retried with backoff. The queue holds at most `maxQueueRows`: past that the oldest rows are dropped,
- * counted in `llm_request_log_dropped_rows_total`, with one warning a minute. At shutdown, after the drain, what is
- * queued is written within `server.drainTimeoutMs`.
+ * counted in `llm_request_log_dropped_rows_total`, with one warning a minute. Rows keep being written while requests
+ * drain at shutdown; what is left then gets one last second (see close()). Bodies are kept only for keys created with `logBodies`.
  */
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { Counter } from 'prom-client';
+import { redact } from '../common/redaction.js';
 import { GATEWAY_CONFIG } from '../config/config.tokens.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -21,13 +22,22 @@ import type { NewRequestLogRow, UsageDailyTable } from './database.types.js';
 
 const RETRY_MAX_MS = 10_000;
 const WARN_EVERY_MS = 60_000;
+/** The last write at shutdown; see close(). */
+const FINAL_FLUSH_MS = 1_000;
 const MS_DECIMALS = 100;
 
 function roundMs(ms: number | undefined): number | null {
   return ms === undefined ? null : Math.round(ms * MS_DECIMALS) / MS_DECIMALS;
 }
 
-export function toRequestLogRow(record: RequestRecord): NewRequestLogRow {
+/** A body as the log keeps it: redacted of every credential first (so no half secret survives the cut), then cut. */
+export function loggedBody(body: string | undefined, maxChars: number): string | null {
+  if (body === undefined) return null;
+  const redacted = redact(body);
+  return redacted.length > maxChars ? `${redacted.slice(0, maxChars)}…[truncated]` : redacted;
+}
+
+export function toRequestLogRow(record: RequestRecord, maxBodyChars: number): NewRequestLogRow {
   const usage = record.usage;
   return {
     at: new Date(record.at),
@@ -58,6 +68,8 @@ export function toRequestLogRow(record: RequestRecord): NewRequestLogRow {
     ttft_ms: roundMs(record.ttftMs),
     upstream_ms: roundMs(record.upstreamMs)!,
     cache: record.cache ?? null,
+    request_body: loggedBody(record.requestBody, maxBodyChars),
+    response_body: loggedBody(record.responseBody, maxBodyChars),
   };
 }
 
@@ -140,7 +152,8 @@ export class RequestLogWriter implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    if (this.config.enabled) this.observer.sink = (record) => this.push(toRequestLogRow(record));
+    const maxBodyChars = this.config.maxBodyChars;
+    if (this.config.enabled) this.observer.sink = (record) => this.push(toRequestLogRow(record, maxBodyChars));
   }
 
   /** Rows waiting, the batch being written included. */
@@ -264,15 +277,20 @@ export class RequestLogWriter implements OnModuleInit {
     }
   }
 
-  /** At shutdown, after the drain (requests no longer finish): the rest, within the drain time. */
+  /**
+   * At shutdown, after the drain: the writer kept writing while requests drained, so what is left is at most the last
+   * interval's rows. They get FINAL_FLUSH_MS (less if the drain time is shorter), inside the shutdown tail the Helm
+   * chart's grace period allows for (SHUTDOWN_TAIL_MS), whatever the database does.
+   */
   private async close(): Promise<void> {
     this.stopped = true;
     this.observer.sink = undefined;
     clearTimeout(this.timer);
-    await this.flushing;
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.drainTimeoutMs)));
-    await Promise.race([this.flushAll(), deadline]);
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.min(this.drainTimeoutMs, FINAL_FLUSH_MS));
+    });
+    await Promise.race([this.flushing?.then(() => this.flushAll()) ?? this.flushAll(), deadline]);
     clearTimeout(timer);
     this.closed = true;
     if (this.queued > 0) this.logger.warn(`shutting down with ${this.queued} request log row(s) unwritten`);

@@ -56,6 +56,9 @@ export interface RequestRecord {
   ttftMs: number | undefined;
   upstreamMs: number;
   cache: CacheResult | undefined;
+  /** Only for keys that log bodies: the JSON body as sent, and the answer (a stream's assembled answer). */
+  requestBody: string | undefined;
+  responseBody: string | undefined;
 }
 
 /** Takes each finished request synchronously; it must not block (the request log writer only queues it). */
@@ -115,6 +118,8 @@ export class RequestTelemetry {
   errorCode: string | undefined;
   /** Fallback model groups the router moved to. */
   fallbacks = 0;
+  /** The answer as JSON, set by the pipeline only for keys that log bodies. */
+  responseBody: string | undefined;
   /** The request's spans; undefined while tracing is off. */
   readonly trace: RequestTrace | undefined;
   private attempted = false;
@@ -268,6 +273,8 @@ export class RequestTelemetry {
       ttftMs,
       upstreamMs: this.upstreamMs,
       cache: this.cache,
+      requestBody: this.request.gatewayKey?.logBodies ? (this.request.rawBody ?? undefined) : undefined,
+      responseBody: this.responseBody,
     };
   }
 

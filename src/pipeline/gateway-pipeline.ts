@@ -147,7 +147,8 @@ export class GatewayPipeline {
     if (telemetry) telemetry.route = route;
     Object.assign(admission.headers, routeHeaders(route));
     exchange.addHeaders?.(admission.headers);
-    const fold = exchange.fold(cacheKey !== undefined);
+    // A key that logs bodies needs the whole answer too.
+    const fold = exchange.fold(cacheKey !== undefined || call.key.logBodies === true);
     const items = new FoldedStream(chunks[Symbol.asyncIterator](), fold, (finished) => {
       // An aborted stream still used tokens: without reported usage, estimate ~4 characters (or body bytes) per token.
       const usage = fold.usage() ?? {
@@ -159,6 +160,7 @@ export class GatewayPipeline {
       this.traceCompleted(call, usage, fold.trace());
       const answer = finished ? fold.answer() : undefined;
       if (answer === undefined) return;
+      if (call.key.logBodies && telemetry) telemetry.responseBody = exchange.serialize(answer);
       if (cacheKey !== undefined) {
         void this.cache.set(cacheKey, exchange.serialize(answer), cacheTtlMs(this.cacheConfig, exchange.model));
       }
@@ -321,6 +323,8 @@ export class GatewayPipeline {
     if (served) this.account(call, admission, served.model, served.provider, usage, budgetTokens);
     else this.account(call, admission, exchange.model, undefined, undefined, 0);
     this.traceCompleted(call, usage, exchange.traceOf(answer));
+    const telemetry = call.context.telemetry;
+    if (call.key.logBodies && telemetry) telemetry.responseBody = exchange.serialize(answer);
     exchange.finished?.(answer);
   }
 

@@ -154,6 +154,54 @@ describe('request log in PostgreSQL', () => {
     );
   });
 
+  it('keeps bodies only for keys that opt in, redacted and cut to maxBodyChars', async () => {
+    const created = await postJson(`${gateway.url}/admin/keys`, { id: 'verbose', logBodies: true }, admin);
+    const verbose = ((await created.json()) as { key: { logBodies: boolean }; secret: string }).secret;
+    await until(async () => {
+      const probe = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${verbose}` } });
+      await probe.body?.cancel();
+      return probe.status === 200;
+    });
+    const leaky = [{ role: 'user', content: 'my key is sk-proj-abcdefghijklmnopqrstuvwxyz0123 please keep it' }];
+    const ids: string[] = [];
+    for (const [secretOf, stream] of [
+      [verbose, false],
+      [verbose, true],
+      [secret, false],
+    ] as const) {
+      const answer = await postJson(
+        `${gateway.url}/v1/chat/completions`,
+        { model: 'gpt-test', messages: leaky, stream },
+        { authorization: `Bearer ${secretOf}` },
+      );
+      assert.equal(answer.status, 200);
+      ids.push(answer.headers.get('x-request-id')!);
+      await answer.text();
+    }
+    type Row = { request_id: string; request_body: string | null; response_body: string | null };
+    let rows: Row[] = [];
+    await until(async () => {
+      rows = await schema.query<Row>(
+        'SELECT request_id, request_body, response_body FROM request_log WHERE request_id = ANY($1)',
+        [ids],
+      );
+      return rows.length === 3;
+    });
+    const byId = new Map(rows.map((row) => [row.request_id, row]));
+    for (const id of ids.slice(0, 2)) {
+      const row = byId.get(id)!;
+      assert.match(row.request_body ?? '', /"model":"gpt-test"/);
+      assert.match(row.request_body ?? '', /\[redacted\]/);
+      assert.ok(!row.request_body?.includes('sk-proj-'), 'credentials are redacted');
+      assert.match(row.response_body ?? '', /"choices"/, 'the answer, a stream assembled');
+    }
+    assert.deepEqual(
+      [byId.get(ids[2])!.request_body, byId.get(ids[2])!.response_body],
+      [null, null],
+      'other keys keep no bodies',
+    );
+  });
+
   it('writes rows in batches of batchRows, one INSERT each', async () => {
     const writer = gateway.app.get(RequestLogWriter);
     await writer.flush();
@@ -188,6 +236,8 @@ describe('request log in PostgreSQL', () => {
       ttft_ms: null,
       upstream_ms: 0,
       cache: null,
+      request_body: null,
+      response_body: null,
     };
     for (let i = 0; i < 10; i++) writer.push({ ...row, request_id: `batch-${i}` });
     await until(async () => writer.queued === 0);

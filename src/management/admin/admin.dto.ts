@@ -1,6 +1,7 @@
 /** Bodies and query strings of the admin API (validated by parseInput, see admin-input.ts). */
 import {
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsISO8601,
@@ -42,6 +43,8 @@ class KeyFieldsDto {
   @IsOptional() @Nested(() => BudgetDto) budget?: BudgetDto | null;
   @IsOptional() @IsISO8601({ strict: true }) expiresAt?: string | null;
   @IsOptional() @IsObject() metadata?: Record<string, unknown> | null;
+  /** Keep this key's request and response bodies in the request log (redacted, capped); off by default. */
+  @IsOptional() @IsBoolean() logBodies?: boolean | null;
 }
 
 export class CreateKeyDto extends KeyFieldsDto {

@@ -78,6 +78,7 @@ export class KeysService {
             revoked_at: null,
             previous_key_hash: null,
             previous_expires_at: null,
+            log_bodies: input.logBodies ?? false,
             metadata: JSON.stringify(input.metadata ?? {}),
           })
           .returningAll()
@@ -136,6 +137,7 @@ export class KeysService {
         if (input.expiresAt !== undefined)
           changes.expires_at = input.expiresAt === null ? null : new Date(input.expiresAt);
         if (input.metadata !== undefined) changes.metadata = JSON.stringify(input.metadata ?? {});
+        if (input.logBodies !== undefined) changes.log_bodies = input.logBodies ?? false;
         const team = await this.teamOf(trx, changes.team_id !== undefined ? changes.team_id : before.team_id);
         this.checkModels(changes.models !== undefined ? changes.models : before.models, team);
         return this.write(trx, who, 'key.update', before, changes);

@@ -61,6 +61,8 @@ export interface RequestLogView {
   ttftMs: number | null;
   upstreamMs: number;
   cache: string | null;
+  requestBody: string | null;
+  responseBody: string | null;
 }
 
 function requestView(row: Selectable<RequestLogTable>): RequestLogView {
@@ -97,6 +99,8 @@ function requestView(row: Selectable<RequestLogTable>): RequestLogView {
     ttftMs: row.ttft_ms,
     upstreamMs: row.upstream_ms,
     cache: row.cache,
+    requestBody: row.request_body,
+    responseBody: row.response_body,
   };
 }
 

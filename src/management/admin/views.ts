@@ -20,6 +20,7 @@ export interface KeyView {
   revokedAt: string | null;
   /** Until when the secret replaced by the last rotation still works. */
   previousSecretValidUntil: string | null;
+  logBodies: boolean;
   metadata: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
@@ -74,6 +75,7 @@ export function keyView(row: KeyRow): KeyView {
     expiresAt: iso(row.expires_at),
     revokedAt: iso(row.revoked_at),
     previousSecretValidUntil: row.previous_key_hash === null ? null : iso(row.previous_expires_at),
+    logBodies: row.log_bodies,
     metadata: row.metadata,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),

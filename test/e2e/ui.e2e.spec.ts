@@ -244,8 +244,10 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
     await page.getByRole('button', { name: 'Edit ui-e2e' }).click();
     const dialog = page.getByRole('dialog', { name: 'Edit ui-e2e' });
     await dialog.getByLabel('Models').fill('gpt-test, gpt-small');
+    await dialog.getByLabel('Log request and response bodies').check();
     await dialog.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('cell', { name: 'gpt-test, gpt-small' }).waitFor();
+    await page.getByText('bodies logged').waitFor();
     await page.getByRole('button', { name: 'Rotate ui-e2e' }).click();
     await page.getByRole('dialog', { name: 'Rotate key' }).getByRole('button', { name: 'Rotate' }).click();
     const rotated = (await page.getByTestId('secret').textContent()) ?? '';
@@ -270,6 +272,8 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await row.click();
     await page.getByRole('heading', { name: `Request ${requestId}` }).waitFor();
+    // The key logs bodies (set when it was edited): its request is shown, redacted of nothing secret here.
+    await page.getByTestId('request-body').filter({ hasText: 'hello from the UI test' }).waitFor();
     await screenshot(page, 'logs-detail-live');
     await open(page, 'Usage');
     await page.getByRole('cell', { name: 'ui-e2e', exact: true }).waitFor();
@@ -296,7 +300,7 @@ describe('admin web UI in Chromium (PostgreSQL)', () => {
       .click();
     await page.getByRole('heading', { name: /^Request / }).waitFor();
     await page.getByText('2 upstream attempts').waitFor();
-    await page.getByText('Not logged: the request log keeps no prompt or answer text.').waitFor();
+    await page.getByText('Not logged for this request').waitFor();
     await screenshot(page, 'logs');
   });
 

@@ -30,6 +30,8 @@ export interface Key {
   expiresAt: string | null;
   revokedAt: string | null;
   previousSecretValidUntil: string | null;
+  /** Its requests' bodies are kept in the request log (redacted, cut to requestLog.maxBodyChars). */
+  logBodies?: boolean;
   metadata: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
@@ -98,6 +100,9 @@ export interface RequestLogEntry {
   ttftMs: number | null;
   upstreamMs: number;
   cache: string | null;
+  /** Only for keys with logBodies (null otherwise, and on gateways that do not log bodies). */
+  requestBody?: string | null;
+  responseBody?: string | null;
 }
 
 export interface StatsPoint {

@@ -173,6 +173,7 @@ describe('UI components', () => {
       usdPerMonth: '',
       tokensPerDay: '',
       expiresAt: '',
+      logBodies: false,
     };
     assert.deepEqual(keyBody(form, true), {
       models: ['gpt-a', 'gpt-b'],
@@ -185,7 +186,9 @@ describe('UI components', () => {
       limits: { requestsPerMinute: 60, tokensPerMinute: null },
       budget: { usdPerDay: 2.5, usdPerMonth: null, tokensPerDay: null },
       expiresAt: null,
+      logBodies: false,
     });
+    assert.equal(keyBody({ ...form, logBodies: true }, true).logBodies, true);
   });
 
   it('shows a request’s attempts, fallback, latency split, tokens and that bodies are not logged', () => {
@@ -198,6 +201,21 @@ describe('UI components', () => {
     assert.match(text, /100 \(40 cached/);
     assert.match(text, /\$0\.01/);
     assert.match(text, /Not logged/);
+  });
+
+  it('shows logged bodies, indented when they are JSON', () => {
+    const root = mount(
+      <LogDetail
+        entry={{ ...ENTRY, requestBody: '{"model":"gpt-test","messages":[]}', responseBody: 'data: {"cut' }}
+        onClose={() => undefined}
+      />,
+    );
+    assert.equal(
+      root.querySelector('[data-testid="request-body"]')?.textContent,
+      '{\n  "model": "gpt-test",\n  "messages": []\n}',
+    );
+    assert.equal(root.querySelector('[data-testid="response-body"]')?.textContent, 'data: {"cut');
+    assert.doesNotMatch(root.textContent ?? '', /Not logged/);
   });
 
   it('draws spend bars that turn red over budget', () => {

@@ -15,6 +15,7 @@ interface KeyForm {
   usdPerMonth: string;
   tokensPerDay: string;
   expiresAt: string;
+  logBodies: boolean;
 }
 
 const text = (value: number | null) => (value === null ? '' : String(value));
@@ -30,6 +31,7 @@ function formOf(key?: Key): KeyForm {
     usdPerMonth: text(key?.budget.usdPerMonth ?? null),
     tokensPerDay: text(key?.budget.tokensPerDay ?? null),
     expiresAt: key?.expiresAt?.slice(0, 16) ?? '',
+    logBodies: key?.logBodies ?? false,
   };
 }
 
@@ -48,11 +50,12 @@ export function keyBody(form: KeyForm, creating: boolean): Record<string, unknow
       tokensPerDay: numberOrNull(form.tokensPerDay),
     },
     expiresAt: form.expiresAt === '' ? null : new Date(`${form.expiresAt}:00Z`).toISOString(),
+    logBodies: form.logBodies,
   };
   if (!creating) return body;
   const created: Record<string, unknown> = { ...(form.id.trim() === '' ? {} : { id: form.id.trim() }) };
   for (const [name, value] of Object.entries(body)) {
-    if (value === null) continue;
+    if (value === null || value === false) continue;
     if (typeof value === 'object' && !Array.isArray(value)) {
       const set = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null));
       if (Object.keys(set).length > 0) created[name] = set;
@@ -115,7 +118,7 @@ function KeyEditor({
   const [form, setForm] = useState<KeyForm>(() => formOf(editing ?? undefined));
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const set = (name: keyof KeyForm) => (value: string) => setForm({ ...form, [name]: value });
+  const set = (name: Exclude<keyof KeyForm, 'logBodies'>) => (value: string) => setForm({ ...form, [name]: value });
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
@@ -199,6 +202,20 @@ function KeyEditor({
         value={form.expiresAt}
         onInput={set('expiresAt')}
       />
+      <div class="field">
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={form.logBodies}
+            onChange={(e) => setForm({ ...form, logBodies: e.currentTarget.checked })}
+            aria-describedby="key-bodies-hint"
+          />{' '}
+          Log request and response bodies
+        </label>
+        <small id="key-bodies-hint" class="hint">
+          Kept in the request log for this key only, redacted of credentials and cut to requestLog.maxBodyChars.
+        </small>
+      </div>
       <ErrorNote error={error} />
       <div class="actions">
         <button type="button" onClick={onCancel}>
@@ -426,6 +443,7 @@ export function Keys({ session }: { session: Session }) {
                     ) : (
                       <span class="badge good">active</span>
                     )}
+                    {k.logBodies && <span class="badge warn"> bodies logged</span>}
                     {k.previousSecretValidUntil && (
                       <small class="hint"> old secret until {time(k.previousSecretValidUntil)}</small>
                     )}

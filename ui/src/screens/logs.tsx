@@ -22,6 +22,16 @@ function statusClass(status: number): string {
   return 'good';
 }
 
+/** A JSON body indented; anything else (a cut or a stream transcript) as it came. */
+export function pretty(body: string | null | undefined): string {
+  if (body === null || body === undefined || body === '') return '—';
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+}
+
 /** Where the request's time went: upstream, the gateway's own overhead, and the rest (the client, queues). */
 export function LatencySplit({ entry }: { entry: RequestLogEntry }) {
   const total = Math.max(entry.latencyMs, 1);
@@ -122,10 +132,24 @@ export function LogDetail({ entry, onClose }: { entry: RequestLogEntry; onClose:
         <dd>{usd(entry.costUsd)}</dd>
       </dl>
       <h3>Bodies</h3>
-      <p class="muted">
-        Not logged: the request log keeps no prompt or answer text. Message content is recorded only on trace spans,
-        with <code>observability.tracing.recordContent: true</code>.
-      </p>
+      {entry.requestBody || entry.responseBody ? (
+        <>
+          <h4>Request</h4>
+          <pre class="body" data-testid="request-body">
+            {pretty(entry.requestBody)}
+          </pre>
+          <h4>Response</h4>
+          <pre class="body" data-testid="response-body">
+            {pretty(entry.responseBody)}
+          </pre>
+          <p class="hint">Redacted of credentials and cut to requestLog.maxBodyChars.</p>
+        </>
+      ) : (
+        <p class="muted">
+          Not logged for this request: bodies are kept only for keys with{' '}
+          <strong>Log request and response bodies</strong> on (Keys, Edit), and never for others.
+        </p>
+      )}
     </aside>
   );
 }

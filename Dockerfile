@@ -14,6 +14,7 @@ RUN npm ci --no-audit --no-fund
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY ui ./ui
 RUN npm run build
 
 FROM node:${NODE_MAJOR}-bookworm-slim AS prod-deps
@@ -66,6 +67,7 @@ COPY --from=tini /usr/bin/tini-static /usr/bin/tini
 COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/ui ./dist/ui
 # Example configs; the default path is config/gateway.yaml. Compose and the chart mount the real one and set GATEWAY_CONFIG.
 COPY config ./config
 EXPOSE 8080

@@ -8,7 +8,7 @@ export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/results/', 'coverage/', 'helm/', 'ui/dist/'] },
   js.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },

@@ -100,6 +100,7 @@ async function main(): Promise<void> {
       '',
       `Claude Code: ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=demo ANTHROPIC_MODEL=claude-sonnet claude`,
       '',
+      `Admin UI: ${base}/ui/ (sign in with the key field empty)`,
       `Models: curl -s ${base}/v1/models    Health: curl -s ${base}/health/ready`,
       'Press Ctrl-C to stop.',
       '',

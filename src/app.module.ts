@@ -25,6 +25,7 @@ import { ModelsModule } from './models/models.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { AdminThrottleModule } from './rate-limit/admin-throttle.js';
 import { RoutingModule } from './routing/routing.module.js';
+import { UiModule } from './ui/ui.module.js';
 import { UsageModule } from './usage/usage.module.js';
 
 @Module({})
@@ -52,6 +53,7 @@ export class AppModule {
         LlmClientModule,
         // Without a database section the gateway runs on the YAML file alone, as before: no tables, no admin key API.
         ...(config.database ? [ManagementModule] : []),
+        ...(config.ui.enabled ? [UiModule] : []),
       ],
       providers: [
         { provide: APP_PIPE, useClass: OpenAiValidationPipe },

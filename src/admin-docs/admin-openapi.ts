@@ -94,7 +94,7 @@ export const ADMIN_OPENAPI = {
       "Admin keys only (Authorization: Bearer <admin key>). Errors have OpenAI's shape; a 400 names the field in `param`.",
   },
   servers: [{ url: '/' }],
-  security: [{ adminKey: [] }],
+  security: [{ adminKey: [] }, { uiSession: [] }],
   paths: {
     '/admin/keys': {
       post: {
@@ -255,6 +255,146 @@ export const ADMIN_OPENAPI = {
         responses: { '200': ok('Routing state.', { type: 'object' }), ...errors },
       },
     },
+    '/admin/routing/test': {
+      post: {
+        summary:
+          'Sends one tiny chat request straight to a deployment (no routing, breaker, cache, limits or key charge) and ' +
+          'shows its answer or error. Served while the web UI is enabled (ui.enabled).',
+        operationId: 'testDeployment',
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            required: ['deployment'],
+            additionalProperties: false,
+            properties: {
+              deployment: { type: 'string', description: 'A deployment id from GET /admin/routing: provider/model.' },
+              prompt: { type: 'string', minLength: 1, description: 'Default "Reply with OK."' },
+              maxTokens: { type: 'integer', minimum: 1, maximum: 64, default: 16 },
+            },
+          }),
+        },
+        responses: {
+          '200': ok('What the deployment answered (ok false with the error when it failed).', {
+            type: 'object',
+            required: ['object', 'deployment', 'ok', 'latencyMs'],
+            properties: {
+              object: { const: 'deployment_test' },
+              deployment: { type: 'string' },
+              provider: { type: 'string' },
+              model: { type: 'string' },
+              ok: { type: 'boolean' },
+              latencyMs: { type: 'number' },
+              content: nullable('string'),
+              finishReason: nullable('string'),
+              usage: {
+                type: ['object', 'null'],
+                properties: { promptTokens: { type: 'integer' }, completionTokens: { type: 'integer' } },
+              },
+              error: {
+                type: ['object', 'null'],
+                properties: {
+                  status: { type: 'integer' },
+                  type: { type: 'string' },
+                  code: nullable('string'),
+                  message: { type: 'string' },
+                },
+              },
+            },
+          }),
+          ...errors,
+          ...notFound,
+        },
+      },
+    },
+    '/admin/stats': {
+      get: {
+        summary:
+          "This replica's live figures for the web UI's Overview, from its own metrics: a point per 5 s interval " +
+          'over the last 10 minutes (requests/s, error rate and errors by kind, overhead and TTFT p50/p95, cache ' +
+          'hit ratio, cost), open streams, in-flight requests, and totals since the start of the UTC day. Served ' +
+          'while the web UI is enabled (ui.enabled).',
+        operationId: 'liveStats',
+        responses: {
+          '200': ok('Live figures.', {
+            type: 'object',
+            required: ['object', 'now', 'intervalMs', 'inFlight', 'openStreams', 'today', 'series'],
+            properties: {
+              object: { const: 'stats' },
+              now: { type: 'string', format: 'date-time' },
+              startedAt: { type: 'string', format: 'date-time' },
+              intervalMs: { type: 'integer' },
+              inFlight: { type: 'integer' },
+              openStreams: { type: 'integer' },
+              today: {
+                type: 'object',
+                properties: {
+                  costUsd: { type: 'number' },
+                  requests: { type: 'integer' },
+                  tokens: { type: 'object', additionalProperties: { type: 'number' } },
+                },
+              },
+              upstreamErrors: {
+                type: 'object',
+                description: 'Failed upstream attempts since start, by failure class.',
+                additionalProperties: { type: 'number' },
+              },
+              series: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    t: { type: 'integer', description: 'End of the interval, epoch ms.' },
+                    requestsPerSecond: { type: 'number' },
+                    errorRate: { type: 'number' },
+                    errors: {
+                      type: 'object',
+                      properties: {
+                        client_error: { type: 'integer' },
+                        rate_limited: { type: 'integer' },
+                        server_error: { type: 'integer' },
+                        client_closed: { type: 'integer' },
+                      },
+                    },
+                    overheadP50Ms: nullable('number'),
+                    overheadP95Ms: nullable('number'),
+                    ttftP50Ms: nullable('number'),
+                    ttftP95Ms: nullable('number'),
+                    cacheHitRatio: nullable('number'),
+                    costUsd: { type: 'number' },
+                  },
+                },
+              },
+            },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/ui/api/session': {
+      post: {
+        summary:
+          'Signs in to the web UI: the admin key (Authorization: Bearer) is exchanged for the llmgw_ui_session ' +
+          'cookie (HttpOnly, SameSite=Strict) and a CSRF token that changes made with the cookie must carry in ' +
+          'x-csrf-token. GET answers the current session (public), DELETE signs out. Served while ui.enabled.',
+        operationId: 'uiSignIn',
+        responses: {
+          '201': ok('Signed in; Set-Cookie carries the session.', {
+            type: 'object',
+            required: ['signedIn', 'keyId', 'csrfToken', 'expiresAt', 'database', 'auth'],
+            properties: {
+              signedIn: { const: true },
+              keyId: { type: 'string' },
+              csrfToken: { type: 'string' },
+              expiresAt: { type: 'string', format: 'date-time' },
+              database: { type: 'boolean', description: 'Whether the gateway has a database section.' },
+              auth: { type: 'boolean', description: 'Whether API routes need a key.' },
+            },
+          }),
+          ...errors,
+        },
+      },
+    },
     '/admin/openapi.json': {
       get: {
         summary: 'This document.',
@@ -266,6 +406,12 @@ export const ADMIN_OPENAPI = {
   components: {
     securitySchemes: {
       adminKey: { type: 'http', scheme: 'bearer', description: 'A key with admin: true in the config file.' },
+      uiSession: {
+        type: 'apiKey',
+        in: 'cookie',
+        name: 'llmgw_ui_session',
+        description: 'The web UI session (POST /ui/api/session); changes also need the x-csrf-token header.',
+      },
     },
     responses: {
       InvalidRequest: { description: 'A field is invalid; `param` names it.', content: json(ref('Error')) },

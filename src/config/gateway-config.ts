@@ -8,6 +8,7 @@ import { CacheConfig } from '../cache/cache.config.js';
 import { DatabaseConfig } from '../management/database.config.js';
 import { RateLimitConfig } from '../rate-limit/rate-limit.config.js';
 import { SecretsConfig } from '../secrets/secrets.config.js';
+import { UiConfig } from '../ui/ui.config.js';
 import {
   ArrayMinSize,
   IsArray,
@@ -337,4 +338,6 @@ export class GatewayConfig {
   @Nested(() => FrontsConfig) fronts: FrontsConfig = new FrontsConfig();
   /** The management plane (keys, teams, budgets, request log) on PostgreSQL; absent: the YAML file only. */
   @IsOptional() @Nested(() => DatabaseConfig) database?: DatabaseConfig;
+  /** The admin web UI at `/ui`. */
+  @Nested(() => UiConfig) ui: UiConfig = new UiConfig();
 }

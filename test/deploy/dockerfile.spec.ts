@@ -89,10 +89,11 @@ describe('Dockerfile', () => {
     assert.ok(prodDeps.instructions.some((i) => i.keyword === 'RUN' && /\bnpm ci --omit=dev\b/.test(i.args)));
   });
 
-  it('ships only dist/, production node_modules, package.json and config/ in the runtime image', () => {
+  it('ships only dist/ (the gateway and the admin UI), production node_modules, package.json and config/ in the runtime image', () => {
     const copied = copies(runtime).map((c) => `${c.from ?? 'context'}:${c.sources.join(',')}`);
     assert.deepEqual(copied.sort(), [
       'build:/app/dist/src',
+      'build:/app/dist/ui',
       'context:config',
       'context:package.json',
       'prod-deps:/app/node_modules',

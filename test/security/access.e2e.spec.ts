@@ -18,12 +18,21 @@ const ADMIN_KEY = 'sk-gw-admin-access-0123456789';
 
 /** The public routes, all of them: a new public route must be added here on purpose. */
 const PUBLIC_ROUTES = [
+  'DELETE /ui/api/session',
   'GET /health/live',
   'GET /health/ready',
   'GET /metrics',
+  'GET /ui',
+  'GET /ui/',
+  'GET /ui/*',
+  'GET /ui/api/session',
   'HEAD /health/live',
   'HEAD /health/ready',
   'HEAD /metrics',
+  'HEAD /ui',
+  'HEAD /ui/',
+  'HEAD /ui/*',
+  'HEAD /ui/api/session',
 ];
 
 /** A concrete path for a route pattern (parameters and wildcards filled in). */

@@ -1,8 +1,12 @@
 /**
  * `npm run demo`: starts the bundled provider simulators (OpenAI, Anthropic, ERNIE v1, Gemini, Bedrock) and the
  * gateway on port 8080 (PORT to change it) with config/demo.yaml, then prints curl lines that work, on each of the
- * three fronts. Ctrl-C stops everything.
+ * three fronts. The management plane runs on an in-process PostgreSQL (PGlite, in memory, served on a loopback port
+ * by pglite-socket so the gateway's own `pg` driver talks to it as to a server). Ctrl-C stops everything.
  */
+import { createServer } from 'node:net';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createGatewayApp } from '../src/app.factory.js';
 import { listenFailure } from '../src/listen-failure.js';
 import { ConfigError, loadGatewayConfig } from '../src/config/config-loader.js';
@@ -23,6 +27,34 @@ function curl(base: string, path: string, body: Record<string, unknown>): string
 
 const curlChat = (base: string, body: Record<string, unknown>) => curl(base, '/v1/chat/completions', body);
 
+/** A free loopback port (the socket server takes a fixed one). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The demo's database: PGlite in memory behind a PostgreSQL wire-protocol server on loopback. */
+async function startEmbeddedDatabase(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const db = await PGlite.create();
+  const port = await freePort();
+  // The gateway holds a pool and a LISTEN connection; the socket server multiplexes them onto PGlite.
+  const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1', maxConnections: 32 });
+  await server.start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await server.stop();
+      await db.close();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   // Keys must match config/demo.yaml.
   const openAi = new OpenAiSimulator({
@@ -40,10 +72,12 @@ async function main(): Promise<void> {
   // Bedrock's simulator takes its default static keys, which config/demo.yaml names.
   const bedrock = new BedrockSimulator({ chunkDelayMs: STREAM_DELAY_MS });
   const simulators = [openAi, anthropic, ernie, gemini, bedrock];
-  const stopSimulators = () => Promise.all(simulators.map((simulator) => simulator.stop()));
-  const [openAiUrl, anthropicUrl, ernieUrl, geminiUrl, bedrockUrl] = await Promise.all(
-    simulators.map((simulator) => simulator.start(0)),
-  );
+  const [database, openAiUrl, anthropicUrl, ernieUrl, geminiUrl, bedrockUrl] = await Promise.all([
+    startEmbeddedDatabase(),
+    ...simulators.map((simulator) => simulator.start(0)),
+  ]);
+  const stopSimulators = () =>
+    Promise.all([...simulators.map((simulator) => simulator.stop()), database.stop()]).then(() => undefined);
   const env = {
     ...process.env,
     GATEWAY_CONFIG: process.env.GATEWAY_CONFIG || 'config/demo.yaml',
@@ -52,6 +86,7 @@ async function main(): Promise<void> {
     DEMO_ERNIE_URL: ernieUrl,
     DEMO_GEMINI_URL: geminiUrl,
     DEMO_BEDROCK_URL: bedrockUrl,
+    DEMO_DATABASE_URL: database.url,
   };
   let config;
   try {

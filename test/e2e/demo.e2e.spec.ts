@@ -21,9 +21,13 @@ function runDemo(port: number): { output: () => string; exited: Promise<[number 
   };
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`not in time:\n${what()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -52,6 +56,29 @@ describe('npm run demo', () => {
         assert.equal(response.status, 200, `${url} ${body}: ${await response.clone().text()}`);
         assert.match(await response.text(), shapes[new URL(url).pathname], url);
       }
+
+      // The management plane on the embedded database: a key made through the admin API, the requests above in the log.
+      const base = new URL(curls[0][1]).origin;
+      const created = await fetch(`${base}/admin/keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'demo-team-key', models: ['gpt-4o-mini'] }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      assert.match(((await created.json()) as { secret: string }).secret, /^sk-gw-/);
+      const keys = (await (await fetch(`${base}/admin/keys`)).json()) as { data: Array<{ id: string }> };
+      assert.ok(
+        keys.data.some((key) => key.id === 'demo-team-key'),
+        'listed, and the admin API still open on loopback',
+      );
+      await until(
+        async () => {
+          const log = (await (await fetch(`${base}/admin/request-log`)).json()) as { data: unknown[] };
+          return log.data.length >= curls.length;
+        },
+        10_000,
+        () => 'the requests above did not reach the request log',
+      );
     } finally {
       demo.stop();
       await demo.exited;

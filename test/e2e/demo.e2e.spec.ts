@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
+import { launchBrowser, screenshot } from './ui-browser.js';
 import { freePort } from '../support/redis-instance.js';
 
 function runDemo(port: number): { output: () => string; exited: Promise<[number | null]>; stop: () => void } {
@@ -79,6 +80,25 @@ describe('npm run demo', () => {
         10_000,
         () => 'the requests above did not reach the request log',
       );
+
+      // And in its admin UI, signed in from loopback with no key: the key in Keys, the requests in Logs and Usage.
+      const browser = await launchBrowser();
+      try {
+        const { page } = browser;
+        await page.goto(`${base}/ui/`);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        const nav = page.getByRole('navigation', { name: 'Screens' });
+        await nav.getByRole('link', { name: 'Keys' }).click();
+        await page.getByRole('cell', { name: 'demo-team-key' }).first().waitFor();
+        await nav.getByRole('link', { name: 'Logs' }).click();
+        await page.getByRole('cell', { name: 'gpt-4o-mini' }).first().waitFor();
+        await screenshot(page, 'demo-logs');
+        await nav.getByRole('link', { name: 'Usage' }).click();
+        await page.getByRole('heading', { level: 1 }).first().waitFor();
+        assert.equal(await page.getByText('need a database').count(), 0, 'the demo has one');
+      } finally {
+        await browser.close();
+      }
     } finally {
       demo.stop();
       await demo.exited;

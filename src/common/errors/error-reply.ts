@@ -39,9 +39,24 @@ export function renderError(error: GatewayError, format: ErrorFormat = 'openai')
   return renderers[format](error);
 }
 
-/** The error format of the URL's API: the Messages API's paths answer in Anthropic's shape. */
+/**
+ * The error format of the URL's API, for errors before any route matched: the Messages API's paths answer in
+ * Anthropic's shape. The path is read as the router reads it (query and `;` parameters cut, percent-encoding decoded,
+ * repeated slashes collapsed), so `/%76%31/messages` is the Messages API here as it is there.
+ */
 export function errorFormatOfPath(url: string): ErrorFormat {
-  return url.startsWith('/v1/messages') ? 'anthropic' : 'openai';
+  return routerPath(url).startsWith('/v1/messages') ? 'anthropic' : 'openai';
+}
+
+function routerPath(url: string): string {
+  const path = url.split(/[?#;]/, 1)[0];
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // A malformed escape: the router refuses such a path; the raw text decides the format.
+  }
+  return decoded.replace(/\/{2,}/g, '/');
 }
 
 /** The error format of the route that matched, or of the URL when none did. */
